@@ -1,0 +1,19 @@
+//! udplab's deterministic core: the impairment engine, the virtual-time network, the trace and
+//! the report. `no_std` + `alloc`, so the same code runs on the host and on the ESP32, and the
+//! same scenario + seed gives the same trace everywhere.
+#![no_std]
+#![forbid(unsafe_code)]
+
+extern crate alloc;
+
+pub mod device;
+pub mod link;
+pub mod net;
+pub mod report;
+pub mod rng;
+pub mod scenario;
+pub mod trace;
+
+pub use net::{StartError, run};
+pub use scenario::Scenario;
+pub use trace::{Event, Record, Trace};

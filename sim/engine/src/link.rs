@@ -1,0 +1,282 @@
+//! The impairment engine: one directed link's decisions about each datagram it is offered.
+//!
+//! Order of decisions for datagram #i (numbered from 1 on each link), all drawn from
+//! `(seed, link, i, purpose)`:
+//!
+//! 1. the Gilbert-Elliott chain steps (when that model is active), whatever happens next;
+//! 2. lost if the link is down (outage phase), if `i` is in the drop list, if the packet is over
+//!    the MTU, by the loss model, or because the link already holds `queue` datagrams;
+//! 3. otherwise: serialised at the rate limit behind earlier datagrams, possibly duplicated
+//!    (one extra copy, never copied again), possibly corrupted (one bit of the UDP payload; both
+//!    copies carry the same damage), possibly held back for reordering, and each copy delayed by
+//!    `delay` plus its own jitter.
+//!
+//! The only inputs besides the key are the virtual time (which phase is active, how busy the
+//! rate limiter is) and the packet size, so two runners that offer the same datagrams at the
+//! same times get the same fates.
+
+use alloc::collections::BinaryHeap;
+use core::cmp::Reverse;
+use serde::Serialize;
+use smoltcp::wire::{IpProtocol, Ipv4Packet, UdpPacket};
+
+use crate::rng::{Prob, Purpose, draw};
+use crate::scenario::{Jitter, Link, Loss};
+
+/// Why a link lost a datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum LossReason {
+    /// The link was down: phase number `phase` of the link is an outage.
+    Outage { phase: usize },
+    /// The datagram's index is in the link's drop list.
+    Index,
+    /// Larger than the link's MTU.
+    TooBig { mtu: u32 },
+    /// Independent random loss.
+    Random { p: Prob },
+    /// Gilbert-Elliott loss; `bad` tells which state the chain was in.
+    Burst { bad: bool, p: Prob },
+    /// The link already held its limit of datagrams (tail drop).
+    QueueFull { limit: u32 },
+}
+
+/// One flipped bit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Corruption {
+    /// Bit offset into the UDP payload.
+    pub bit: u32,
+    /// Whether the UDP checksum was recomputed (so the application sees the damage).
+    pub checksum_fixed: bool,
+}
+
+/// What happens to a datagram that is not lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Passage {
+    /// 1, or 2 when duplicated.
+    pub copies: u8,
+    /// Arrival time of each copy (only the first `copies` entries count).
+    pub arrive_us: [u64; 2],
+    /// Time spent waiting behind earlier datagrams at the rate limit, transmission included.
+    pub queued_us: u64,
+    /// Extra hold for reordering (0: not reordered).
+    pub held_us: u64,
+    pub corrupted: Option<Corruption>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "fate", rename_all = "kebab-case")]
+pub enum Fate {
+    Lost(LossReason),
+    Passed(Passage),
+}
+
+/// The mutable state of one directed link.
+#[derive(Debug, Clone)]
+pub struct LinkState {
+    seed: u64,
+    key: u64,
+    next_index: u64,
+    ge_bad: bool,
+    busy_until_us: u64,
+    /// Arrival times of the copies the link still holds (bounded by the queue limit).
+    held: BinaryHeap<Reverse<u64>>,
+}
+
+impl LinkState {
+    /// `key` identifies the link for the random draws (see [`crate::rng::name_key`]).
+    pub fn new(seed: u64, key: u64) -> LinkState {
+        LinkState {
+            seed,
+            key,
+            next_index: 1,
+            ge_bad: false,
+            busy_until_us: 0,
+            held: BinaryHeap::new(),
+        }
+    }
+
+    fn draw(&self, index: u64, purpose: u64) -> u64 {
+        draw(self.seed, self.key, index, purpose)
+    }
+
+    /// Decides the fate of the next datagram, an IPv4 packet offered at `now_us`, and applies
+    /// any corruption to `packet` in place. Returns the datagram's index and its fate.
+    pub fn offer(&mut self, link: &Link, now_us: u64, packet: &mut [u8]) -> (u64, Fate) {
+        let index = self.next_index;
+        self.next_index += 1;
+        let fate = self.decide(link, index, now_us, packet);
+        (index, fate)
+    }
+
+    fn decide(&mut self, link: &Link, index: u64, now_us: u64, packet: &mut [u8]) -> Fate {
+        let imp = link.active(now_us);
+
+        let ge_step = |state: &mut bool, p: Prob, r: Prob, d: u64| {
+            *state = if *state { !r.hit(d) } else { p.hit(d) };
+        };
+        if let Loss::GilbertElliott { p, r, .. } = imp.loss {
+            let d = self.draw(index, Purpose::GilbertElliott as u64);
+            ge_step(&mut self.ge_bad, p, r, d);
+        }
+
+        if imp.down {
+            let phase = link
+                .phases
+                .iter()
+                .rposition(|p| p.from_us <= now_us && now_us < p.until_us);
+            return Fate::Lost(LossReason::Outage {
+                phase: phase.unwrap_or(0),
+            });
+        }
+        if imp.drop.contains(&index) {
+            return Fate::Lost(LossReason::Index);
+        }
+        if imp.mtu != 0 && packet.len() as u64 > u64::from(imp.mtu) {
+            return Fate::Lost(LossReason::TooBig { mtu: imp.mtu });
+        }
+        let loss_draw = self.draw(index, Purpose::Loss as u64);
+        match imp.loss {
+            Loss::None => {}
+            Loss::Bernoulli { p } => {
+                if p.hit(loss_draw) {
+                    return Fate::Lost(LossReason::Random { p });
+                }
+            }
+            Loss::GilbertElliott {
+                loss_bad,
+                loss_good,
+                ..
+            } => {
+                let p = if self.ge_bad { loss_bad } else { loss_good };
+                if p.hit(loss_draw) {
+                    return Fate::Lost(LossReason::Burst {
+                        bad: self.ge_bad,
+                        p,
+                    });
+                }
+            }
+        }
+
+        while self.held.peek().is_some_and(|Reverse(t)| *t <= now_us) {
+            self.held.pop();
+        }
+        let copies: u8 = if imp
+            .duplicate
+            .hit(self.draw(index, Purpose::Duplicate as u64))
+        {
+            2
+        } else {
+            1
+        };
+        if self.held.len() + usize::from(copies) > imp.queue as usize {
+            return Fate::Lost(LossReason::QueueFull { limit: imp.queue });
+        }
+
+        let start = now_us.max(self.busy_until_us);
+        let depart = if imp.rate_bps == 0 {
+            now_us
+        } else {
+            let bits = packet.len() as u64 * 8;
+            start + (bits * 1_000_000).div_ceil(imp.rate_bps)
+        };
+        self.busy_until_us = depart;
+
+        let corrupted = if imp.corrupt.hit(self.draw(index, Purpose::Corrupt as u64)) {
+            let bit_draw = self.draw(index, Purpose::CorruptBit as u64);
+            flip_udp_payload_bit(packet, bit_draw, imp.corrupt_fix_checksum)
+        } else {
+            None
+        };
+
+        let candidate = imp.reorder_gap != 0 && index % u64::from(imp.reorder_gap) == 0;
+        let held_us = if candidate && imp.reorder.hit(self.draw(index, Purpose::Reorder as u64)) {
+            imp.reorder_hold_us
+        } else {
+            0
+        };
+
+        let mut arrive_us = [0; 2];
+        for (c, slot) in arrive_us.iter_mut().enumerate().take(usize::from(copies)) {
+            let d = self.draw(index, Purpose::Delay as u64 + 16 * c as u64);
+            let delay = jittered(imp.delay_us, imp.jitter_us, imp.jitter, d);
+            *slot = depart + delay + held_us;
+            self.held.push(Reverse(*slot));
+        }
+        Fate::Passed(Passage {
+            copies,
+            arrive_us,
+            queued_us: depart - now_us,
+            held_us,
+            corrupted,
+        })
+    }
+}
+
+/// `delay` plus a jitter offset drawn from `d`, never below zero.
+fn jittered(delay: u64, jitter: u64, shape: Jitter, d: u64) -> u64 {
+    if jitter == 0 {
+        return delay;
+    }
+    let offset: i128 = match shape {
+        Jitter::Uniform => {
+            (u128::from(d) % (2 * u128::from(jitter) + 1)) as i128 - i128::from(jitter)
+        }
+        Jitter::Normal => {
+            // Irwin-Hall: 12 uniform 16-bit draws sum to mean 6 * 2^16, standard deviation 2^16.
+            let mut sum: i128 = 0;
+            for k in 0..3u64 {
+                let w = crate::rng::mix(d ^ k.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+                for part in 0..4 {
+                    sum += i128::from((w >> (16 * part)) & 0xffff);
+                }
+            }
+            ((sum - 6 * 65_536) * i128::from(jitter)) / 65_536
+        }
+    };
+    (i128::from(delay) + offset).max(0) as u64
+}
+
+/// Flips one bit of the UDP payload chosen by `d`; returns `None` (nothing done) when the
+/// packet is not UDP over IPv4 or has no payload.
+fn flip_udp_payload_bit(packet: &mut [u8], d: u64, fix_checksum: bool) -> Option<Corruption> {
+    let mut ip = Ipv4Packet::new_checked(&mut *packet).ok()?;
+    if ip.next_header() != IpProtocol::Udp {
+        return None;
+    }
+    let (src, dst) = (ip.src_addr(), ip.dst_addr());
+    let mut udp = UdpPacket::new_checked(ip.payload_mut()).ok()?;
+    let payload_bits = (udp.payload_mut().len() as u64) * 8;
+    if payload_bits == 0 {
+        return None;
+    }
+    let bit = (d % payload_bits) as u32;
+    udp.payload_mut()[(bit / 8) as usize] ^= 1 << (bit % 8);
+    if fix_checksum {
+        udp.fill_checksum(&src.into(), &dst.into());
+    }
+    Some(Corruption {
+        bit,
+        checksum_fixed: fix_checksum,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_its_bounds() {
+        for i in 0..10_000u64 {
+            let d = crate::rng::mix(i);
+            let u = jittered(1000, 300, Jitter::Uniform, d);
+            assert!((700..=1300).contains(&u), "{u}");
+            let n = jittered(1000, 100, Jitter::Normal, d);
+            assert!((400..=1600).contains(&n), "{n}");
+            assert_eq!(
+                jittered(50, 300, Jitter::Uniform, d).min(350),
+                jittered(50, 300, Jitter::Uniform, d)
+            );
+        }
+    }
+}

@@ -1,0 +1,287 @@
+//! The virtual-time network: every node is a smoltcp interface running the firmware app, every
+//! directed pair of nodes is joined by an impaired link, and a discrete-event loop jumps from
+//! one event to the next. Nothing here reads a clock: 60 simulated seconds take milliseconds.
+
+use alloc::collections::BinaryHeap;
+use alloc::vec::Vec;
+use core::cmp::{Ordering, Reverse};
+use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::time::Instant;
+use smoltcp::wire::{
+    HardwareAddress, IpAddress, IpCidr, IpProtocol, Ipv4Address, Ipv4Packet, UdpPacket,
+};
+use udplab_firmware::{App, AppError};
+
+use crate::device::QueueDevice;
+use crate::link::{Fate, LinkState};
+use crate::rng::name_key;
+use crate::scenario::Scenario;
+use crate::trace::{Event, Label, Record, Trace};
+
+/// Why a scenario could not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartError {
+    pub node: usize,
+    pub error: AppError,
+}
+
+struct Node {
+    iface: Interface,
+    device: QueueDevice,
+    sockets: SocketSet<'static>,
+    app: App,
+    wake_us: Option<u64>,
+}
+
+/// A copy of a datagram on its way through a link.
+struct InFlight {
+    at_us: u64,
+    /// Tie-break: the order in which arrivals were scheduled.
+    order: u64,
+    link: usize,
+    index: u64,
+    copy: u8,
+    label: Label,
+    sent_us: u64,
+    packet: Vec<u8>,
+}
+
+impl PartialEq for InFlight {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for InFlight {}
+impl PartialOrd for InFlight {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for InFlight {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.at_us, self.order).cmp(&(other.at_us, other.order))
+    }
+}
+
+/// One run of a scenario in virtual time.
+pub struct Network<'s> {
+    scenario: &'s Scenario,
+    nodes: Vec<Node>,
+    links: Vec<LinkState>,
+    /// Highest index that has arrived on each link (reordering detection).
+    highest_arrived: Vec<u64>,
+    in_flight: BinaryHeap<Reverse<InFlight>>,
+    scheduled: u64,
+    trace: Trace,
+}
+
+/// Runs `scenario` with `seed` to its end and returns the trace.
+pub fn run(scenario: &Scenario, seed: u64) -> Result<Trace, StartError> {
+    let mut net = Network::new(scenario, seed)?;
+    net.run_until(scenario.duration_us);
+    Ok(net.finish())
+}
+
+impl<'s> Network<'s> {
+    pub fn new(scenario: &'s Scenario, seed: u64) -> Result<Network<'s>, StartError> {
+        let mut nodes = Vec::with_capacity(scenario.nodes.len());
+        for (i, spec) in scenario.nodes.iter().enumerate() {
+            let mut device = QueueDevice::default();
+            let mut config = Config::new(HardwareAddress::Ip);
+            config.random_seed = 0;
+            let mut iface = Interface::new(config, &mut device, Instant::ZERO);
+            // A /0 prefix makes every address on-link: with Medium::Ip there is no ARP, and the
+            // scenario's links, not a routing table, decide where a datagram goes.
+            let addr = IpAddress::Ipv4(Ipv4Address::from_octets(spec.addr));
+            iface.update_ip_addrs(|a| {
+                let _ = a.push(IpCidr::new(addr, 0));
+            });
+            let mut sockets = SocketSet::new(Vec::new());
+            let app = App::new(&spec.role, &mut sockets)
+                .map_err(|error| StartError { node: i, error })?;
+            nodes.push(Node {
+                iface,
+                device,
+                sockets,
+                app,
+                wake_us: Some(0),
+            });
+        }
+        let links = (0..scenario.links.len())
+            .map(|l| LinkState::new(seed, name_key(&scenario.link_name(l))))
+            .collect();
+        Ok(Network {
+            scenario,
+            nodes,
+            links,
+            highest_arrived: alloc::vec![0; scenario.links.len()],
+            in_flight: BinaryHeap::new(),
+            scheduled: 0,
+            trace: Trace::new(),
+        })
+    }
+
+    /// Processes every event up to and including `end_us`.
+    pub fn run_until(&mut self, end_us: u64) {
+        loop {
+            let next_arrival = self.in_flight.peek().map(|Reverse(f)| f.at_us);
+            let next_wake = self.nodes.iter().filter_map(|n| n.wake_us).min();
+            let now = match (next_arrival, next_wake) {
+                (Some(a), Some(w)) => a.min(w),
+                (a, w) => match a.or(w) {
+                    Some(t) => t,
+                    None => return,
+                },
+            };
+            if now > end_us {
+                return;
+            }
+            if next_arrival == Some(now) {
+                let Some(Reverse(f)) = self.in_flight.pop() else {
+                    return;
+                };
+                self.arrive(f);
+            } else {
+                for i in 0..self.nodes.len() {
+                    if self.nodes[i].wake_us.is_some_and(|w| w <= now) {
+                        self.step(i, now);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Ends the run: whatever is still inside a link is recorded as in flight at the end.
+    pub fn finish(mut self) -> Trace {
+        let end = self.scenario.duration_us;
+        let mut left: Vec<InFlight> = self.in_flight.drain().map(|Reverse(f)| f).collect();
+        left.sort();
+        for f in left {
+            let event = Event::InFlightAtEnd {
+                link: f.link,
+                index: f.index,
+                label: f.label,
+                copy: f.copy,
+            };
+            self.trace.push(Record { at_us: end, event });
+        }
+        self.trace
+    }
+
+    fn arrive(&mut self, f: InFlight) {
+        let dst = self.scenario.links[f.link].to;
+        let overtaken_by = if f.copy == 0 {
+            let highest = &mut self.highest_arrived[f.link];
+            if *highest > f.index {
+                Some(*highest)
+            } else {
+                *highest = f.index;
+                None
+            }
+        } else {
+            None
+        };
+        let event = Event::Arrive {
+            link: f.link,
+            index: f.index,
+            label: f.label,
+            copy: f.copy,
+            latency_us: f.at_us - f.sent_us,
+            overtaken_by,
+        };
+        self.trace.push(Record {
+            at_us: f.at_us,
+            event,
+        });
+        self.nodes[dst].device.rx.push_back(f.packet);
+        self.step(dst, f.at_us);
+    }
+
+    /// Lets node `i` process what it received, run its app, and send.
+    fn step(&mut self, i: usize, now_us: u64) {
+        let now = Instant::from_micros(now_us as i64);
+        let node = &mut self.nodes[i];
+        let trace = &mut self.trace;
+        node.iface.poll(now, &mut node.device, &mut node.sockets);
+        let app_wake = node.app.poll(now_us, &mut node.sockets, &mut |app| {
+            trace.push(Record {
+                at_us: now_us,
+                event: Event::App { node: i, app },
+            });
+        });
+        node.iface.poll(now, &mut node.device, &mut node.sockets);
+        let iface_wake = node
+            .iface
+            .poll_at(now, &node.sockets)
+            .map(|t| t.total_micros().max(0) as u64);
+        let wake = match (app_wake, iface_wake) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        // Never ask to run again at the same instant: that could spin without progress.
+        node.wake_us = wake.map(|w| w.max(now_us + 1));
+        let frames = core::mem::take(&mut node.device.tx);
+        for packet in frames {
+            self.route(i, now_us, packet);
+        }
+    }
+
+    fn route(&mut self, from: usize, now_us: u64, mut packet: Vec<u8>) {
+        let bytes = packet.len() as u32;
+        let Ok(ip) = Ipv4Packet::new_checked(&packet[..]) else {
+            return;
+        };
+        let dst = ip.dst_addr().octets();
+        let label = if ip.next_header() == IpProtocol::Udp {
+            UdpPacket::new_checked(ip.payload())
+                .map_or(Label::Other, |u| Label::of_payload(u.payload()))
+        } else {
+            Label::Other
+        };
+        let to = self.scenario.nodes.iter().position(|n| n.addr == dst);
+        let Some(link) = to.and_then(|to| self.scenario.link_between(from, to)) else {
+            self.trace.push(Record {
+                at_us: now_us,
+                event: Event::NoRoute {
+                    node: from,
+                    dst,
+                    bytes,
+                },
+            });
+            return;
+        };
+        let (index, fate) = self.links[link].offer(&self.scenario.links[link], now_us, &mut packet);
+        self.trace.push(Record {
+            at_us: now_us,
+            event: Event::Offer {
+                link,
+                index,
+                label,
+                bytes,
+                fate,
+            },
+        });
+        if let Fate::Passed(p) = fate {
+            for copy in 0..p.copies {
+                let at_us = p.arrive_us[usize::from(copy)];
+                let packet = if copy + 1 == p.copies {
+                    core::mem::take(&mut packet)
+                } else {
+                    packet.clone()
+                };
+                self.scheduled += 1;
+                let f = InFlight {
+                    at_us,
+                    order: self.scheduled,
+                    link,
+                    index,
+                    copy,
+                    label,
+                    sent_us: now_us,
+                    packet,
+                };
+                self.in_flight.push(Reverse(f));
+            }
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! A scenario, validated and in integers: what every runner executes.
+//!
+//! The TOML front end (in the `udplab` crate) turns a file into this; the ESP32 build embeds
+//! the same values. Nothing here is a float, so all targets decide identically.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use serde::Serialize;
+use udplab_firmware::Role;
+
+use crate::rng::Prob;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Scenario {
+    pub name: String,
+    /// One paragraph for the timeline header: what this lesson shows.
+    pub description: String,
+    pub seed: u64,
+    /// Virtual time the run lasts; whatever is still in flight then is reported as such.
+    pub duration_us: u64,
+    pub nodes: Vec<Node>,
+    /// Directed links. A direction without an entry is a perfect link with no delay.
+    pub links: Vec<Link>,
+    pub expect: Expect,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Node {
+    pub name: String,
+    pub addr: [u8; 4],
+    pub role: Role,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Link {
+    /// Index into [`Scenario::nodes`].
+    pub from: usize,
+    pub to: usize,
+    pub impairment: Impairment,
+    /// Time windows in which other settings apply (outages are phases with `down`). Where
+    /// windows overlap, the one listed last wins.
+    pub phases: Vec<Phase>,
+}
+
+impl Link {
+    /// The settings in force at `now_us`.
+    pub fn active(&self, now_us: u64) -> &Impairment {
+        self.phases
+            .iter()
+            .rev()
+            .find(|p| p.from_us <= now_us && now_us < p.until_us)
+            .map_or(&self.impairment, |p| &p.impairment)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Phase {
+    pub from_us: u64,
+    pub until_us: u64,
+    /// Shown in the trace when a datagram is lost to it ("outage", or the phase's name).
+    pub name: String,
+    pub impairment: Impairment,
+}
+
+/// How datagrams are lost at random.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "model", rename_all = "kebab-case")]
+pub enum Loss {
+    None,
+    /// Each datagram independently.
+    Bernoulli {
+        p: Prob,
+    },
+    /// Two-state Markov chain, netem's `gemodel p r 1-h 1-k`: `p` good->bad, `r` bad->good,
+    /// `loss_bad` (1-h) and `loss_good` (1-k) the loss probability in each state. The chain
+    /// steps once per datagram on its link; mean burst length in the bad state is 1/r.
+    GilbertElliott {
+        p: Prob,
+        r: Prob,
+        loss_bad: Prob,
+        loss_good: Prob,
+    },
+}
+
+/// Shape of the delay variation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Jitter {
+    /// Uniform in `[-jitter, +jitter]`.
+    Uniform,
+    /// Approximately normal with standard deviation `jitter` (sum of 12 uniforms, so it is
+    /// cut off at 6 standard deviations).
+    Normal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Impairment {
+    /// Outage: every datagram is lost.
+    pub down: bool,
+    pub loss: Loss,
+    /// Datagram indices on this link (from 1) that are always lost.
+    pub drop: Vec<u64>,
+    pub delay_us: u64,
+    pub jitter_us: u64,
+    pub jitter: Jitter,
+    /// Probability that a candidate datagram is held back by `reorder_hold_us`, so datagrams
+    /// sent after it overtake it.
+    pub reorder: Prob,
+    /// Every `reorder_gap`-th datagram is a candidate for reordering (1: all of them).
+    pub reorder_gap: u32,
+    pub reorder_hold_us: u64,
+    /// Probability of one extra copy (a copy is never copied again).
+    pub duplicate: Prob,
+    /// Probability that one bit of the UDP payload is flipped.
+    pub corrupt: Prob,
+    /// After a flip, recompute the UDP checksum so the application receives the damage; if
+    /// false the receiving stack drops the datagram as a checksum failure.
+    pub corrupt_fix_checksum: bool,
+    /// Serialisation rate in bits per second (IP packet bytes); 0 means unlimited.
+    pub rate_bps: u64,
+    /// Largest IP packet the link carries; 0 means unlimited.
+    pub mtu: u32,
+    /// Most datagrams the link holds at once (waiting for the rate limit or in flight).
+    pub queue: u32,
+}
+
+impl Default for Impairment {
+    fn default() -> Self {
+        Impairment {
+            down: false,
+            loss: Loss::None,
+            drop: Vec::new(),
+            delay_us: 0,
+            jitter_us: 0,
+            jitter: Jitter::Uniform,
+            reorder: Prob::NEVER,
+            reorder_gap: 1,
+            reorder_hold_us: 0,
+            duplicate: Prob::NEVER,
+            corrupt: Prob::NEVER,
+            corrupt_fix_checksum: true,
+            rate_bps: 0,
+            mtu: 0,
+            queue: 1000,
+        }
+    }
+}
+
+/// What must hold at the end of a run for it to pass. Unset fields are not checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Expect {
+    /// Fraction of sent messages that reach the receiving application at least once, in
+    /// parts per million.
+    pub delivered_min_ppm: Option<u64>,
+    /// Every message reaches the receiving application.
+    pub all_delivered: bool,
+    /// Most duplicate messages the receiving application may see.
+    pub duplicates_max: Option<u64>,
+    /// The receiving application sees messages in increasing order.
+    pub in_order: bool,
+    /// Largest one-way latency to the application.
+    pub latency_max_us: Option<u64>,
+    /// Most messages that may be lost.
+    pub lost_max: Option<u64>,
+}
+
+impl Scenario {
+    /// Adds a perfect link for every ordered pair of nodes that has none, after the declared
+    /// ones, so every datagram crosses a link that names it in the trace.
+    pub fn add_default_links(&mut self) {
+        for from in 0..self.nodes.len() {
+            for to in 0..self.nodes.len() {
+                if from != to && !self.links.iter().any(|l| l.from == from && l.to == to) {
+                    self.links.push(Link {
+                        from,
+                        to,
+                        impairment: Impairment::default(),
+                        phases: Vec::new(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The link from node `from` to node `to`, if any.
+    pub fn link_between(&self, from: usize, to: usize) -> Option<usize> {
+        self.links.iter().position(|l| l.from == from && l.to == to)
+    }
+
+    /// The link's name as the trace prints it, `from->to`; also the key of its randomness.
+    pub fn link_name(&self, link: usize) -> String {
+        let l = &self.links[link];
+        let mut s = String::with_capacity(32);
+        s.push_str(&self.nodes[l.from].name);
+        s.push_str("->");
+        s.push_str(&self.nodes[l.to].name);
+        s
+    }
+}

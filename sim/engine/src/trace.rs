@@ -1,0 +1,275 @@
+//! The trace: every decision a run made, in order, and its one-line rendering.
+//!
+//! The line format is shared by every runner (the ESP32 prints the same lines on its UART), so
+//! it uses integers only and never depends on the host: times are `seconds.micros`.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::{self, Write};
+use serde::Serialize;
+use udplab_firmware::wire::{Datagram, Kind, Repr};
+use udplab_firmware::{AppEvent, app::Ms};
+
+use crate::link::{Fate, LossReason};
+use crate::scenario::Scenario;
+
+/// What a datagram on a link is, read from its bytes for the reader's benefit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "is", rename_all = "kebab-case")]
+pub enum Label {
+    Data {
+        seq: u32,
+        attempt: u16,
+    },
+    Ack {
+        seq: u32,
+    },
+    /// Not a udplab datagram.
+    Other,
+}
+
+impl Label {
+    /// Labels a UDP payload.
+    pub fn of_payload(udp_payload: &[u8]) -> Label {
+        match Datagram::new_checked(udp_payload).and_then(|d| Repr::parse_unverified(&d)) {
+            Ok(r) if r.kind == Kind::Data => Label::Data {
+                seq: r.seq,
+                attempt: r.attempt,
+            },
+            Ok(r) => Label::Ack { seq: r.seq },
+            Err(_) => Label::Other,
+        }
+    }
+}
+
+impl fmt::Display for Label {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Label::Data { seq, attempt: 1 } => write!(f, "seq={seq}"),
+            Label::Data { seq, attempt } => write!(f, "seq={seq} (attempt {attempt})"),
+            Label::Ack { seq } => write!(f, "ack seq={seq}"),
+            Label::Other => f.write_str("datagram"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// Something a node's application did or saw.
+    App { node: usize, app: AppEvent },
+    /// A datagram entered a link and the link decided its fate.
+    Offer {
+        link: usize,
+        index: u64,
+        label: Label,
+        bytes: u32,
+        fate: Fate,
+    },
+    /// A copy of a datagram came out of a link into the receiving node.
+    Arrive {
+        link: usize,
+        index: u64,
+        label: Label,
+        copy: u8,
+        latency_us: u64,
+        overtaken_by: Option<u64>,
+    },
+    /// The run ended with this copy still inside the link.
+    InFlightAtEnd {
+        link: usize,
+        index: u64,
+        label: Label,
+        copy: u8,
+    },
+    /// A node sent to an address no node has; the datagram went nowhere.
+    NoRoute {
+        node: usize,
+        dst: [u8; 4],
+        bytes: u32,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Record {
+    pub at_us: u64,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// A virtual time as `seconds.micros`, right-aligned.
+pub struct Time(pub u64);
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::new();
+        let _ = write!(s, "{}.{:06}", self.0 / 1_000_000, self.0 % 1_000_000);
+        f.pad(&s)
+    }
+}
+
+/// Renders records for one scenario, which supplies node and link names.
+pub struct Lines<'a> {
+    scenario: &'a Scenario,
+    width: usize,
+}
+
+impl<'a> Lines<'a> {
+    pub fn new(scenario: &'a Scenario) -> Lines<'a> {
+        let width = (0..scenario.links.len())
+            .map(|l| scenario.link_name(l).len())
+            .chain(scenario.nodes.iter().map(|n| n.name.len()))
+            .max()
+            .unwrap_or(0);
+        Lines { scenario, width }
+    }
+
+    fn link_name(&self, link: usize) -> String {
+        self.scenario.link_name(link)
+    }
+
+    /// Writes one record as a line, without the newline.
+    pub fn write(&self, out: &mut dyn Write, r: &Record) -> fmt::Result {
+        let w = self.width;
+        let t = Time(r.at_us);
+        match r.event {
+            Event::App { node, app } => {
+                write!(
+                    out,
+                    "{t:>10}  {:<w$}  {app}",
+                    self.scenario.nodes[node].name
+                )
+            }
+            Event::Offer {
+                link,
+                index,
+                label,
+                bytes,
+                fate,
+            } => {
+                write!(
+                    out,
+                    "{t:>10}  {:<w$}  #{index} {label} {bytes}B ",
+                    self.link_name(link)
+                )?;
+                self.write_fate(out, link, r.at_us, &fate)
+            }
+            Event::Arrive {
+                link,
+                index,
+                label,
+                copy,
+                latency_us,
+                overtaken_by,
+            } => {
+                write!(
+                    out,
+                    "{t:>10}  {:<w$}  #{index} {label} ",
+                    self.link_name(link)
+                )?;
+                if copy > 0 {
+                    out.write_str("(copy) ")?;
+                }
+                write!(out, "arrived after {}", Ms(latency_us))?;
+                if let Some(later) = overtaken_by {
+                    write!(out, ", REORDERED: #{later} arrived first")?;
+                }
+                Ok(())
+            }
+            Event::InFlightAtEnd {
+                link,
+                index,
+                label,
+                copy,
+            } => {
+                write!(
+                    out,
+                    "{t:>10}  {:<w$}  #{index} {label} ",
+                    self.link_name(link)
+                )?;
+                if copy > 0 {
+                    out.write_str("(copy) ")?;
+                }
+                out.write_str("still in flight when the run ended")
+            }
+            Event::NoRoute {
+                node,
+                dst: [a, b, c, d],
+                bytes,
+            } => write!(
+                out,
+                "{t:>10}  {:<w$}  DROP {bytes}B to {a}.{b}.{c}.{d}: no node has that address",
+                self.scenario.nodes[node].name
+            ),
+        }
+    }
+
+    fn write_fate(&self, out: &mut dyn Write, link: usize, now: u64, fate: &Fate) -> fmt::Result {
+        let p = match fate {
+            Fate::Lost(reason) => {
+                out.write_str("LOST: ")?;
+                return match *reason {
+                    LossReason::Outage { phase } => {
+                        let name = self.scenario.links[link]
+                            .phases
+                            .get(phase)
+                            .map_or("outage", |p| p.name.as_str());
+                        write!(out, "link down ({name})")
+                    }
+                    LossReason::Index => out.write_str("on the drop list"),
+                    LossReason::TooBig { mtu } => write!(out, "larger than the {mtu}-byte MTU"),
+                    LossReason::Random { p } => write!(out, "random loss ({p})"),
+                    LossReason::Burst { bad: true, p } => {
+                        write!(out, "burst loss, link in BAD state ({p})")
+                    }
+                    LossReason::Burst { bad: false, p } => write!(out, "loss in GOOD state ({p})"),
+                    LossReason::QueueFull { limit } => {
+                        write!(out, "queue full ({limit} datagrams held)")
+                    }
+                };
+            }
+            Fate::Passed(p) => p,
+        };
+        write!(out, "in flight, arrives in {}", Ms(p.arrive_us[0] - now))?;
+        if p.queued_us > 0 {
+            write!(out, " (incl. {} at the rate limit)", Ms(p.queued_us))?;
+        }
+        if p.held_us > 0 {
+            write!(out, ", held back {} to be overtaken", Ms(p.held_us))?;
+        }
+        if p.copies > 1 {
+            write!(
+                out,
+                ", DUPLICATED: copy arrives in {}",
+                Ms(p.arrive_us[1] - now)
+            )?;
+        }
+        if let Some(c) = p.corrupted {
+            write!(out, ", CORRUPTED: payload bit {} flipped", c.bit)?;
+            out.write_str(if c.checksum_fixed {
+                " (UDP checksum fixed: the app gets the damage)"
+            } else {
+                " (UDP checksum now wrong: the receiving stack will drop it)"
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The whole trace, one line per record.
+    pub fn render(&self, records: &[Record]) -> String {
+        let mut s = String::new();
+        for r in records {
+            let _ = self.write(&mut s, r);
+            s.push('\n');
+        }
+        s
+    }
+}
+
+/// A CRC-32 of the rendered trace: one short line two runners can compare.
+pub fn digest(rendered: &str) -> u32 {
+    crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(rendered.as_bytes())
+}
+
+/// The records of one run, in the order they happened.
+pub type Trace = Vec<Record>;
