@@ -1,7 +1,7 @@
 //! udplab's deterministic core: the impairment engine, the virtual-time network, the trace and
 //! the report. `no_std` + `alloc`, so the same code runs on the host and on the ESP32, and the
 //! same scenario + seed gives the same trace everywhere.
-#![no_std]
+#![cfg_attr(not(test), no_std)]
 #![forbid(unsafe_code)]
 
 extern crate alloc;

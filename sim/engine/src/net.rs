@@ -285,3 +285,106 @@ impl<'s> Network<'s> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Summary;
+    use crate::rng::Prob;
+    use crate::scenario::{Expect, Impairment, Link, Loss, Node};
+    use crate::trace::Lines;
+    use alloc::string::ToString;
+    use udplab_firmware::{ArqConfig, ClientConfig, Reply, Role, ServerConfig};
+
+    fn echo(loss_ppb: u64, reliable: bool) -> Scenario {
+        let arq = reliable.then(ArqConfig::default);
+        let mut s = Scenario {
+            name: "t".to_string(),
+            description: String::new(),
+            seed: 7,
+            duration_us: 20_000_000,
+            nodes: alloc::vec![
+                Node {
+                    name: "laptop".to_string(),
+                    addr: [192, 0, 2, 1],
+                    role: Role::Client(ClientConfig {
+                        port: 49152,
+                        server_addr: [192, 0, 2, 2],
+                        server_port: 3333,
+                        count: 20,
+                        interval_us: 100_000,
+                        start_us: 0,
+                        size: 64,
+                        reliable: arq,
+                    }),
+                },
+                Node {
+                    name: "board".to_string(),
+                    addr: [192, 0, 2, 2],
+                    role: Role::Server(ServerConfig {
+                        port: 3333,
+                        reply: Reply::Echo,
+                        reliable: arq
+                    }),
+                },
+            ],
+            links: alloc::vec![Link {
+                from: 0,
+                to: 1,
+                impairment: Impairment {
+                    loss: Loss::Bernoulli {
+                        p: Prob::from_ppb(loss_ppb).unwrap()
+                    },
+                    delay_us: 5_000,
+                    ..Impairment::default()
+                },
+                phases: Vec::new(),
+            }],
+            expect: Expect::default(),
+        };
+        s.add_default_links();
+        s
+    }
+
+    #[test]
+    fn perfect_echo_delivers_everything_in_order() {
+        let s = echo(0, false);
+        let trace = run(&s, 1).unwrap();
+        let sum = Summary::from_trace(&s, 1, &trace);
+        let f = &sum.flows[0];
+        assert_eq!(
+            (
+                f.sent,
+                f.delivered,
+                f.answered,
+                f.duplicates,
+                f.out_of_order
+            ),
+            (20, 20, 20, 0, 0)
+        );
+        assert_eq!(f.latency.min_us, 5_000);
+        assert_eq!(f.round_trip.max_us, 5_000);
+    }
+
+    #[test]
+    fn lossy_echo_loses_some_and_reliable_recovers_them() {
+        let s = echo(300_000_000, false);
+        let trace = run(&s, 3).unwrap();
+        let sum = Summary::from_trace(&s, 3, &trace);
+        std::println!("{}", Lines::new(&s).render(&trace));
+        std::println!("{}", sum.render());
+        assert!(sum.flows[0].lost > 0);
+
+        let s = echo(300_000_000, true);
+        let trace = run(&s, 3).unwrap();
+        let sum = Summary::from_trace(&s, 3, &trace);
+        std::println!("{}", Lines::new(&s).render(&trace));
+        std::println!("{}", sum.render());
+        let f = &sum.flows[0];
+        assert_eq!(
+            (f.sent, f.delivered, f.duplicates, f.out_of_order),
+            (20, 20, 0, 0)
+        );
+        assert!(f.retransmissions > 0);
+    }
+}

@@ -1,1 +1,566 @@
+//! The summary of a run, computed from its trace alone (so every runner that produces the same
+//! trace reports the same numbers), and the check of a scenario's expectations.
+//!
+//! Message counts are exact: they come from distinct sequence numbers per flow, not from the
+//! app's bounded duplicate window.
 
+use alloc::collections::BTreeSet;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::fmt::{self, Write};
+use serde::Serialize;
+use udplab_firmware::app::{Endpoint, Ms, Reply};
+use udplab_firmware::wire::Error as WireError;
+use udplab_firmware::{AppEvent, Role};
+
+use crate::link::{Fate, LossReason};
+use crate::rng::Prob;
+use crate::scenario::Scenario;
+use crate::trace::{Event, Record, Time};
+
+/// Minimum, mean and maximum of a set of microsecond samples.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Spread {
+    pub count: u64,
+    pub min_us: u64,
+    pub max_us: u64,
+    pub sum_us: u64,
+}
+
+impl Spread {
+    fn add(&mut self, us: u64) {
+        if self.count == 0 || us < self.min_us {
+            self.min_us = us;
+        }
+        self.max_us = self.max_us.max(us);
+        self.sum_us += us;
+        self.count += 1;
+    }
+    pub fn mean_us(&self) -> u64 {
+        self.sum_us.checked_div(self.count).unwrap_or(0)
+    }
+}
+
+impl fmt::Display for Spread {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.count == 0 {
+            return f.pad("-");
+        }
+        let mut s = String::new();
+        let _ = write!(
+            s,
+            "{} / {} / {}",
+            Ms(self.min_us),
+            Ms(self.mean_us()),
+            Ms(self.max_us)
+        );
+        f.pad(&s)
+    }
+}
+
+/// What one directed link did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LinkSummary {
+    pub name: String,
+    pub offered: u64,
+    pub lost: u64,
+    pub lost_random: u64,
+    pub lost_outage: u64,
+    pub lost_index: u64,
+    pub lost_too_big: u64,
+    pub lost_queue_full: u64,
+    /// Extra copies made.
+    pub duplicated: u64,
+    pub corrupted: u64,
+    pub held_for_reordering: u64,
+    /// Copies that came out of the link (duplicates included).
+    pub arrived: u64,
+    /// Arrivals overtaken by a datagram sent after them.
+    pub reordered: u64,
+    pub in_flight_at_end: u64,
+    pub latency: Spread,
+}
+
+/// One client's messages to its server, from both applications' points of view.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct FlowSummary {
+    pub client: String,
+    pub server: String,
+    pub reliable: bool,
+    pub echo: bool,
+    /// Distinct messages the client application sent.
+    pub sent: u64,
+    pub retransmissions: u64,
+    /// Distinct messages that reached the receiving application.
+    pub delivered: u64,
+    pub lost: u64,
+    /// Times the receiving application got a message it already had.
+    pub duplicates: u64,
+    /// Times the receiving application got a message after a higher-numbered one.
+    pub out_of_order: u64,
+    /// Datagrams an application rejected as damaged (udplab CRC mismatch).
+    pub corrupted: u64,
+    /// Datagrams dropped inside a node (socket buffer full).
+    pub dropped_at_socket: u64,
+    /// Send to the application, first copy only (reliable: to in-order delivery).
+    pub latency: Spread,
+    /// Echo replies or acknowledgements the client got (distinct seqs).
+    pub answered: u64,
+    pub duplicate_answers: u64,
+    pub round_trip: Spread,
+    /// Delivered application bytes per second between the first send and the last delivery.
+    pub goodput_bps: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub seed: u64,
+    pub duration_us: u64,
+    pub flows: Vec<FlowSummary>,
+    pub links: Vec<LinkSummary>,
+    /// Datagrams sent to an address no node has.
+    pub unroutable: u64,
+}
+
+impl Summary {
+    pub fn from_trace(scenario: &Scenario, seed: u64, trace: &[Record]) -> Summary {
+        let mut links: Vec<LinkSummary> = (0..scenario.links.len())
+            .map(|l| LinkSummary {
+                name: scenario.link_name(l),
+                ..LinkSummary::default()
+            })
+            .collect();
+        let mut flows = Flows::new(scenario);
+        let mut unroutable = 0;
+        for r in trace {
+            match r.event {
+                Event::Offer { link, fate, .. } => {
+                    let s = &mut links[link];
+                    s.offered += 1;
+                    match fate {
+                        Fate::Lost(reason) => {
+                            s.lost += 1;
+                            *match reason {
+                                LossReason::Random { .. } | LossReason::Burst { .. } => {
+                                    &mut s.lost_random
+                                }
+                                LossReason::Outage { .. } => &mut s.lost_outage,
+                                LossReason::Index => &mut s.lost_index,
+                                LossReason::TooBig { .. } => &mut s.lost_too_big,
+                                LossReason::QueueFull { .. } => &mut s.lost_queue_full,
+                            } += 1;
+                        }
+                        Fate::Passed(p) => {
+                            s.duplicated += u64::from(p.copies - 1);
+                            s.corrupted += u64::from(p.corrupted.is_some());
+                            s.held_for_reordering += u64::from(p.held_us > 0);
+                        }
+                    }
+                }
+                Event::Arrive {
+                    link,
+                    latency_us,
+                    overtaken_by,
+                    ..
+                } => {
+                    let s = &mut links[link];
+                    s.arrived += 1;
+                    s.reordered += u64::from(overtaken_by.is_some());
+                    s.latency.add(latency_us);
+                }
+                Event::InFlightAtEnd { link, .. } => links[link].in_flight_at_end += 1,
+                Event::NoRoute { .. } => unroutable += 1,
+                Event::App { node, app } => flows.observe(scenario, r.at_us, node, app),
+            }
+        }
+        links.retain(|l| l.offered > 0);
+        Summary {
+            seed,
+            duration_us: scenario.duration_us,
+            flows: flows.finish(),
+            links,
+            unroutable,
+        }
+    }
+
+    /// Message totals over all flows: (sent, delivered, duplicates, out of order, lost).
+    fn totals(&self) -> (u64, u64, u64, u64, u64) {
+        self.flows.iter().fold((0, 0, 0, 0, 0), |t, f| {
+            (
+                t.0 + f.sent,
+                t.1 + f.delivered,
+                t.2 + f.duplicates,
+                t.3 + f.out_of_order,
+                t.4 + f.lost,
+            )
+        })
+    }
+
+    /// The expectations of `scenario` that this run breaks, each as a sentence.
+    pub fn check(&self, scenario: &Scenario) -> Vec<String> {
+        let e = &scenario.expect;
+        let (sent, delivered, duplicates, out_of_order, lost) = self.totals();
+        let mut failures = Vec::new();
+        let mut fail = |args: fmt::Arguments<'_>| {
+            let mut s = String::new();
+            let _ = s.write_fmt(args);
+            failures.push(s);
+        };
+        if let Some(min) = e.delivered_min_ppm
+            && u128::from(delivered) * 1_000_000 < u128::from(min) * u128::from(sent)
+        {
+            let want = Prob::from_ppb(min.saturating_mul(1000)).unwrap_or(Prob::ALWAYS);
+            fail(format_args!(
+                "expected at least {want} of messages delivered, got {delivered} of {sent}"
+            ));
+        }
+        if e.all_delivered && delivered < sent {
+            fail(format_args!(
+                "expected every message delivered, {} of {sent} were not",
+                sent - delivered
+            ));
+        }
+        if let Some(max) = e.duplicates_max
+            && duplicates > max
+        {
+            fail(format_args!(
+                "expected at most {max} duplicates at the application, got {duplicates}"
+            ));
+        }
+        if e.in_order && out_of_order > 0 {
+            fail(format_args!(
+                "expected in-order delivery, {out_of_order} messages arrived out of order"
+            ));
+        }
+        if let Some(max) = e.latency_max_us {
+            let worst = self
+                .flows
+                .iter()
+                .map(|f| f.latency.max_us)
+                .max()
+                .unwrap_or(0);
+            if worst > max {
+                fail(format_args!(
+                    "expected latency at most {}, worst was {}",
+                    Ms(max),
+                    Ms(worst)
+                ));
+            }
+        }
+        if let Some(max) = e.lost_max
+            && lost > max
+        {
+            fail(format_args!(
+                "expected at most {max} messages lost, {lost} were"
+            ));
+        }
+        failures
+    }
+
+    /// The human-readable summary table.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = self.write(&mut s);
+        s
+    }
+
+    fn write(&self, out: &mut String) -> fmt::Result {
+        writeln!(
+            out,
+            "summary: seed {}, {} s simulated",
+            self.seed,
+            Time(self.duration_us)
+        )?;
+        for f in &self.flows {
+            let mode = match (f.reliable, f.echo) {
+                (true, _) => "reliable",
+                (false, true) => "echo",
+                (false, false) => "sink",
+            };
+            writeln!(out, "  {} -> {} ({mode})", f.client, f.server)?;
+            write!(out, "    messages   sent {}", f.sent)?;
+            if f.reliable {
+                write!(out, " (+{} retransmissions)", f.retransmissions)?;
+            }
+            writeln!(
+                out,
+                ", delivered {} ({}), lost {}, duplicates {}, out of order {}, corrupted {}",
+                f.delivered,
+                Ratio(f.delivered, f.sent),
+                f.lost,
+                f.duplicates,
+                f.out_of_order,
+                f.corrupted
+            )?;
+            if f.dropped_at_socket > 0 {
+                writeln!(
+                    out,
+                    "    dropped at a full socket buffer: {}",
+                    f.dropped_at_socket
+                )?;
+            }
+            writeln!(out, "    latency    min / mean / max {}", f.latency)?;
+            writeln!(out, "    goodput    {}", Bps(f.goodput_bps))?;
+            if f.reliable || f.echo {
+                let what = if f.reliable { "acked" } else { "replies" };
+                writeln!(
+                    out,
+                    "    {what:<10} {} of {} ({}), duplicate {}, round trip min / mean / max {}",
+                    f.answered,
+                    f.sent,
+                    Ratio(f.answered, f.sent),
+                    f.duplicate_answers,
+                    f.round_trip
+                )?;
+            }
+        }
+        let w = self
+            .links
+            .iter()
+            .map(|l| l.name.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        writeln!(
+            out,
+            "  {:<w$}  offered  lost  dup  corrupt  arrived  reordered  in-flight  latency min / mean / max",
+            "link"
+        )?;
+        for l in &self.links {
+            writeln!(
+                out,
+                "  {:<w$}  {:>7}  {:>4}  {:>3}  {:>7}  {:>7}  {:>9}  {:>9}  {}",
+                l.name,
+                l.offered,
+                l.lost,
+                l.duplicated,
+                l.corrupted,
+                l.arrived,
+                l.reordered,
+                l.in_flight_at_end,
+                l.latency
+            )?;
+            let causes = [
+                (l.lost_random, "random"),
+                (l.lost_outage, "outage"),
+                (l.lost_index, "drop list"),
+                (l.lost_too_big, "over MTU"),
+                (l.lost_queue_full, "queue full"),
+            ];
+            if causes.iter().filter(|(n, _)| *n > 0).count() > 1 || l.lost_random < l.lost {
+                write!(out, "  {:<w$}  lost by cause:", "")?;
+                for (n, what) in causes.iter().filter(|(n, _)| *n > 0) {
+                    write!(out, " {what} {n}")?;
+                }
+                writeln!(out)?;
+            }
+        }
+        if self.unroutable > 0 {
+            writeln!(out, "  datagrams to unknown addresses: {}", self.unroutable)?;
+        }
+        Ok(())
+    }
+}
+
+/// `a / b` as a percentage with one decimal.
+struct Ratio(u64, u64);
+
+impl fmt::Display for Ratio {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.1 == 0 {
+            return f.write_str("-");
+        }
+        let tenths = (u128::from(self.0) * 1000 + u128::from(self.1) / 2) / u128::from(self.1);
+        write!(f, "{}.{}%", tenths / 10, tenths % 10)
+    }
+}
+
+/// Bits per second with an SI prefix.
+struct Bps(u64);
+
+impl fmt::Display for Bps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = self.0;
+        match b {
+            0..1_000 => write!(f, "{b} bit/s"),
+            1_000..1_000_000 => write!(f, "{}.{} kbit/s", b / 1_000, b % 1_000 / 100),
+            _ => write!(f, "{}.{} Mbit/s", b / 1_000_000, b % 1_000_000 / 100_000),
+        }
+    }
+}
+
+/// Per-flow bookkeeping while walking the trace.
+struct FlowState {
+    summary: FlowSummary,
+    client: usize,
+    server: Option<usize>,
+    client_port: u16,
+    size: u64,
+    sent: BTreeSet<u32>,
+    delivered: BTreeSet<u32>,
+    highest_delivered: u32,
+    answered: BTreeSet<u32>,
+    first_send_us: Option<u64>,
+    last_delivery_us: u64,
+}
+
+struct Flows(Vec<FlowState>);
+
+impl Flows {
+    fn new(scenario: &Scenario) -> Flows {
+        let flows = scenario
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| match n.role {
+                Role::Client(c) => {
+                    let server = scenario.nodes.iter().position(|s| s.addr == c.server_addr);
+                    let echo = server.is_some_and(|s| {
+                        matches!(scenario.nodes[s].role, Role::Server(sc) if sc.reply == Reply::Echo)
+                    });
+                    let summary = FlowSummary {
+                        client: n.name.clone(),
+                        server: server.map_or_else(String::new, |s| scenario.nodes[s].name.clone()),
+                        reliable: c.reliable.is_some(),
+                        echo,
+                        ..FlowSummary::default()
+                    };
+                    Some(FlowState {
+                        summary,
+                        client: i,
+                        server,
+                        client_port: c.port,
+                        size: c.size as u64,
+                        sent: BTreeSet::new(),
+                        delivered: BTreeSet::new(),
+                        highest_delivered: 0,
+                        answered: BTreeSet::new(),
+                        first_send_us: None,
+                        last_delivery_us: 0,
+                    })
+                }
+                Role::Server(_) => None,
+            })
+            .collect();
+        Flows(flows)
+    }
+
+    fn observe(&mut self, scenario: &Scenario, at_us: u64, node: usize, app: AppEvent) {
+        // Events at the client.
+        if let Some(f) = self.0.iter_mut().find(|f| f.client == node) {
+            let s = &mut f.summary;
+            match app {
+                AppEvent::Sent { seq, attempt, .. } => {
+                    f.first_send_us.get_or_insert(at_us);
+                    f.sent.insert(seq);
+                    s.retransmissions += u64::from(attempt > 1);
+                }
+                AppEvent::SendFailed { seq, .. } => {
+                    f.sent.insert(seq);
+                    s.dropped_at_socket += 1;
+                }
+                AppEvent::Reply { seq, rtt_us, .. } => {
+                    if f.answered.insert(seq) {
+                        s.round_trip.add(rtt_us);
+                    } else {
+                        s.duplicate_answers += 1;
+                    }
+                }
+                AppEvent::Acked { seq, rtt_us } => {
+                    f.answered.insert(seq);
+                    if let Some(rtt) = rtt_us {
+                        s.round_trip.add(rtt);
+                    }
+                }
+                AppEvent::DuplicateAck { .. } => s.duplicate_answers += 1,
+                AppEvent::Invalid {
+                    error: WireError::BadCrc,
+                    ..
+                } => s.corrupted += 1,
+                _ => {}
+            }
+            return;
+        }
+        // Events at a server. A reliable receiver's application sees `Delivered` (which names no
+        // sender: scenarios allow one reliable client per server), a plain one sees `Received`.
+        let (flow, seq, latency_us) = match app {
+            AppEvent::Delivered { seq, latency_us } => (
+                self.0
+                    .iter()
+                    .position(|f| f.server == Some(node) && f.summary.reliable),
+                seq,
+                latency_us,
+            ),
+            AppEvent::Received {
+                seq,
+                from,
+                one_way_us,
+                ..
+            } => {
+                let flow = self
+                    .0
+                    .iter()
+                    .position(|f| f.sent_from(scenario, from) && !f.summary.reliable);
+                (flow, seq, one_way_us)
+            }
+            AppEvent::Invalid {
+                from,
+                error: WireError::BadCrc,
+                ..
+            } => {
+                if let Some(f) = self.0.iter_mut().find(|f| f.sent_from(scenario, from)) {
+                    f.summary.corrupted += 1;
+                }
+                return;
+            }
+            AppEvent::SendFailed { .. } => {
+                if let Some(f) = self.0.iter_mut().find(|f| f.server == Some(node)) {
+                    f.summary.dropped_at_socket += 1;
+                }
+                return;
+            }
+            _ => return,
+        };
+        let Some(f) = flow.map(|i| &mut self.0[i]) else {
+            return;
+        };
+        let s = &mut f.summary;
+        if f.delivered.insert(seq) {
+            s.latency.add(latency_us);
+            f.last_delivery_us = at_us;
+        } else {
+            s.duplicates += 1;
+        }
+        if seq < f.highest_delivered {
+            s.out_of_order += 1;
+        }
+        f.highest_delivered = f.highest_delivered.max(seq);
+    }
+
+    fn finish(self) -> Vec<FlowSummary> {
+        self.0
+            .into_iter()
+            .map(|f| {
+                let mut s = f.summary;
+                s.sent = f.sent.len() as u64;
+                s.delivered = f.delivered.len() as u64;
+                s.lost = s.sent - s.delivered.min(s.sent);
+                s.answered = f.answered.len() as u64;
+                let span = f
+                    .first_send_us
+                    .map_or(0, |t| f.last_delivery_us.saturating_sub(t));
+                s.goodput_bps = (s.delivered * f.size * 8 * 1_000_000)
+                    .checked_div(span)
+                    .unwrap_or(0);
+                s
+            })
+            .collect()
+    }
+}
+
+impl FlowState {
+    /// Whether a datagram from `from` comes from this flow's client.
+    fn sent_from(&self, scenario: &Scenario, from: Endpoint) -> bool {
+        scenario.nodes[self.client].addr == from.addr && self.client_port == from.port
+    }
+}

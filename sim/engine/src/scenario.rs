@@ -197,3 +197,78 @@ impl Scenario {
         s
     }
 }
+
+impl core::fmt::Display for Impairment {
+    /// A short description for the run header: `loss 20%, delay 5.000ms ± 1.000ms`.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        use udplab_firmware::app::Ms;
+        let mut parts: Vec<String> = Vec::new();
+        let mut push = |args: core::fmt::Arguments<'_>| parts.push(alloc::fmt::format(args));
+        if self.down {
+            push(format_args!("DOWN"));
+        }
+        match self.loss {
+            Loss::None => {}
+            Loss::Bernoulli { p } => push(format_args!("loss {p}")),
+            Loss::GilbertElliott {
+                p,
+                r,
+                loss_bad,
+                loss_good,
+            } => push(format_args!(
+                "burst loss (Gilbert-Elliott p={p} r={r} loss bad={loss_bad} good={loss_good})"
+            )),
+        }
+        if !self.drop.is_empty() {
+            let list: Vec<String> = self.drop.iter().map(|i| alloc::format!("#{i}")).collect();
+            push(format_args!("drop {}", list.join(" ")));
+        }
+        if self.delay_us > 0 || self.jitter_us > 0 {
+            push(format_args!("delay {}", Ms(self.delay_us)));
+        }
+        if self.jitter_us > 0 {
+            let shape = match self.jitter {
+                Jitter::Uniform => "uniform",
+                Jitter::Normal => "normal",
+            };
+            push(format_args!("jitter {} {shape}", Ms(self.jitter_us)));
+        }
+        if !self.reorder.is_never() {
+            if self.reorder_gap > 1 {
+                push(format_args!(
+                    "reorder {} of every {}th datagram (held {})",
+                    self.reorder,
+                    self.reorder_gap,
+                    Ms(self.reorder_hold_us)
+                ));
+            } else {
+                push(format_args!(
+                    "reorder {} (held {})",
+                    self.reorder,
+                    Ms(self.reorder_hold_us)
+                ));
+            }
+        }
+        if !self.duplicate.is_never() {
+            push(format_args!("duplicate {}", self.duplicate));
+        }
+        if !self.corrupt.is_never() {
+            let fix = if self.corrupt_fix_checksum {
+                "checksum fixed"
+            } else {
+                "checksum left wrong"
+            };
+            push(format_args!("corrupt {} ({fix})", self.corrupt));
+        }
+        if self.rate_bps > 0 {
+            push(format_args!("rate {} bit/s", self.rate_bps));
+        }
+        if self.mtu > 0 {
+            push(format_args!("mtu {}", self.mtu));
+        }
+        if parts.is_empty() {
+            return f.write_str("perfect");
+        }
+        f.write_str(&parts.join(", "))
+    }
+}
