@@ -1,0 +1,307 @@
+//! Properties of the deterministic core over arbitrary scenarios and seeds.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+use udplab_firmware::wire::{Datagram, HEADER_LEN, Kind, Repr};
+use udplab_firmware::{AppEvent, ArqConfig, Reply};
+use udplab_sim::link::{Fate, LinkState, LossReason};
+use udplab_sim::report::Summary;
+use udplab_sim::rng::Prob;
+use udplab_sim::scenario::{Impairment, Jitter, Link, Loss};
+use udplab_sim::trace::Lines;
+use udplab_sim::{Event, Scenario, Trace};
+use udplab_tests::*;
+
+fn run(s: &Scenario) -> Trace {
+    udplab_sim::run(s, s.seed).expect("generated scenarios are valid")
+}
+
+/// A 92-byte IPv4/UDP packet, enough for the link to parse and corrupt.
+fn packet() -> Vec<u8> {
+    use smoltcp_packet::build;
+    build(64)
+}
+
+mod smoltcp_packet {
+    /// An IPv4 header (20 bytes, protocol UDP) + UDP header (8) + payload of zeros.
+    pub fn build(payload: usize) -> Vec<u8> {
+        let total = 20 + 8 + payload;
+        let mut p = vec![0u8; total];
+        p[0] = 0x45;
+        p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+        p[8] = 64;
+        p[9] = 17;
+        p[12..16].copy_from_slice(&[192, 0, 2, 1]);
+        p[16..20].copy_from_slice(&[192, 0, 2, 2]);
+        p[20..22].copy_from_slice(&49152u16.to_be_bytes());
+        p[22..24].copy_from_slice(&3333u16.to_be_bytes());
+        p[24..26].copy_from_slice(&((8 + payload) as u16).to_be_bytes());
+        p
+    }
+}
+
+/// Offers `n` datagrams one millisecond apart to a fresh link and returns their fates.
+fn offer_many(imp: Impairment, seed: u64, n: u64) -> Vec<Fate> {
+    let link = Link {
+        from: 0,
+        to: 1,
+        impairment: imp,
+        phases: Vec::new(),
+    };
+    let mut state = LinkState::new(seed, 42);
+    let template = packet();
+    (0..n)
+        .map(|i| {
+            let mut p = template.clone();
+            state.offer(&link, i * 1000, &mut p).1
+        })
+        .collect()
+}
+
+/// `|observed - n p| <= 6 sigma + 1`: false alarms about once in 10^9 runs.
+fn assert_rate(what: &str, observed: u64, n: u64, p: Prob) {
+    let p = p.threshold() as f64 / Prob::ONE_THRESHOLD as f64;
+    let expected = n as f64 * p;
+    let sigma = (n as f64 * p * (1.0 - p)).sqrt();
+    assert!(
+        (observed as f64 - expected).abs() <= 6.0 * sigma + 1.0,
+        "{what}: observed {observed} of {n}, expected {expected:.1} (sigma {sigma:.2})"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn same_scenario_and_seed_give_an_identical_trace(s in scenario()) {
+        let a = run(&s);
+        let b = run(&s);
+        prop_assert_eq!(&a, &b);
+        let lines = Lines::new(&s);
+        prop_assert_eq!(lines.render(&a), lines.render(&b));
+    }
+
+    #[test]
+    fn every_datagram_is_accounted_for_exactly_once(s in scenario()) {
+        let trace = run(&s);
+        // (link, index) -> copies the link promised to deliver.
+        let mut promised: BTreeMap<(usize, u64), u8> = BTreeMap::new();
+        let mut seen: BTreeMap<(usize, u64), BTreeSet<u8>> = BTreeMap::new();
+        for r in &trace {
+            match r.event {
+                Event::Offer { link, index, fate, .. } => {
+                    let copies = match fate { Fate::Lost(_) => 0, Fate::Passed(p) => p.copies };
+                    prop_assert!(promised.insert((link, index), copies).is_none(), "index offered twice");
+                }
+                Event::Arrive { link, index, copy, .. } | Event::InFlightAtEnd { link, index, copy, .. } => {
+                    prop_assert!(promised.contains_key(&(link, index)), "arrival of a datagram never offered");
+                    prop_assert!(seen.entry((link, index)).or_default().insert(copy), "copy accounted twice");
+                }
+                _ => {}
+            }
+        }
+        for (key, copies) in &promised {
+            let got = seen.get(key).map_or(0, |s| s.len());
+            prop_assert_eq!(got, usize::from(*copies), "datagram {:?}", key);
+        }
+        let summary = Summary::from_trace(&s, s.seed, &trace);
+        for l in &summary.links {
+            prop_assert_eq!(l.offered + l.duplicated, l.lost + l.arrived + l.in_flight_at_end, "{}", l.name);
+        }
+        for f in &summary.flows {
+            prop_assert_eq!(f.sent, f.delivered + f.lost);
+        }
+    }
+
+    #[test]
+    fn perfect_links_deliver_every_message_once_and_in_order(
+        t in traffic(),
+        delay_us in 0u64..100_000,
+        seed in any::<u64>(),
+    ) {
+        // Giving up is its own behaviour: here every message may take as many attempts as it needs.
+        let t = Traffic { reliable: t.reliable.map(|a| ArqConfig { max_attempts: 0, ..a }), ..t };
+        let imp = Impairment { delay_us, ..Impairment::default() };
+        let duration = u64::from(t.count) * t.interval_us + 2 * delay_us + 1_000_000;
+        let s = two_nodes(t, link(0, 1, imp.clone(), vec![]), link(1, 0, imp, vec![]), duration, seed);
+        let trace = run(&s);
+        // What the receiving application saw, in order.
+        let got: Vec<u32> = trace.iter().filter_map(|r| match r.event {
+            Event::App { node: 1, app: AppEvent::Delivered { seq, .. } } => Some(seq),
+            Event::App { node: 1, app: AppEvent::Received { seq, .. } } if t.reliable.is_none() => Some(seq),
+            _ => None,
+        }).collect();
+        prop_assert_eq!(got, (1..=t.count).collect::<Vec<_>>());
+        let f = &Summary::from_trace(&s, seed, &trace).flows[0];
+        prop_assert_eq!((f.sent, f.delivered, f.lost, f.duplicates, f.out_of_order), (u64::from(t.count), u64::from(t.count), 0, 0, 0));
+        if t.reliable.is_some() || t.reply == Reply::Echo {
+            prop_assert_eq!(f.answered, u64::from(t.count));
+        }
+        // A timeout shorter than the round trip retransmits needlessly (and the receiver
+        // suppresses the duplicate); a longer one never fires on a perfect link.
+        if let Some(arq) = t.reliable && arq.rto_us > 2 * delay_us {
+            prop_assert_eq!(f.retransmissions, 0);
+        }
+        prop_assert_eq!(f.latency.max_us, delay_us);
+    }
+
+    #[test]
+    fn reliable_mode_delivers_every_message_exactly_once_in_order(
+        count in 1u32..30,
+        interval_us in 1_000u64..100_000,
+        loss_up in prob(800_000_000),
+        loss_down in prob(800_000_000),
+        mut up in impairment(),
+        mut down in impairment(),
+        arq in arq(),
+        seed in any::<u64>(),
+    ) {
+        // Any loss below 100%: drop the knobs that can make a link lose everything forever.
+        for (imp, p) in [(&mut up, loss_up), (&mut down, loss_down)] {
+            imp.down = false;
+            imp.drop.clear();
+            imp.mtu = 0;
+            imp.queue = imp.queue.max(2);
+            imp.loss = Loss::Bernoulli { p };
+        }
+        let arq = ArqConfig { max_attempts: 0, ..arq };
+        let t = Traffic { count, interval_us, size: 64, reply: Reply::Echo, reliable: Some(arq) };
+        let s = two_nodes(t, link(0, 1, up, vec![]), link(1, 0, down, vec![]), 4_000_000_000, seed);
+        let trace = run(&s);
+        let delivered: Vec<u32> = trace.iter().filter_map(|r| match r.event {
+            Event::App { app: AppEvent::Delivered { seq, .. }, .. } => Some(seq),
+            _ => None,
+        }).collect();
+        prop_assert_eq!(delivered, (1..=count).collect::<Vec<_>>());
+        let f = &Summary::from_trace(&s, seed, &trace).flows[0];
+        prop_assert_eq!(f.answered, u64::from(count), "every message acknowledged");
+    }
+
+    #[test]
+    fn observed_rates_converge_to_the_configured_ones(
+        loss in prob(1_000_000_000),
+        duplicate in prob(1_000_000_000),
+        corrupt in prob(1_000_000_000),
+        reorder in prob(1_000_000_000),
+        seed in any::<u64>(),
+    ) {
+        let n = 20_000;
+        let fates = offer_many(Impairment { loss: Loss::Bernoulli { p: loss }, ..Impairment::default() }, seed, n);
+        let lost = fates.iter().filter(|f| matches!(f, Fate::Lost(LossReason::Random { .. }))).count() as u64;
+        assert_rate("loss", lost, n, loss);
+
+        let imp = Impairment { duplicate, corrupt, reorder, reorder_hold_us: 1, ..Impairment::default() };
+        let fates = offer_many(imp, seed, n);
+        let passed: Vec<_> = fates.iter().filter_map(|f| match f { Fate::Passed(p) => Some(*p), _ => None }).collect();
+        prop_assert_eq!(passed.len() as u64, n);
+        assert_rate("duplicate", passed.iter().filter(|p| p.copies == 2).count() as u64, n, duplicate);
+        assert_rate("corrupt", passed.iter().filter(|p| p.corrupted.is_some()).count() as u64, n, corrupt);
+        assert_rate("reorder", passed.iter().filter(|p| p.held_us > 0).count() as u64, n, reorder);
+    }
+
+    #[test]
+    fn gilbert_elliott_bursts_last_one_over_r_on_average(
+        p in 20_000_000u64..200_000_000,
+        r in 100_000_000u64..900_000_000,
+        seed in any::<u64>(),
+    ) {
+        let (pp, rp) = (Prob::from_ppb(p).unwrap(), Prob::from_ppb(r).unwrap());
+        let imp = Impairment {
+            loss: Loss::GilbertElliott { p: pp, r: rp, loss_bad: Prob::ALWAYS, loss_good: Prob::NEVER },
+            ..Impairment::default()
+        };
+        let fates = offer_many(imp, seed, 200_000);
+        let mut bursts = Vec::new();
+        let mut run_len = 0u64;
+        for f in &fates {
+            if matches!(f, Fate::Lost(_)) {
+                run_len += 1;
+            } else if run_len > 0 {
+                bursts.push(run_len);
+                run_len = 0;
+            }
+        }
+        let n = bursts.len() as f64;
+        let mean = bursts.iter().sum::<u64>() as f64 / n;
+        let r = r as f64 / 1e9;
+        let se = (1.0 - r).sqrt() / r / n.sqrt();
+        prop_assert!((mean - 1.0 / r).abs() <= 6.0 * se, "mean burst {mean:.3}, 1/r {:.3}, se {se:.3}, {n} bursts", 1.0 / r);
+    }
+
+    #[test]
+    fn wire_emit_then_parse_round_trips(
+        ack in any::<bool>(),
+        seq in any::<u32>(),
+        sent_us in any::<u64>(),
+        cumulative in any::<u32>(),
+        attempt in any::<u16>(),
+        payload_len in 0usize..1444,
+    ) {
+        let r = Repr { kind: if ack { Kind::Ack } else { Kind::Data }, seq, sent_us, ack: cumulative, attempt, payload_len };
+        let mut buf = vec![0; r.buffer_len()];
+        r.emit(&mut buf);
+        let d = Datagram::new_checked(&buf[..]).unwrap();
+        prop_assert_eq!(Repr::parse(&d), Ok(r));
+    }
+
+    #[test]
+    fn wire_parser_never_panics(bytes in prop::collection::vec(any::<u8>(), 0..200), flip in any::<usize>()) {
+        let _ = Datagram::new_checked(&bytes[..]).and_then(|d| Repr::parse(&d));
+        // And on a valid datagram with one bit damaged: always detected.
+        let r = Repr { kind: Kind::Data, seq: 1, sent_us: 2, ack: 0, attempt: 1, payload_len: bytes.len() };
+        let mut buf = vec![0; r.buffer_len()];
+        r.emit(&mut buf);
+        let bit = flip % (buf.len() * 8);
+        buf[bit / 8] ^= 1 << (bit % 8);
+        prop_assert!(Datagram::new_checked(&buf[..]).and_then(|d| Repr::parse(&d)).is_err());
+        prop_assert!(buf.len() >= HEADER_LEN);
+    }
+}
+
+#[test]
+fn a_different_seed_gives_different_fates() {
+    let imp = Impairment {
+        loss: Loss::Bernoulli {
+            p: Prob::from_ppb(500_000_000).unwrap(),
+        },
+        ..Impairment::default()
+    };
+    assert_ne!(offer_many(imp.clone(), 1, 64), offer_many(imp, 2, 64));
+}
+
+#[test]
+fn jitter_alone_can_reorder_and_the_trace_says_so() {
+    let imp = Impairment {
+        delay_us: 20_000,
+        jitter_us: 15_000,
+        jitter: Jitter::Uniform,
+        ..Impairment::default()
+    };
+    let t = Traffic {
+        count: 40,
+        interval_us: 2_000,
+        size: 64,
+        reply: Reply::Sink,
+        reliable: None,
+    };
+    let s = two_nodes(
+        t,
+        link(0, 1, imp, vec![]),
+        link(1, 0, Impairment::default(), vec![]),
+        2_000_000,
+        5,
+    );
+    let trace = run(&s);
+    let summary = Summary::from_trace(&s, 5, &trace);
+    let up = summary
+        .links
+        .iter()
+        .find(|l| l.name == "laptop->board")
+        .unwrap();
+    assert!(up.reordered > 0, "a 15 ms jitter on 2 ms spacing reorders");
+    assert_eq!(
+        summary.flows[0].out_of_order, up.reordered,
+        "what the link reordered is what the app sees late"
+    );
+}
