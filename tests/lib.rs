@@ -34,14 +34,8 @@ pub fn loss() -> impl Strategy<Value = Loss> {
     prop_oneof![
         Just(Loss::None),
         prob(1_000_000_000).prop_map(|p| Loss::Bernoulli { p }),
-        (any_prob(), any_prob(), any_prob(), any_prob()).prop_map(|(p, r, loss_bad, loss_good)| {
-            Loss::GilbertElliott {
-                p,
-                r,
-                loss_bad,
-                loss_good,
-            }
-        }),
+        (any_prob(), any_prob(), any_prob(), any_prob())
+            .prop_map(|(p, r, loss_bad, loss_good)| { Loss::GilbertElliott { p, r, loss_bad, loss_good } }),
     ]
 }
 
@@ -102,31 +96,25 @@ pub fn impairment() -> impl Strategy<Value = Impairment> {
 
 pub fn phases() -> impl Strategy<Value = Vec<Phase>> {
     prop::collection::vec(
-        (0u64..3_000_000, 1u64..2_000_000, impairment()).prop_map(|(from_us, len, impairment)| {
-            Phase {
-                from_us,
-                until_us: from_us + len,
-                name: "phase".to_string(),
-                impairment,
-            }
+        (0u64..3_000_000, 1u64..2_000_000, impairment()).prop_map(|(from_us, len, impairment)| Phase {
+            from_us,
+            until_us: from_us + len,
+            name: "phase".to_string(),
+            impairment,
         }),
         0..3,
     )
 }
 
 pub fn arq() -> impl Strategy<Value = ArqConfig> {
-    (1u32..12, 10_000u64..300_000, 1u64..8, 0u16..3).prop_map(
-        |(window, rto_us, mult, max_attempts)| ArqConfig {
+    (1u32..12, 10_000u64..300_000, 1u64..8, 0u16..3).prop_map(|(window, rto_us, mult, max_attempts)| {
+        ArqConfig {
             window,
             rto_us,
             rto_max_us: rto_us * mult,
-            max_attempts: if max_attempts == 0 {
-                0
-            } else {
-                max_attempts + 2
-            },
-        },
-    )
+            max_attempts: if max_attempts == 0 { 0 } else { max_attempts + 2 },
+        }
+    })
 }
 
 /// What a generated scenario's traffic looks like.
@@ -181,11 +169,7 @@ pub fn two_nodes(t: Traffic, up: Link, down: Link, duration_us: u64, seed: u64) 
             Node {
                 name: "board".to_string(),
                 addr: [192, 0, 2, 2],
-                role: Role::Server(ServerConfig {
-                    port: 3333,
-                    reply: t.reply,
-                    reliable: t.reliable,
-                }),
+                role: Role::Server(ServerConfig { port: 3333, reply: t.reply, reliable: t.reliable }),
             },
         ],
         links: vec![up, down],
@@ -196,32 +180,13 @@ pub fn two_nodes(t: Traffic, up: Link, down: Link, duration_us: u64, seed: u64) 
 }
 
 pub fn link(from: usize, to: usize, impairment: Impairment, phases: Vec<Phase>) -> Link {
-    Link {
-        from,
-        to,
-        impairment,
-        phases,
-    }
+    Link { from, to, impairment, phases }
 }
 
 /// Arbitrary two-node scenarios with every impairment in both directions.
 pub fn scenario() -> impl Strategy<Value = Scenario> {
-    (
-        traffic(),
-        impairment(),
-        phases(),
-        impairment(),
-        phases(),
-        100_000u64..10_000_000,
-        any::<u64>(),
-    )
+    (traffic(), impairment(), phases(), impairment(), phases(), 100_000u64..10_000_000, any::<u64>())
         .prop_map(|(t, up, up_phases, down, down_phases, duration_us, seed)| {
-            two_nodes(
-                t,
-                link(0, 1, up, up_phases),
-                link(1, 0, down, down_phases),
-                duration_us,
-                seed,
-            )
+            two_nodes(t, link(0, 1, up, up_phases), link(1, 0, down, down_phases), duration_us, seed)
         })
 }

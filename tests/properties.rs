@@ -43,12 +43,7 @@ mod smoltcp_packet {
 
 /// Offers `n` datagrams one millisecond apart to a fresh link and returns their fates.
 fn offer_many(imp: Impairment, seed: u64, n: u64) -> Vec<Fate> {
-    let link = Link {
-        from: 0,
-        to: 1,
-        impairment: imp,
-        phases: Vec::new(),
-    };
+    let link = Link { from: 0, to: 1, impairment: imp, phases: Vec::new() };
     let mut state = LinkState::new(seed, 42);
     let template = packet();
     (0..n)
@@ -263,9 +258,7 @@ proptest! {
 #[test]
 fn a_different_seed_gives_different_fates() {
     let imp = Impairment {
-        loss: Loss::Bernoulli {
-            p: Prob::from_ppb(500_000_000).unwrap(),
-        },
+        loss: Loss::Bernoulli { p: Prob::from_ppb(500_000_000).unwrap() },
         ..Impairment::default()
     };
     assert_ne!(offer_many(imp.clone(), 1, 64), offer_many(imp, 2, 64));
@@ -273,33 +266,13 @@ fn a_different_seed_gives_different_fates() {
 
 #[test]
 fn jitter_alone_can_reorder_and_the_trace_says_so() {
-    let imp = Impairment {
-        delay_us: 20_000,
-        jitter_us: 15_000,
-        jitter: Jitter::Uniform,
-        ..Impairment::default()
-    };
-    let t = Traffic {
-        count: 40,
-        interval_us: 2_000,
-        size: 64,
-        reply: Reply::Sink,
-        reliable: None,
-    };
-    let s = two_nodes(
-        t,
-        link(0, 1, imp, vec![]),
-        link(1, 0, Impairment::default(), vec![]),
-        2_000_000,
-        5,
-    );
+    let imp =
+        Impairment { delay_us: 20_000, jitter_us: 15_000, jitter: Jitter::Uniform, ..Impairment::default() };
+    let t = Traffic { count: 40, interval_us: 2_000, size: 64, reply: Reply::Sink, reliable: None };
+    let s = two_nodes(t, link(0, 1, imp, vec![]), link(1, 0, Impairment::default(), vec![]), 2_000_000, 5);
     let trace = run(&s);
     let summary = Summary::from_trace(&s, 5, &trace);
-    let up = summary
-        .links
-        .iter()
-        .find(|l| l.name == "laptop->board")
-        .unwrap();
+    let up = summary.links.iter().find(|l| l.name == "laptop->board").unwrap();
     assert!(up.reordered > 0, "a 15 ms jitter on 2 ms spacing reorders");
     assert_eq!(
         summary.flows[0].out_of_order, up.reordered,

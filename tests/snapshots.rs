@@ -21,7 +21,10 @@ fn every_lesson_prints_a_reviewed_timeline_and_summary() {
 
 #[test]
 fn a_lesson_run_with_another_seed_changes_its_fates() {
-    let path = lesson_files().into_iter().find(|p| p.to_string_lossy().contains("random-loss")).expect("random-loss lesson");
+    let path = lesson_files()
+        .into_iter()
+        .find(|p| p.to_string_lossy().contains("random-loss"))
+        .expect("random-loss lesson");
     let scenario = udplab::scenario_file::load(&path).unwrap();
     let a = udplab::run_scenario(&scenario, scenario.seed).unwrap();
     let b = udplab::run_scenario(&scenario, scenario.seed + 1).unwrap();

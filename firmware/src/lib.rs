@@ -15,5 +15,6 @@ pub mod app;
 pub mod wire;
 
 pub use app::{
-    App, AppConfig, AppError, AppEvent, ArqConfig, ClientConfig, Reply, Role, ServerConfig,
+    App, AppConfig, AppError, AppEvent, ArqConfig, ClientConfig, Reply, Role, ServerConfig, SmoltcpSocket,
+    Socket, add_smoltcp_socket,
 };

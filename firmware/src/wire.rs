@@ -268,14 +268,7 @@ mod tests {
     use alloc::vec;
 
     fn sample() -> Repr {
-        Repr {
-            kind: Kind::Data,
-            seq: 7,
-            sent_us: 1_234_567,
-            ack: 0,
-            attempt: 1,
-            payload_len: 36,
-        }
+        Repr { kind: Kind::Data, seq: 7, sent_us: 1_234_567, ack: 0, attempt: 1, payload_len: 36 }
     }
 
     #[test]
@@ -284,10 +277,7 @@ mod tests {
         let mut buf = vec![0; r.buffer_len()];
         r.emit(&mut buf);
         assert_eq!(&buf[..2], b"UL");
-        assert_eq!(
-            Repr::parse(&Datagram::new_checked(&buf[..]).unwrap()),
-            Ok(r)
-        );
+        assert_eq!(Repr::parse(&Datagram::new_checked(&buf[..]).unwrap()), Ok(r));
     }
 
     #[test]
@@ -305,10 +295,7 @@ mod tests {
 
     #[test]
     fn short_and_foreign_bytes_are_rejected() {
-        assert_eq!(
-            Datagram::new_checked(&b"hello"[..]).unwrap_err(),
-            Error::Truncated
-        );
+        assert_eq!(Datagram::new_checked(&b"hello"[..]).unwrap_err(), Error::Truncated);
         let text = [b'x'; 40];
         let d = Datagram::new_checked(&text[..]).unwrap();
         assert_eq!(Repr::parse(&d), Err(Error::BadMagic));

@@ -2,18 +2,15 @@
 //! network did from the echoes (lost: never answered; duplicated; reordered; round-trip time).
 
 use alloc::vec::Vec;
-use smoltcp::iface::{SocketHandle, SocketSet};
-use smoltcp::socket::udp;
-use smoltcp::wire::IpEndpoint;
 
 use crate::app::event::{AppEvent, Endpoint};
 use crate::app::seq::SeqTracker;
-use crate::app::{Schedule, send_message};
-use crate::wire::{Datagram, Kind, Repr};
+use crate::app::{Schedule, Socket, send_message};
+use crate::wire::{self, Datagram, HEADER_LEN, Kind, Repr};
 
 #[derive(Debug)]
 pub struct Client {
-    server: IpEndpoint,
+    server: Endpoint,
     schedule: Schedule,
     size: usize,
     /// Next seq to send (from 1).
@@ -23,56 +20,33 @@ pub struct Client {
 }
 
 impl Client {
-    pub fn new(server: IpEndpoint, schedule: Schedule, size: usize) -> Client {
-        Client {
-            server,
-            schedule,
-            size,
-            next: 1,
-            replies: SeqTracker::default(),
-            scratch: Vec::new(),
+    pub fn new(server: Endpoint, schedule: Schedule, size: usize) -> Client {
+        Client { server, schedule, size, next: 1, replies: SeqTracker::default(), scratch: Vec::new() }
+    }
+
+    pub fn on_datagram(&mut self, now_us: u64, data: &[u8], from: Endpoint, out: &mut dyn FnMut(AppEvent)) {
+        let bytes = data.len();
+        match Datagram::new_checked(data).and_then(|d| Repr::parse(&d)) {
+            Ok(r) if r.kind == Kind::Data && r.seq >= 1 && r.seq < self.next => {
+                let order = self.replies.observe(r.seq);
+                out(AppEvent::Reply { seq: r.seq, rtt_us: now_us.saturating_sub(r.sent_us), order });
+            }
+            Ok(_) => out(AppEvent::Invalid { from, bytes, error: wire::Error::BadKind }),
+            Err(error) => out(AppEvent::Invalid { from, bytes, error }),
         }
     }
 
-    pub fn poll(
+    pub fn tick(
         &mut self,
         now_us: u64,
-        handle: SocketHandle,
-        sockets: &mut SocketSet<'_>,
+        socket: &mut dyn Socket,
         out: &mut dyn FnMut(AppEvent),
     ) -> Option<u64> {
-        let socket = sockets.get_mut::<udp::Socket>(handle);
-        while let Ok((data, meta)) = socket.recv() {
-            let from = Endpoint::from_smoltcp(meta.endpoint);
-            let bytes = data.len();
-            match Datagram::new_checked(data).and_then(|d| Repr::parse(&d)) {
-                Ok(r) if r.kind == Kind::Data && r.seq >= 1 && r.seq < self.next => {
-                    let order = self.replies.observe(r.seq);
-                    out(AppEvent::Reply {
-                        seq: r.seq,
-                        rtt_us: now_us.saturating_sub(r.sent_us),
-                        order,
-                    });
-                }
-                Ok(_) => out(AppEvent::Invalid {
-                    from,
-                    bytes,
-                    error: crate::wire::Error::BadKind,
-                }),
-                Err(error) => out(AppEvent::Invalid { from, bytes, error }),
-            }
-        }
         while self.next <= self.schedule.count && self.schedule.release_us(self.next) <= now_us {
             let seq = self.next;
             self.next += 1;
-            let repr = Repr {
-                kind: Kind::Data,
-                seq,
-                sent_us: now_us,
-                ack: 0,
-                attempt: 1,
-                payload_len: self.size - crate::wire::HEADER_LEN,
-            };
+            let payload_len = self.size - HEADER_LEN;
+            let repr = Repr { kind: Kind::Data, seq, sent_us: now_us, ack: 0, attempt: 1, payload_len };
             send_message(socket, &repr, &mut self.scratch, self.server, out);
         }
         (self.next <= self.schedule.count).then(|| self.schedule.release_us(self.next))

@@ -19,10 +19,7 @@ impl Endpoint {
         let addr = match ep.addr {
             IpAddress::Ipv4(a) => a.octets(),
         };
-        Endpoint {
-            addr,
-            port: ep.port,
-        }
+        Endpoint { addr, port: ep.port }
     }
 }
 
@@ -74,42 +71,19 @@ pub enum SendFailure {
 #[serde(tag = "app", rename_all = "kebab-case")]
 pub enum AppEvent {
     /// A data datagram was handed to the socket.
-    Sent {
-        seq: u32,
-        to: Endpoint,
-        bytes: usize,
-        attempt: u16,
-    },
+    Sent { seq: u32, to: Endpoint, bytes: usize, attempt: u16 },
     /// A datagram could not be handed to the socket.
     SendFailed { seq: u32, reason: SendFailure },
     /// A server (or reliable receiver) got a udplab data datagram.
-    Received {
-        seq: u32,
-        from: Endpoint,
-        bytes: usize,
-        one_way_us: u64,
-        order: Order,
-    },
+    Received { seq: u32, from: Endpoint, bytes: usize, one_way_us: u64, order: Order },
     /// Bytes arrived that are not a valid udplab datagram (foreign, or damaged: CRC mismatch).
-    Invalid {
-        from: Endpoint,
-        bytes: usize,
-        error: wire::Error,
-    },
+    Invalid { from: Endpoint, bytes: usize, error: wire::Error },
     /// An echo server sent the bytes back.
-    Echoed {
-        seq: Option<u32>,
-        to: Endpoint,
-        bytes: usize,
-    },
+    Echoed { seq: Option<u32>, to: Endpoint, bytes: usize },
     /// A client got its datagram back from an echo server.
     Reply { seq: u32, rtt_us: u64, order: Order },
     /// Reliable receiver: an acknowledgement was sent (`cumulative`: every seq below it is in).
-    AckSent {
-        seq: u32,
-        cumulative: u32,
-        to: Endpoint,
-    },
+    AckSent { seq: u32, cumulative: u32, to: Endpoint },
     /// Reliable receiver: a message was handed to the application, in order, exactly once.
     Delivered { seq: u32, latency_us: u64 },
     /// Reliable receiver: a message too far ahead of the window was dropped.
@@ -120,11 +94,7 @@ pub enum AppEvent {
     /// Reliable sender: an acknowledgement for a message already acknowledged.
     DuplicateAck { seq: u32 },
     /// Reliable sender: the retransmission timer of a message fired.
-    Timeout {
-        seq: u32,
-        attempt: u16,
-        next_rto_us: u64,
-    },
+    Timeout { seq: u32, attempt: u16, next_rto_us: u64 },
     /// Reliable sender: a message ran out of attempts.
     GaveUp { seq: u32, attempts: u16 },
 }
@@ -132,12 +102,7 @@ pub enum AppEvent {
 impl fmt::Display for AppEvent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
-            AppEvent::Sent {
-                seq,
-                to,
-                bytes,
-                attempt,
-            } => {
+            AppEvent::Sent { seq, to, bytes, attempt } => {
                 write!(f, "send seq={seq} {bytes}B to {to}")?;
                 if attempt > 1 {
                     write!(f, " (retransmission, attempt {attempt})")?;
@@ -148,80 +113,38 @@ impl fmt::Display for AppEvent {
                 SendFailure::BufferFull => write!(f, "DROP seq={seq}: socket send buffer full"),
                 SendFailure::Refused => write!(f, "DROP seq={seq}: socket refused the send"),
             },
-            AppEvent::Received {
-                seq,
-                from,
-                bytes,
-                one_way_us,
-                order,
-            } => write!(
-                f,
-                "recv seq={seq} {bytes}B from {from}, one-way {}{}",
-                Ms(one_way_us),
-                order.label()
-            ),
+            AppEvent::Received { seq, from, bytes, one_way_us, order } => {
+                write!(f, "recv seq={seq} {bytes}B from {from}, one-way {}{}", Ms(one_way_us), order.label())
+            }
             AppEvent::Invalid { from, bytes, error } => {
                 write!(f, "recv {bytes}B from {from}: rejected, {error}")
             }
-            AppEvent::Echoed {
-                seq: Some(seq),
-                to,
-                bytes,
-            } => {
+            AppEvent::Echoed { seq: Some(seq), to, bytes } => {
                 write!(f, "echo seq={seq} {bytes}B back to {to}")
             }
-            AppEvent::Echoed {
-                seq: None,
-                to,
-                bytes,
-            } => write!(f, "echo {bytes}B back to {to}"),
+            AppEvent::Echoed { seq: None, to, bytes } => write!(f, "echo {bytes}B back to {to}"),
             AppEvent::Reply { seq, rtt_us, order } => {
-                write!(
-                    f,
-                    "reply seq={seq}, round trip {}{}",
-                    Ms(rtt_us),
-                    order.label()
-                )
+                write!(f, "reply seq={seq}, round trip {}{}", Ms(rtt_us), order.label())
             }
-            AppEvent::AckSent {
-                seq,
-                cumulative,
-                to,
-            } => {
+            AppEvent::AckSent { seq, cumulative, to } => {
                 write!(f, "ack seq={seq} (all below {cumulative} received) to {to}")
             }
             AppEvent::Delivered { seq, latency_us } => {
-                write!(
-                    f,
-                    "deliver seq={seq} to the application, {} after first send",
-                    Ms(latency_us)
-                )
+                write!(f, "deliver seq={seq} to the application, {} after first send", Ms(latency_us))
             }
             AppEvent::BeyondWindow { seq, window_start } => {
-                write!(
-                    f,
-                    "DROP seq={seq}: beyond the receive window starting at {window_start}"
-                )
+                write!(f, "DROP seq={seq}: beyond the receive window starting at {window_start}")
             }
-            AppEvent::Acked {
-                seq,
-                rtt_us: Some(rtt),
-            } => {
+            AppEvent::Acked { seq, rtt_us: Some(rtt) } => {
                 write!(f, "acked seq={seq}, round trip {}", Ms(rtt))
             }
             AppEvent::Acked { seq, rtt_us: None } => {
                 write!(f, "acked seq={seq} (after retransmission: no RTT sample)")
             }
             AppEvent::DuplicateAck { seq } => write!(f, "duplicate ack seq={seq}, ignored"),
-            AppEvent::Timeout {
-                seq,
-                attempt,
-                next_rto_us,
-            } => write!(
-                f,
-                "timeout seq={seq} after attempt {attempt}, next timeout {}",
-                Ms(next_rto_us)
-            ),
+            AppEvent::Timeout { seq, attempt, next_rto_us } => {
+                write!(f, "timeout seq={seq} after attempt {attempt}, next timeout {}", Ms(next_rto_us))
+            }
             AppEvent::GaveUp { seq, attempts } => {
                 write!(f, "GIVE UP seq={seq} after {attempts} attempts")
             }

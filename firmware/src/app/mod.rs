@@ -7,7 +7,7 @@ pub mod seq;
 mod server;
 
 use alloc::vec::Vec;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use smoltcp::iface::{SocketHandle, SocketSet};
 use smoltcp::socket::udp;
 use smoltcp::wire::{IpAddress, IpEndpoint, Ipv4Address};
@@ -21,9 +21,12 @@ use crate::wire::{HEADER_LEN, Repr};
 pub const MAX_DATAGRAM: usize = 1472;
 /// Datagrams each socket buffer holds in each direction (bounded: overflow is an event).
 pub const SOCKET_SLOTS: usize = 32;
+/// Receive buffer: longer datagrams (only a kernel peer could send one) are truncated, and
+/// then fail the CRC.
+const RX_BUFFER: usize = 2048;
 
 /// What an echo server does with a datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Reply {
     /// Send the bytes back to the sender, unchanged.
@@ -33,7 +36,7 @@ pub enum Reply {
 }
 
 /// Reliable-mode (ARQ) parameters; see [`reliable`](self) for what each does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ArqConfig {
     /// Most messages unacknowledged at once (sender) / held out of order (receiver).
     pub window: u32,
@@ -47,16 +50,11 @@ pub struct ArqConfig {
 
 impl Default for ArqConfig {
     fn default() -> Self {
-        ArqConfig {
-            window: 8,
-            rto_us: 200_000,
-            rto_max_us: 1_600_000,
-            max_attempts: 0,
-        }
+        ArqConfig { window: 8, rto_us: 200_000, rto_max_us: 1_600_000, max_attempts: 0 }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerConfig {
     pub port: u16,
     pub reply: Reply,
@@ -64,7 +62,7 @@ pub struct ServerConfig {
     pub reliable: Option<ArqConfig>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientConfig {
     /// Local port to bind.
     pub port: u16,
@@ -82,7 +80,7 @@ pub struct ClientConfig {
     pub reliable: Option<ArqConfig>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "role", rename_all = "kebab-case")]
 pub enum Role {
     Server(ServerConfig),
@@ -106,10 +104,7 @@ impl core::fmt::Display for AppError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             AppError::Bind => write!(f, "cannot bind the UDP socket (port 0?)"),
-            AppError::Size => write!(
-                f,
-                "datagram size must be {HEADER_LEN}..={MAX_DATAGRAM} bytes"
-            ),
+            AppError::Size => write!(f, "datagram size must be {HEADER_LEN}..={MAX_DATAGRAM} bytes"),
             AppError::Arq => write!(f, "reliable mode needs a window and timeouts above zero"),
         }
     }
@@ -129,6 +124,50 @@ impl Schedule {
     }
 }
 
+/// The two calls the app needs from a UDP socket, what `recvfrom` and `sendto` do, so the same
+/// app runs over smoltcp (simulation, TAP, ESP32) and over kernel sockets (host peers).
+pub trait Socket {
+    /// Copies the next waiting datagram into `buf` and returns its length and sender; `None`
+    /// when nothing is waiting. A datagram longer than `buf` is truncated.
+    fn recv(&mut self, buf: &mut [u8]) -> Option<(usize, Endpoint)>;
+    /// Queues a datagram for sending.
+    fn send(&mut self, bytes: &[u8], to: Endpoint) -> Result<(), SendFailure>;
+}
+
+/// A smoltcp UDP socket as an app [`Socket`].
+pub struct SmoltcpSocket<'a, 'b>(pub &'a mut udp::Socket<'b>);
+
+impl Socket for SmoltcpSocket<'_, '_> {
+    fn recv(&mut self, buf: &mut [u8]) -> Option<(usize, Endpoint)> {
+        let (data, meta) = self.0.recv().ok()?;
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        Some((n, Endpoint::from_smoltcp(meta.endpoint)))
+    }
+
+    fn send(&mut self, bytes: &[u8], to: Endpoint) -> Result<(), SendFailure> {
+        let ep = IpEndpoint::new(IpAddress::Ipv4(Ipv4Address::from_octets(to.addr)), to.port);
+        self.0.send_slice(bytes, ep).map_err(|e| match e {
+            udp::SendError::BufferFull => SendFailure::BufferFull,
+            _ => SendFailure::Refused,
+        })
+    }
+}
+
+/// Adds a bound UDP socket with bounded buffers ([`SOCKET_SLOTS`] datagrams each way) to
+/// `sockets`, for an app on a smoltcp interface.
+pub fn add_smoltcp_socket(sockets: &mut SocketSet<'_>, port: u16) -> Result<SocketHandle, AppError> {
+    let buffer = || {
+        udp::PacketBuffer::new(
+            alloc::vec![udp::PacketMetadata::EMPTY; SOCKET_SLOTS],
+            alloc::vec![0u8; SOCKET_SLOTS * MAX_DATAGRAM],
+        )
+    };
+    let mut socket = udp::Socket::new(buffer(), buffer());
+    socket.bind(port).map_err(|_| AppError::Bind)?;
+    Ok(sockets.add(socket))
+}
+
 #[derive(Debug)]
 enum State {
     Server(server::Server),
@@ -137,20 +176,18 @@ enum State {
     Sender(reliable::Sender),
 }
 
-/// One node's application: a UDP socket plus the role's state machine.
+/// One node's application: the role's state machine, driven by [`App::poll`].
 #[derive(Debug)]
 pub struct App {
-    handle: SocketHandle,
+    port: u16,
     state: State,
+    rx: Vec<u8>,
 }
 
 impl App {
-    /// Creates and binds the role's socket in `sockets`.
-    pub fn new(role: &Role, sockets: &mut SocketSet<'_>) -> Result<App, AppError> {
+    pub fn new(role: &Role) -> Result<App, AppError> {
         let check_arq = |a: &Option<ArqConfig>| match a {
-            Some(a) if a.window == 0 || a.rto_us == 0 || a.rto_max_us < a.rto_us => {
-                Err(AppError::Arq)
-            }
+            Some(a) if a.window == 0 || a.rto_us == 0 || a.rto_max_us < a.rto_us => Err(AppError::Arq),
             _ => Ok(()),
         };
         let (port, state) = match *role {
@@ -167,15 +204,8 @@ impl App {
                 if !(HEADER_LEN..=MAX_DATAGRAM).contains(&c.size) {
                     return Err(AppError::Size);
                 }
-                let server = IpEndpoint::new(
-                    IpAddress::Ipv4(Ipv4Address::from_octets(c.server_addr)),
-                    c.server_port,
-                );
-                let schedule = Schedule {
-                    start_us: c.start_us,
-                    interval_us: c.interval_us,
-                    count: c.count,
-                };
+                let server = Endpoint { addr: c.server_addr, port: c.server_port };
+                let schedule = Schedule { start_us: c.start_us, interval_us: c.interval_us, count: c.count };
                 let state = match c.reliable {
                     Some(a) => State::Sender(reliable::Sender::new(server, schedule, c.size, a)),
                     None => State::Client(client::Client::new(server, schedule, c.size)),
@@ -183,16 +213,15 @@ impl App {
                 (c.port, state)
             }
         };
-        let buffer = || {
-            udp::PacketBuffer::new(
-                alloc::vec![udp::PacketMetadata::EMPTY; SOCKET_SLOTS],
-                alloc::vec![0u8; SOCKET_SLOTS * MAX_DATAGRAM],
-            )
-        };
-        let mut socket = udp::Socket::new(buffer(), buffer());
-        socket.bind(port).map_err(|_| AppError::Bind)?;
-        let handle = sockets.add(socket);
-        Ok(App { handle, state })
+        if port == 0 {
+            return Err(AppError::Bind);
+        }
+        Ok(App { port, state, rx: alloc::vec![0; RX_BUFFER] })
+    }
+
+    /// The UDP port the app's socket must be bound to.
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     /// Handles whatever the socket received, sends what is due, and returns the time (in
@@ -201,20 +230,26 @@ impl App {
     pub fn poll(
         &mut self,
         now_us: u64,
-        sockets: &mut SocketSet<'_>,
+        socket: &mut dyn Socket,
         out: &mut dyn FnMut(AppEvent),
     ) -> Option<u64> {
+        while let Some((n, from)) = socket.recv(&mut self.rx) {
+            let data = &self.rx[..n];
+            match &mut self.state {
+                State::Server(s) => s.on_datagram(now_us, data, from, socket, out),
+                State::Receiver(r) => r.on_datagram(now_us, data, from, out),
+                State::Client(c) => c.on_datagram(now_us, data, from, out),
+                State::Sender(s) => s.on_datagram(now_us, data, from, out),
+            }
+        }
         match &mut self.state {
-            State::Server(s) => {
-                s.poll(now_us, self.handle, sockets, out);
-                None
-            }
+            State::Server(_) => None,
             State::Receiver(r) => {
-                r.poll(now_us, self.handle, sockets, out);
+                r.tick(socket, out);
                 None
             }
-            State::Client(c) => c.poll(now_us, self.handle, sockets, out),
-            State::Sender(s) => s.poll(now_us, self.handle, sockets, out),
+            State::Client(c) => c.tick(now_us, socket, out),
+            State::Sender(s) => s.tick(now_us, socket, out),
         }
     }
 
@@ -231,35 +266,16 @@ impl App {
 
 /// Emits `repr` and hands it to the socket, reporting the send or its failure.
 fn send_message(
-    socket: &mut udp::Socket<'_>,
+    socket: &mut dyn Socket,
     repr: &Repr,
     scratch: &mut Vec<u8>,
-    to: IpEndpoint,
+    to: Endpoint,
     out: &mut dyn FnMut(AppEvent),
 ) {
     scratch.resize(repr.buffer_len(), 0);
     repr.emit(scratch);
-    match send_bytes(socket, scratch, to) {
-        Ok(()) => out(AppEvent::Sent {
-            seq: repr.seq,
-            to: Endpoint::from_smoltcp(to),
-            bytes: scratch.len(),
-            attempt: repr.attempt,
-        }),
-        Err(reason) => out(AppEvent::SendFailed {
-            seq: repr.seq,
-            reason,
-        }),
+    match socket.send(scratch, to) {
+        Ok(()) => out(AppEvent::Sent { seq: repr.seq, to, bytes: scratch.len(), attempt: repr.attempt }),
+        Err(reason) => out(AppEvent::SendFailed { seq: repr.seq, reason }),
     }
-}
-
-fn send_bytes(
-    socket: &mut udp::Socket<'_>,
-    bytes: &[u8],
-    to: IpEndpoint,
-) -> Result<(), SendFailure> {
-    socket.send_slice(bytes, to).map_err(|e| match e {
-        udp::SendError::BufferFull => SendFailure::BufferFull,
-        _ => SendFailure::Refused,
-    })
 }

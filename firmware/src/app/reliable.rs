@@ -12,13 +12,10 @@
 
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
-use smoltcp::iface::{SocketHandle, SocketSet};
-use smoltcp::socket::udp;
-use smoltcp::wire::IpEndpoint;
 
-use crate::app::event::{AppEvent, Endpoint, Order, SendFailure};
+use crate::app::event::{AppEvent, Endpoint, SendFailure};
 use crate::app::seq::SeqTracker;
-use crate::app::{ArqConfig, Schedule, send_bytes, send_message};
+use crate::app::{ArqConfig, Schedule, Socket, send_message};
 use crate::wire::{self, Datagram, HEADER_LEN, Kind, Repr};
 
 #[derive(Debug, Clone, Copy)]
@@ -32,7 +29,7 @@ struct InFlight {
 /// The sending side (a client in reliable mode).
 #[derive(Debug)]
 pub struct Sender {
-    server: IpEndpoint,
+    server: Endpoint,
     schedule: Schedule,
     size: usize,
     arq: ArqConfig,
@@ -47,7 +44,7 @@ pub struct Sender {
 }
 
 impl Sender {
-    pub fn new(server: IpEndpoint, schedule: Schedule, size: usize, arq: ArqConfig) -> Sender {
+    pub fn new(server: Endpoint, schedule: Schedule, size: usize, arq: ArqConfig) -> Sender {
         Sender {
             server,
             schedule,
@@ -73,84 +70,49 @@ impl Sender {
         }
     }
 
-    pub fn poll(
+    pub fn on_datagram(&mut self, now_us: u64, data: &[u8], from: Endpoint, out: &mut dyn FnMut(AppEvent)) {
+        let bytes = data.len();
+        let ack = match Datagram::new_checked(data).and_then(|d| Repr::parse(&d)) {
+            Ok(r) if r.kind == Kind::Ack => r,
+            Ok(_) => return out(AppEvent::Invalid { from, bytes, error: wire::Error::BadKind }),
+            Err(error) => return out(AppEvent::Invalid { from, bytes, error }),
+        };
+        match self.in_flight.get(&ack.seq).copied() {
+            Some(f) => {
+                let rtt_us =
+                    (f.attempt == 1 && ack.attempt == 1).then(|| now_us.saturating_sub(f.first_sent_us));
+                out(AppEvent::Acked { seq: ack.seq, rtt_us });
+                self.finish(ack.seq);
+            }
+            None => out(AppEvent::DuplicateAck { seq: ack.seq }),
+        }
+        // The cumulative part covers messages whose own acks were lost.
+        let covered: Vec<u32> = self.in_flight.range(..ack.ack).map(|(s, _)| *s).collect();
+        for seq in covered {
+            out(AppEvent::Acked { seq, rtt_us: None });
+            self.finish(seq);
+        }
+    }
+
+    pub fn tick(
         &mut self,
         now_us: u64,
-        handle: SocketHandle,
-        sockets: &mut SocketSet<'_>,
+        socket: &mut dyn Socket,
         out: &mut dyn FnMut(AppEvent),
     ) -> Option<u64> {
-        let socket = sockets.get_mut::<udp::Socket>(handle);
-        while let Ok((data, meta)) = socket.recv() {
-            let from = Endpoint::from_smoltcp(meta.endpoint);
-            let bytes = data.len();
-            let ack = match Datagram::new_checked(data).and_then(|d| Repr::parse(&d)) {
-                Ok(r) if r.kind == Kind::Ack => r,
-                Ok(_) => {
-                    out(AppEvent::Invalid {
-                        from,
-                        bytes,
-                        error: wire::Error::BadKind,
-                    });
-                    continue;
-                }
-                Err(error) => {
-                    out(AppEvent::Invalid { from, bytes, error });
-                    continue;
-                }
-            };
-            match self.in_flight.get(&ack.seq).copied() {
-                Some(f) => {
-                    let rtt_us = (f.attempt == 1 && ack.attempt == 1)
-                        .then(|| now_us.saturating_sub(f.first_sent_us));
-                    out(AppEvent::Acked {
-                        seq: ack.seq,
-                        rtt_us,
-                    });
-                    self.finish(ack.seq);
-                }
-                None => out(AppEvent::DuplicateAck { seq: ack.seq }),
-            }
-            // The cumulative part covers messages whose own acks were lost.
-            let covered: Vec<u32> = self.in_flight.range(..ack.ack).map(|(s, _)| *s).collect();
-            for seq in covered {
-                out(AppEvent::Acked { seq, rtt_us: None });
-                self.finish(seq);
-            }
-        }
-
-        let expired: Vec<u32> = self
-            .in_flight
-            .iter()
-            .filter(|(_, f)| f.deadline_us <= now_us)
-            .map(|(s, _)| *s)
-            .collect();
+        let expired: Vec<u32> =
+            self.in_flight.iter().filter(|(_, f)| f.deadline_us <= now_us).map(|(s, _)| *s).collect();
         for seq in expired {
             let f = self.in_flight[&seq];
             if self.arq.max_attempts != 0 && f.attempt >= self.arq.max_attempts {
-                out(AppEvent::GaveUp {
-                    seq,
-                    attempts: f.attempt,
-                });
+                out(AppEvent::GaveUp { seq, attempts: f.attempt });
                 self.finish(seq);
                 continue;
             }
             let rto_us = (f.rto_us * 2).min(self.arq.rto_max_us);
-            out(AppEvent::Timeout {
-                seq,
-                attempt: f.attempt,
-                next_rto_us: rto_us,
-            });
+            out(AppEvent::Timeout { seq, attempt: f.attempt, next_rto_us: rto_us });
             let attempt = f.attempt + 1;
-            self.in_flight.insert(
-                seq,
-                InFlight {
-                    attempt,
-                    rto_us,
-                    deadline_us: now_us + rto_us,
-                    ..f
-                },
-            );
+            self.in_flight.insert(seq, InFlight { attempt, rto_us, deadline_us: now_us + rto_us, ..f });
             let repr = self.data(seq, f.first_sent_us, attempt);
             send_message(socket, &repr, &mut self.scratch, self.server, out);
         }
@@ -164,12 +126,7 @@ impl Sender {
             let rto_us = self.arq.rto_us;
             self.in_flight.insert(
                 seq,
-                InFlight {
-                    attempt: 1,
-                    first_sent_us: now_us,
-                    rto_us,
-                    deadline_us: now_us + rto_us,
-                },
+                InFlight { attempt: 1, first_sent_us: now_us, rto_us, deadline_us: now_us + rto_us },
             );
             let repr = self.data(seq, now_us, 1);
             send_message(socket, &repr, &mut self.scratch, self.server, out);
@@ -177,8 +134,8 @@ impl Sender {
 
         let next_timer = self.in_flight.values().map(|f| f.deadline_us).min();
         let window_open = self.next < self.una + self.arq.window;
-        let next_release = (self.next <= self.schedule.count && window_open)
-            .then(|| self.schedule.release_us(self.next));
+        let next_release =
+            (self.next <= self.schedule.count && window_open).then(|| self.schedule.release_us(self.next));
         match (next_timer, next_release) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -207,7 +164,7 @@ pub struct Receiver {
     held: BTreeMap<u32, u64>,
     arrivals: SeqTracker,
     /// Acks waiting for room in the socket's transmit buffer (bounded by the window).
-    acks: VecDeque<(Repr, IpEndpoint)>,
+    acks: VecDeque<(Repr, Endpoint)>,
     scratch: Vec<u8>,
 }
 
@@ -223,92 +180,55 @@ impl Receiver {
         }
     }
 
-    pub fn poll(
-        &mut self,
-        now_us: u64,
-        handle: SocketHandle,
-        sockets: &mut SocketSet<'_>,
-        out: &mut dyn FnMut(AppEvent),
-    ) {
-        let socket = sockets.get_mut::<udp::Socket>(handle);
-        while let Ok((data, meta)) = socket.recv() {
-            let from = Endpoint::from_smoltcp(meta.endpoint);
-            let bytes = data.len();
-            let r = match Datagram::new_checked(data).and_then(|d| Repr::parse(&d)) {
-                Ok(r) if r.kind == Kind::Data && r.seq >= 1 => r,
-                Ok(_) => {
-                    out(AppEvent::Invalid {
-                        from,
-                        bytes,
-                        error: wire::Error::BadKind,
-                    });
-                    continue;
-                }
-                Err(error) => {
-                    out(AppEvent::Invalid { from, bytes, error });
-                    continue;
-                }
-            };
-            let one_way_us = now_us.saturating_sub(r.sent_us);
-            if r.seq >= self.next.saturating_add(self.window) {
-                out(AppEvent::BeyondWindow {
-                    seq: r.seq,
-                    window_start: self.next,
-                });
-                continue;
-            }
-            // Arrival order as the plain server reports it; whether to deliver is decided by
-            // the window state alone, which is exact.
-            let order = self.arrivals.observe(r.seq);
-            let duplicate = r.seq < self.next || self.held.contains_key(&r.seq);
-            debug_assert_eq!(duplicate, order == Order::Duplicate);
-            out(AppEvent::Received {
-                seq: r.seq,
-                from,
-                bytes,
-                one_way_us,
-                order,
-            });
-            if !duplicate {
-                self.held.insert(r.seq, r.sent_us);
-            }
-            while let Some(sent_us) = self.held.remove(&self.next) {
-                out(AppEvent::Delivered {
-                    seq: self.next,
-                    latency_us: now_us.saturating_sub(sent_us),
-                });
-                self.next += 1;
-            }
-            let ack = Repr {
-                kind: Kind::Ack,
-                seq: r.seq,
-                sent_us: r.sent_us,
-                ack: self.next,
-                attempt: r.attempt,
-                payload_len: 0,
-            };
-            if self.acks.len() >= self.window as usize {
-                // Bounded: drop the oldest pending ack (the cumulative field of newer ones covers
-                // most of what it said), and say so.
-                if let Some((old, _)) = self.acks.pop_front() {
-                    out(AppEvent::SendFailed {
-                        seq: old.seq,
-                        reason: SendFailure::BufferFull,
-                    });
-                }
-            }
-            self.acks.push_back((ack, meta.endpoint));
+    pub fn on_datagram(&mut self, now_us: u64, data: &[u8], from: Endpoint, out: &mut dyn FnMut(AppEvent)) {
+        let bytes = data.len();
+        let r = match Datagram::new_checked(data).and_then(|d| Repr::parse(&d)) {
+            Ok(r) if r.kind == Kind::Data && r.seq >= 1 => r,
+            Ok(_) => return out(AppEvent::Invalid { from, bytes, error: wire::Error::BadKind }),
+            Err(error) => return out(AppEvent::Invalid { from, bytes, error }),
+        };
+        let one_way_us = now_us.saturating_sub(r.sent_us);
+        if r.seq >= self.next.saturating_add(self.window) {
+            return out(AppEvent::BeyondWindow { seq: r.seq, window_start: self.next });
         }
+        // Arrival order as the plain server reports it; whether to deliver is decided by the
+        // window state alone, which is exact.
+        let order = self.arrivals.observe(r.seq);
+        let duplicate = r.seq < self.next || self.held.contains_key(&r.seq);
+        out(AppEvent::Received { seq: r.seq, from, bytes, one_way_us, order });
+        if !duplicate {
+            self.held.insert(r.seq, r.sent_us);
+        }
+        while let Some(sent_us) = self.held.remove(&self.next) {
+            out(AppEvent::Delivered { seq: self.next, latency_us: now_us.saturating_sub(sent_us) });
+            self.next += 1;
+        }
+        let ack = Repr {
+            kind: Kind::Ack,
+            seq: r.seq,
+            sent_us: r.sent_us,
+            ack: self.next,
+            attempt: r.attempt,
+            payload_len: 0,
+        };
+        if self.acks.len() >= self.window as usize {
+            // Bounded: drop the oldest pending ack (the cumulative field of newer ones covers
+            // most of what it said), and say so.
+            if let Some((old, _)) = self.acks.pop_front() {
+                out(AppEvent::SendFailed { seq: old.seq, reason: SendFailure::BufferFull });
+            }
+        }
+        self.acks.push_back((ack, from));
+    }
+
+    /// Sends the acknowledgements the socket has room for.
+    pub fn tick(&mut self, socket: &mut dyn Socket, out: &mut dyn FnMut(AppEvent)) {
         while let Some((ack, to)) = self.acks.front().copied() {
             self.scratch.resize(ack.buffer_len(), 0);
             ack.emit(&mut self.scratch);
-            match send_bytes(socket, &self.scratch, to) {
+            match socket.send(&self.scratch, to) {
                 Ok(()) => {
-                    out(AppEvent::AckSent {
-                        seq: ack.seq,
-                        cumulative: ack.ack,
-                        to: Endpoint::from_smoltcp(to),
-                    });
+                    out(AppEvent::AckSent { seq: ack.seq, cumulative: ack.ack, to });
                     self.acks.pop_front();
                 }
                 Err(_) => break,

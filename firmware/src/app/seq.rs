@@ -18,10 +18,7 @@ pub struct SeqTracker {
 
 impl Default for SeqTracker {
     fn default() -> Self {
-        SeqTracker {
-            highest: 0,
-            bits: [0; WORDS],
-        }
+        SeqTracker { highest: 0, bits: [0; WORDS] }
     }
 }
 
@@ -64,14 +61,8 @@ impl SeqTracker {
         for i in (0..WORDS).rev() {
             let src = i.checked_sub(words);
             let lo = src.map_or(0, |s| self.bits[s]);
-            let carry = src
-                .and_then(|s| s.checked_sub(1))
-                .map_or(0, |s| self.bits[s]);
-            self.bits[i] = if bits == 0 {
-                lo
-            } else {
-                (lo << bits) | (carry >> (64 - bits))
-            };
+            let carry = src.and_then(|s| s.checked_sub(1)).map_or(0, |s| self.bits[s]);
+            self.bits[i] = if bits == 0 { lo } else { (lo << bits) | (carry >> (64 - bits)) };
         }
     }
 }

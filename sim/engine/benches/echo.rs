@@ -15,7 +15,11 @@ fn echo(loss_ppb: u64, reliable: bool) -> Scenario {
     let arq = reliable.then(ArqConfig::default);
     let imp = Impairment {
         delay_us: 1_000,
-        loss: if loss_ppb == 0 { Loss::None } else { Loss::Bernoulli { p: Prob::from_ppb(loss_ppb).unwrap() } },
+        loss: if loss_ppb == 0 {
+            Loss::None
+        } else {
+            Loss::Bernoulli { p: Prob::from_ppb(loss_ppb).unwrap() }
+        },
         ..Impairment::default()
     };
     Scenario {

@@ -86,14 +86,7 @@ pub struct LinkState {
 impl LinkState {
     /// `key` identifies the link for the random draws (see [`crate::rng::name_key`]).
     pub fn new(seed: u64, key: u64) -> LinkState {
-        LinkState {
-            seed,
-            key,
-            next_index: 1,
-            ge_bad: false,
-            busy_until_us: 0,
-            held: BinaryHeap::new(),
-        }
+        LinkState { seed, key, next_index: 1, ge_bad: false, busy_until_us: 0, held: BinaryHeap::new() }
     }
 
     fn draw(&self, index: u64, purpose: u64) -> u64 {
@@ -121,13 +114,8 @@ impl LinkState {
         }
 
         if imp.down {
-            let phase = link
-                .phases
-                .iter()
-                .rposition(|p| p.from_us <= now_us && now_us < p.until_us);
-            return Fate::Lost(LossReason::Outage {
-                phase: phase.unwrap_or(0),
-            });
+            let phase = link.phases.iter().rposition(|p| p.from_us <= now_us && now_us < p.until_us);
+            return Fate::Lost(LossReason::Outage { phase: phase.unwrap_or(0) });
         }
         if imp.drop.contains(&index) {
             return Fate::Lost(LossReason::Index);
@@ -143,17 +131,10 @@ impl LinkState {
                     return Fate::Lost(LossReason::Random { p });
                 }
             }
-            Loss::GilbertElliott {
-                loss_bad,
-                loss_good,
-                ..
-            } => {
+            Loss::GilbertElliott { loss_bad, loss_good, .. } => {
                 let p = if self.ge_bad { loss_bad } else { loss_good };
                 if p.hit(loss_draw) {
-                    return Fate::Lost(LossReason::Burst {
-                        bad: self.ge_bad,
-                        p,
-                    });
+                    return Fate::Lost(LossReason::Burst { bad: self.ge_bad, p });
                 }
             }
         }
@@ -161,14 +142,7 @@ impl LinkState {
         while self.held.peek().is_some_and(|Reverse(t)| *t <= now_us) {
             self.held.pop();
         }
-        let copies: u8 = if imp
-            .duplicate
-            .hit(self.draw(index, Purpose::Duplicate as u64))
-        {
-            2
-        } else {
-            1
-        };
+        let copies: u8 = if imp.duplicate.hit(self.draw(index, Purpose::Duplicate as u64)) { 2 } else { 1 };
         if self.held.len() + usize::from(copies) > imp.queue as usize {
             return Fate::Lost(LossReason::QueueFull { limit: imp.queue });
         }
@@ -203,13 +177,7 @@ impl LinkState {
             *slot = depart + delay + held_us;
             self.held.push(Reverse(*slot));
         }
-        Fate::Passed(Passage {
-            copies,
-            arrive_us,
-            queued_us: depart - now_us,
-            held_us,
-            corrupted,
-        })
+        Fate::Passed(Passage { copies, arrive_us, queued_us: depart - now_us, held_us, corrupted })
     }
 }
 
@@ -219,9 +187,7 @@ fn jittered(delay: u64, jitter: u64, shape: Jitter, d: u64) -> u64 {
         return delay;
     }
     let offset: i128 = match shape {
-        Jitter::Uniform => {
-            (u128::from(d) % (2 * u128::from(jitter) + 1)) as i128 - i128::from(jitter)
-        }
+        Jitter::Uniform => (u128::from(d) % (2 * u128::from(jitter) + 1)) as i128 - i128::from(jitter),
         Jitter::Normal => {
             // Irwin-Hall: 12 uniform 16-bit draws sum to mean 6 * 2^16, standard deviation 2^16.
             let mut sum: i128 = 0;
@@ -255,10 +221,7 @@ fn flip_udp_payload_bit(packet: &mut [u8], d: u64, fix_checksum: bool) -> Option
     if fix_checksum {
         udp.fill_checksum(&src.into(), &dst.into());
     }
-    Some(Corruption {
-        bit,
-        checksum_fixed: fix_checksum,
-    })
+    Some(Corruption { bit, checksum_fixed: fix_checksum })
 }
 
 #[cfg(test)]
@@ -273,10 +236,7 @@ mod tests {
             assert!((700..=1300).contains(&u), "{u}");
             let n = jittered(1000, 100, Jitter::Normal, d);
             assert!((400..=1600).contains(&n), "{n}");
-            assert_eq!(
-                jittered(50, 300, Jitter::Uniform, d).min(350),
-                jittered(50, 300, Jitter::Uniform, d)
-            );
+            assert_eq!(jittered(50, 300, Jitter::Uniform, d).min(350), jittered(50, 300, Jitter::Uniform, d));
         }
     }
 }

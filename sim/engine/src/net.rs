@@ -5,12 +5,11 @@
 use alloc::collections::BinaryHeap;
 use alloc::vec::Vec;
 use core::cmp::{Ordering, Reverse};
-use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::socket::udp;
 use smoltcp::time::Instant;
-use smoltcp::wire::{
-    HardwareAddress, IpAddress, IpCidr, IpProtocol, Ipv4Address, Ipv4Packet, UdpPacket,
-};
-use udplab_firmware::{App, AppError};
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpProtocol, Ipv4Address, Ipv4Packet, UdpPacket};
+use udplab_firmware::{App, AppError, SmoltcpSocket, add_smoltcp_socket};
 
 use crate::device::QueueDevice;
 use crate::link::{Fate, LinkState};
@@ -29,6 +28,7 @@ struct Node {
     iface: Interface,
     device: QueueDevice,
     sockets: SocketSet<'static>,
+    socket: SocketHandle,
     app: App,
     wake_us: Option<u64>,
 }
@@ -97,15 +97,10 @@ impl<'s> Network<'s> {
                 let _ = a.push(IpCidr::new(addr, 0));
             });
             let mut sockets = SocketSet::new(Vec::new());
-            let app = App::new(&spec.role, &mut sockets)
-                .map_err(|error| StartError { node: i, error })?;
-            nodes.push(Node {
-                iface,
-                device,
-                sockets,
-                app,
-                wake_us: Some(0),
-            });
+            let fail = |error| StartError { node: i, error };
+            let app = App::new(&spec.role).map_err(fail)?;
+            let socket = add_smoltcp_socket(&mut sockets, app.port()).map_err(fail)?;
+            nodes.push(Node { iface, device, sockets, socket, app, wake_us: Some(0) });
         }
         let links = (0..scenario.links.len())
             .map(|l| LinkState::new(seed, name_key(&scenario.link_name(l))))
@@ -157,12 +152,7 @@ impl<'s> Network<'s> {
         let mut left: Vec<InFlight> = self.in_flight.drain().map(|Reverse(f)| f).collect();
         left.sort();
         for f in left {
-            let event = Event::InFlightAtEnd {
-                link: f.link,
-                index: f.index,
-                label: f.label,
-                copy: f.copy,
-            };
+            let event = Event::InFlightAtEnd { link: f.link, index: f.index, label: f.label, copy: f.copy };
             self.trace.push(Record { at_us: end, event });
         }
         self.trace
@@ -189,10 +179,7 @@ impl<'s> Network<'s> {
             latency_us: f.at_us - f.sent_us,
             overtaken_by,
         };
-        self.trace.push(Record {
-            at_us: f.at_us,
-            event,
-        });
+        self.trace.push(Record { at_us: f.at_us, event });
         self.nodes[dst].device.rx.push_back(f.packet);
         self.step(dst, f.at_us);
     }
@@ -203,17 +190,12 @@ impl<'s> Network<'s> {
         let node = &mut self.nodes[i];
         let trace = &mut self.trace;
         node.iface.poll(now, &mut node.device, &mut node.sockets);
-        let app_wake = node.app.poll(now_us, &mut node.sockets, &mut |app| {
-            trace.push(Record {
-                at_us: now_us,
-                event: Event::App { node: i, app },
-            });
+        let mut socket = SmoltcpSocket(node.sockets.get_mut::<udp::Socket>(node.socket));
+        let app_wake = node.app.poll(now_us, &mut socket, &mut |app| {
+            trace.push(Record { at_us: now_us, event: Event::App { node: i, app } });
         });
         node.iface.poll(now, &mut node.device, &mut node.sockets);
-        let iface_wake = node
-            .iface
-            .poll_at(now, &node.sockets)
-            .map(|t| t.total_micros().max(0) as u64);
+        let iface_wake = node.iface.poll_at(now, &node.sockets).map(|t| t.total_micros().max(0) as u64);
         let wake = match (app_wake, iface_wake) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -233,42 +215,21 @@ impl<'s> Network<'s> {
         };
         let dst = ip.dst_addr().octets();
         let label = if ip.next_header() == IpProtocol::Udp {
-            UdpPacket::new_checked(ip.payload())
-                .map_or(Label::Other, |u| Label::of_payload(u.payload()))
+            UdpPacket::new_checked(ip.payload()).map_or(Label::Other, |u| Label::of_payload(u.payload()))
         } else {
             Label::Other
         };
         let to = self.scenario.nodes.iter().position(|n| n.addr == dst);
         let Some(link) = to.and_then(|to| self.scenario.link_between(from, to)) else {
-            self.trace.push(Record {
-                at_us: now_us,
-                event: Event::NoRoute {
-                    node: from,
-                    dst,
-                    bytes,
-                },
-            });
+            self.trace.push(Record { at_us: now_us, event: Event::NoRoute { node: from, dst, bytes } });
             return;
         };
         let (index, fate) = self.links[link].offer(&self.scenario.links[link], now_us, &mut packet);
-        self.trace.push(Record {
-            at_us: now_us,
-            event: Event::Offer {
-                link,
-                index,
-                label,
-                bytes,
-                fate,
-            },
-        });
+        self.trace.push(Record { at_us: now_us, event: Event::Offer { link, index, label, bytes, fate } });
         if let Fate::Passed(p) = fate {
             for copy in 0..p.copies {
                 let at_us = p.arrive_us[usize::from(copy)];
-                let packet = if copy + 1 == p.copies {
-                    core::mem::take(&mut packet)
-                } else {
-                    packet.clone()
-                };
+                let packet = if copy + 1 == p.copies { core::mem::take(&mut packet) } else { packet.clone() };
                 self.scheduled += 1;
                 let f = InFlight {
                     at_us,
@@ -321,20 +282,14 @@ mod tests {
                 Node {
                     name: "board".to_string(),
                     addr: [192, 0, 2, 2],
-                    role: Role::Server(ServerConfig {
-                        port: 3333,
-                        reply: Reply::Echo,
-                        reliable: arq
-                    }),
+                    role: Role::Server(ServerConfig { port: 3333, reply: Reply::Echo, reliable: arq }),
                 },
             ],
             links: alloc::vec![Link {
                 from: 0,
                 to: 1,
                 impairment: Impairment {
-                    loss: Loss::Bernoulli {
-                        p: Prob::from_ppb(loss_ppb).unwrap()
-                    },
+                    loss: Loss::Bernoulli { p: Prob::from_ppb(loss_ppb).unwrap() },
                     delay_us: 5_000,
                     ..Impairment::default()
                 },
@@ -352,16 +307,7 @@ mod tests {
         let trace = run(&s, 1).unwrap();
         let sum = Summary::from_trace(&s, 1, &trace);
         let f = &sum.flows[0];
-        assert_eq!(
-            (
-                f.sent,
-                f.delivered,
-                f.answered,
-                f.duplicates,
-                f.out_of_order
-            ),
-            (20, 20, 20, 0, 0)
-        );
+        assert_eq!((f.sent, f.delivered, f.answered, f.duplicates, f.out_of_order), (20, 20, 20, 0, 0));
         assert_eq!(f.latency.min_us, 5_000);
         assert_eq!(f.round_trip.max_us, 5_000);
     }
@@ -381,10 +327,7 @@ mod tests {
         std::println!("{}", Lines::new(&s).render(&trace));
         std::println!("{}", sum.render());
         let f = &sum.flows[0];
-        assert_eq!(
-            (f.sent, f.delivered, f.duplicates, f.out_of_order),
-            (20, 20, 0, 0)
-        );
+        assert_eq!((f.sent, f.delivered, f.duplicates, f.out_of_order), (20, 20, 0, 0));
         assert!(f.retransmissions > 0);
     }
 }

@@ -47,13 +47,7 @@ impl fmt::Display for Spread {
             return f.pad("-");
         }
         let mut s = String::new();
-        let _ = write!(
-            s,
-            "{} / {} / {}",
-            Ms(self.min_us),
-            Ms(self.mean_us()),
-            Ms(self.max_us)
-        );
+        let _ = write!(s, "{} / {} / {}", Ms(self.min_us), Ms(self.mean_us()), Ms(self.max_us));
         f.pad(&s)
     }
 }
@@ -125,10 +119,7 @@ pub struct Summary {
 impl Summary {
     pub fn from_trace(scenario: &Scenario, seed: u64, trace: &[Record]) -> Summary {
         let mut links: Vec<LinkSummary> = (0..scenario.links.len())
-            .map(|l| LinkSummary {
-                name: scenario.link_name(l),
-                ..LinkSummary::default()
-            })
+            .map(|l| LinkSummary { name: scenario.link_name(l), ..LinkSummary::default() })
             .collect();
         let mut flows = Flows::new(scenario);
         let mut unroutable = 0;
@@ -141,9 +132,7 @@ impl Summary {
                         Fate::Lost(reason) => {
                             s.lost += 1;
                             *match reason {
-                                LossReason::Random { .. } | LossReason::Burst { .. } => {
-                                    &mut s.lost_random
-                                }
+                                LossReason::Random { .. } | LossReason::Burst { .. } => &mut s.lost_random,
                                 LossReason::Outage { .. } => &mut s.lost_outage,
                                 LossReason::Index => &mut s.lost_index,
                                 LossReason::TooBig { .. } => &mut s.lost_too_big,
@@ -157,12 +146,7 @@ impl Summary {
                         }
                     }
                 }
-                Event::Arrive {
-                    link,
-                    latency_us,
-                    overtaken_by,
-                    ..
-                } => {
+                Event::Arrive { link, latency_us, overtaken_by, .. } => {
                     let s = &mut links[link];
                     s.arrived += 1;
                     s.reordered += u64::from(overtaken_by.is_some());
@@ -174,25 +158,13 @@ impl Summary {
             }
         }
         links.retain(|l| l.offered > 0);
-        Summary {
-            seed,
-            duration_us: scenario.duration_us,
-            flows: flows.finish(),
-            links,
-            unroutable,
-        }
+        Summary { seed, duration_us: scenario.duration_us, flows: flows.finish(), links, unroutable }
     }
 
     /// Message totals over all flows: (sent, delivered, duplicates, out of order, lost).
     fn totals(&self) -> (u64, u64, u64, u64, u64) {
         self.flows.iter().fold((0, 0, 0, 0, 0), |t, f| {
-            (
-                t.0 + f.sent,
-                t.1 + f.delivered,
-                t.2 + f.duplicates,
-                t.3 + f.out_of_order,
-                t.4 + f.lost,
-            )
+            (t.0 + f.sent, t.1 + f.delivered, t.2 + f.duplicates, t.3 + f.out_of_order, t.4 + f.lost)
         })
     }
 
@@ -210,49 +182,29 @@ impl Summary {
             && u128::from(delivered) * 1_000_000 < u128::from(min) * u128::from(sent)
         {
             let want = Prob::from_ppb(min.saturating_mul(1000)).unwrap_or(Prob::ALWAYS);
-            fail(format_args!(
-                "expected at least {want} of messages delivered, got {delivered} of {sent}"
-            ));
+            fail(format_args!("expected at least {want} of messages delivered, got {delivered} of {sent}"));
         }
         if e.all_delivered && delivered < sent {
-            fail(format_args!(
-                "expected every message delivered, {} of {sent} were not",
-                sent - delivered
-            ));
+            fail(format_args!("expected every message delivered, {} of {sent} were not", sent - delivered));
         }
         if let Some(max) = e.duplicates_max
             && duplicates > max
         {
-            fail(format_args!(
-                "expected at most {max} duplicates at the application, got {duplicates}"
-            ));
+            fail(format_args!("expected at most {max} duplicates at the application, got {duplicates}"));
         }
         if e.in_order && out_of_order > 0 {
-            fail(format_args!(
-                "expected in-order delivery, {out_of_order} messages arrived out of order"
-            ));
+            fail(format_args!("expected in-order delivery, {out_of_order} messages arrived out of order"));
         }
         if let Some(max) = e.latency_max_us {
-            let worst = self
-                .flows
-                .iter()
-                .map(|f| f.latency.max_us)
-                .max()
-                .unwrap_or(0);
+            let worst = self.flows.iter().map(|f| f.latency.max_us).max().unwrap_or(0);
             if worst > max {
-                fail(format_args!(
-                    "expected latency at most {}, worst was {}",
-                    Ms(max),
-                    Ms(worst)
-                ));
+                fail(format_args!("expected latency at most {}, worst was {}", Ms(max), Ms(worst)));
             }
         }
         if let Some(max) = e.lost_max
             && lost > max
         {
-            fail(format_args!(
-                "expected at most {max} messages lost, {lost} were"
-            ));
+            fail(format_args!("expected at most {max} messages lost, {lost} were"));
         }
         failures
     }
@@ -265,12 +217,7 @@ impl Summary {
     }
 
     fn write(&self, out: &mut String) -> fmt::Result {
-        writeln!(
-            out,
-            "summary: seed {}, {} s simulated",
-            self.seed,
-            Time(self.duration_us)
-        )?;
+        writeln!(out, "summary: seed {}, {} s simulated", self.seed, Time(self.duration_us))?;
         for f in &self.flows {
             let mode = match (f.reliable, f.echo) {
                 (true, _) => "reliable",
@@ -293,11 +240,7 @@ impl Summary {
                 f.corrupted
             )?;
             if f.dropped_at_socket > 0 {
-                writeln!(
-                    out,
-                    "    dropped at a full socket buffer: {}",
-                    f.dropped_at_socket
-                )?;
+                writeln!(out, "    dropped at a full socket buffer: {}", f.dropped_at_socket)?;
             }
             writeln!(out, "    latency    min / mean / max {}", f.latency)?;
             writeln!(out, "    goodput    {}", Bps(f.goodput_bps))?;
@@ -314,13 +257,7 @@ impl Summary {
                 )?;
             }
         }
-        let w = self
-            .links
-            .iter()
-            .map(|l| l.name.len())
-            .max()
-            .unwrap_or(4)
-            .max(4);
+        let w = self.links.iter().map(|l| l.name.len()).max().unwrap_or(4).max(4);
         writeln!(
             out,
             "  {:<w$}  offered  lost  dup  corrupt  arrived  reordered  in-flight  latency min / mean / max",
@@ -415,9 +352,9 @@ impl Flows {
             .filter_map(|(i, n)| match n.role {
                 Role::Client(c) => {
                     let server = scenario.nodes.iter().position(|s| s.addr == c.server_addr);
-                    let echo = server.is_some_and(|s| {
-                        matches!(scenario.nodes[s].role, Role::Server(sc) if sc.reply == Reply::Echo)
-                    });
+                    let echo = server.is_some_and(
+                        |s| matches!(scenario.nodes[s].role, Role::Server(sc) if sc.reply == Reply::Echo),
+                    );
                     let summary = FlowSummary {
                         client: n.name.clone(),
                         server: server.map_or_else(String::new, |s| scenario.nodes[s].name.clone()),
@@ -473,10 +410,7 @@ impl Flows {
                     }
                 }
                 AppEvent::DuplicateAck { .. } => s.duplicate_answers += 1,
-                AppEvent::Invalid {
-                    error: WireError::BadCrc,
-                    ..
-                } => s.corrupted += 1,
+                AppEvent::Invalid { error: WireError::BadCrc, .. } => s.corrupted += 1,
                 _ => {}
             }
             return;
@@ -484,30 +418,14 @@ impl Flows {
         // Events at a server. A reliable receiver's application sees `Delivered` (which names no
         // sender: scenarios allow one reliable client per server), a plain one sees `Received`.
         let (flow, seq, latency_us) = match app {
-            AppEvent::Delivered { seq, latency_us } => (
-                self.0
-                    .iter()
-                    .position(|f| f.server == Some(node) && f.summary.reliable),
-                seq,
-                latency_us,
-            ),
-            AppEvent::Received {
-                seq,
-                from,
-                one_way_us,
-                ..
-            } => {
-                let flow = self
-                    .0
-                    .iter()
-                    .position(|f| f.sent_from(scenario, from) && !f.summary.reliable);
+            AppEvent::Delivered { seq, latency_us } => {
+                (self.0.iter().position(|f| f.server == Some(node) && f.summary.reliable), seq, latency_us)
+            }
+            AppEvent::Received { seq, from, one_way_us, .. } => {
+                let flow = self.0.iter().position(|f| f.sent_from(scenario, from) && !f.summary.reliable);
                 (flow, seq, one_way_us)
             }
-            AppEvent::Invalid {
-                from,
-                error: WireError::BadCrc,
-                ..
-            } => {
+            AppEvent::Invalid { from, error: WireError::BadCrc, .. } => {
                 if let Some(f) = self.0.iter_mut().find(|f| f.sent_from(scenario, from)) {
                     f.summary.corrupted += 1;
                 }
@@ -546,12 +464,8 @@ impl Flows {
                 s.delivered = f.delivered.len() as u64;
                 s.lost = s.sent - s.delivered.min(s.sent);
                 s.answered = f.answered.len() as u64;
-                let span = f
-                    .first_send_us
-                    .map_or(0, |t| f.last_delivery_us.saturating_sub(t));
-                s.goodput_bps = (s.delivered * f.size * 8 * 1_000_000)
-                    .checked_div(span)
-                    .unwrap_or(0);
+                let span = f.first_send_us.map_or(0, |t| f.last_delivery_us.saturating_sub(t));
+                s.goodput_bps = (s.delivered * f.size * 8 * 1_000_000).checked_div(span).unwrap_or(0);
                 s
             })
             .collect()

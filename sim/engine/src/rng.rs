@@ -6,7 +6,7 @@
 //! the inputs through SplitMix64's finaliser, a bijective mixer with full avalanche.
 
 use core::fmt;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// What a draw decides; part of the key so two decisions about one datagram are independent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,8 +52,22 @@ pub fn name_key(name: &str) -> u64 {
 ///
 /// A decision compares the top 32 bits of a draw with the threshold, so the configured rate is
 /// the expected observed rate exactly (up to 2^-32), with no floating point on any target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(try_from = "u64", into = "u64")]
 pub struct Prob(u64);
+
+impl TryFrom<u64> for Prob {
+    type Error = &'static str;
+    fn try_from(threshold: u64) -> Result<Prob, Self::Error> {
+        Prob::from_threshold(threshold).ok_or("probability threshold above 2^32")
+    }
+}
+
+impl From<Prob> for u64 {
+    fn from(p: Prob) -> u64 {
+        p.0
+    }
+}
 
 impl Prob {
     pub const ONE_THRESHOLD: u64 = 1 << 32;
@@ -62,11 +76,7 @@ impl Prob {
 
     /// `threshold / 2^32`; `None` above 1.
     pub const fn from_threshold(threshold: u64) -> Option<Prob> {
-        if threshold > Self::ONE_THRESHOLD {
-            None
-        } else {
-            Some(Prob(threshold))
-        }
+        if threshold > Self::ONE_THRESHOLD { None } else { Some(Prob(threshold)) }
     }
 
     /// `parts_per_billion / 10^9`, rounded to the nearest threshold; `None` above 1.
@@ -74,9 +84,7 @@ impl Prob {
         if ppb > 1_000_000_000 {
             return None;
         }
-        Some(Prob(
-            ((ppb as u128 * Self::ONE_THRESHOLD as u128 + 500_000_000) / 1_000_000_000) as u64,
-        ))
+        Some(Prob(((ppb as u128 * Self::ONE_THRESHOLD as u128 + 500_000_000) / 1_000_000_000) as u64))
     }
 
     pub const fn threshold(self) -> u64 {

@@ -5,12 +5,12 @@
 
 use alloc::string::String;
 use alloc::vec::Vec;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use udplab_firmware::Role;
 
 use crate::rng::Prob;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Scenario {
     pub name: String,
     /// One paragraph for the timeline header: what this lesson shows.
@@ -24,14 +24,14 @@ pub struct Scenario {
     pub expect: Expect,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Node {
     pub name: String,
     pub addr: [u8; 4],
     pub role: Role,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Link {
     /// Index into [`Scenario::nodes`].
     pub from: usize,
@@ -53,7 +53,7 @@ impl Link {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Phase {
     pub from_us: u64,
     pub until_us: u64,
@@ -63,7 +63,7 @@ pub struct Phase {
 }
 
 /// How datagrams are lost at random.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "kebab-case")]
 pub enum Loss {
     None,
@@ -83,7 +83,7 @@ pub enum Loss {
 }
 
 /// Shape of the delay variation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Jitter {
     /// Uniform in `[-jitter, +jitter]`.
@@ -93,7 +93,7 @@ pub enum Jitter {
     Normal,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Impairment {
     /// Outage: every datagram is lost.
     pub down: bool,
@@ -147,7 +147,7 @@ impl Default for Impairment {
 }
 
 /// What must hold at the end of a run for it to pass. Unset fields are not checked.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Expect {
     /// Fraction of sent messages that reach the receiving application at least once, in
     /// parts per million.
@@ -171,12 +171,7 @@ impl Scenario {
         for from in 0..self.nodes.len() {
             for to in 0..self.nodes.len() {
                 if from != to && !self.links.iter().any(|l| l.from == from && l.to == to) {
-                    self.links.push(Link {
-                        from,
-                        to,
-                        impairment: Impairment::default(),
-                        phases: Vec::new(),
-                    });
+                    self.links.push(Link { from, to, impairment: Impairment::default(), phases: Vec::new() });
                 }
             }
         }
@@ -210,12 +205,7 @@ impl core::fmt::Display for Impairment {
         match self.loss {
             Loss::None => {}
             Loss::Bernoulli { p } => push(format_args!("loss {p}")),
-            Loss::GilbertElliott {
-                p,
-                r,
-                loss_bad,
-                loss_good,
-            } => push(format_args!(
+            Loss::GilbertElliott { p, r, loss_bad, loss_good } => push(format_args!(
                 "burst loss (Gilbert-Elliott p={p} r={r} loss bad={loss_bad} good={loss_good})"
             )),
         }
@@ -242,22 +232,14 @@ impl core::fmt::Display for Impairment {
                     Ms(self.reorder_hold_us)
                 ));
             } else {
-                push(format_args!(
-                    "reorder {} (held {})",
-                    self.reorder,
-                    Ms(self.reorder_hold_us)
-                ));
+                push(format_args!("reorder {} (held {})", self.reorder, Ms(self.reorder_hold_us)));
             }
         }
         if !self.duplicate.is_never() {
             push(format_args!("duplicate {}", self.duplicate));
         }
         if !self.corrupt.is_never() {
-            let fix = if self.corrupt_fix_checksum {
-                "checksum fixed"
-            } else {
-                "checksum left wrong"
-            };
+            let fix = if self.corrupt_fix_checksum { "checksum fixed" } else { "checksum left wrong" };
             push(format_args!("corrupt {} ({fix})", self.corrupt));
         }
         if self.rate_bps > 0 {

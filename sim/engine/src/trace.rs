@@ -32,10 +32,7 @@ impl Label {
     /// Labels a UDP payload.
     pub fn of_payload(udp_payload: &[u8]) -> Label {
         match Datagram::new_checked(udp_payload).and_then(|d| Repr::parse_unverified(&d)) {
-            Ok(r) if r.kind == Kind::Data => Label::Data {
-                seq: r.seq,
-                attempt: r.attempt,
-            },
+            Ok(r) if r.kind == Kind::Data => Label::Data { seq: r.seq, attempt: r.attempt },
             Ok(r) => Label::Ack { seq: r.seq },
             Err(_) => Label::Other,
         }
@@ -59,35 +56,13 @@ pub enum Event {
     /// Something a node's application did or saw.
     App { node: usize, app: AppEvent },
     /// A datagram entered a link and the link decided its fate.
-    Offer {
-        link: usize,
-        index: u64,
-        label: Label,
-        bytes: u32,
-        fate: Fate,
-    },
+    Offer { link: usize, index: u64, label: Label, bytes: u32, fate: Fate },
     /// A copy of a datagram came out of a link into the receiving node.
-    Arrive {
-        link: usize,
-        index: u64,
-        label: Label,
-        copy: u8,
-        latency_us: u64,
-        overtaken_by: Option<u64>,
-    },
+    Arrive { link: usize, index: u64, label: Label, copy: u8, latency_us: u64, overtaken_by: Option<u64> },
     /// The run ended with this copy still inside the link.
-    InFlightAtEnd {
-        link: usize,
-        index: u64,
-        label: Label,
-        copy: u8,
-    },
+    InFlightAtEnd { link: usize, index: u64, label: Label, copy: u8 },
     /// A node sent to an address no node has; the datagram went nowhere.
-    NoRoute {
-        node: usize,
-        dst: [u8; 4],
-        bytes: u32,
-    },
+    NoRoute { node: usize, dst: [u8; 4], bytes: u32 },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -134,39 +109,14 @@ impl<'a> Lines<'a> {
         let t = Time(r.at_us);
         match r.event {
             Event::App { node, app } => {
-                write!(
-                    out,
-                    "{t:>10}  {:<w$}  {app}",
-                    self.scenario.nodes[node].name
-                )
+                write!(out, "{t:>10}  {:<w$}  {app}", self.scenario.nodes[node].name)
             }
-            Event::Offer {
-                link,
-                index,
-                label,
-                bytes,
-                fate,
-            } => {
-                write!(
-                    out,
-                    "{t:>10}  {:<w$}  #{index} {label} {bytes}B ",
-                    self.link_name(link)
-                )?;
+            Event::Offer { link, index, label, bytes, fate } => {
+                write!(out, "{t:>10}  {:<w$}  #{index} {label} {bytes}B ", self.link_name(link))?;
                 self.write_fate(out, link, r.at_us, &fate)
             }
-            Event::Arrive {
-                link,
-                index,
-                label,
-                copy,
-                latency_us,
-                overtaken_by,
-            } => {
-                write!(
-                    out,
-                    "{t:>10}  {:<w$}  #{index} {label} ",
-                    self.link_name(link)
-                )?;
+            Event::Arrive { link, index, label, copy, latency_us, overtaken_by } => {
+                write!(out, "{t:>10}  {:<w$}  #{index} {label} ", self.link_name(link))?;
                 if copy > 0 {
                     out.write_str("(copy) ")?;
                 }
@@ -176,27 +126,14 @@ impl<'a> Lines<'a> {
                 }
                 Ok(())
             }
-            Event::InFlightAtEnd {
-                link,
-                index,
-                label,
-                copy,
-            } => {
-                write!(
-                    out,
-                    "{t:>10}  {:<w$}  #{index} {label} ",
-                    self.link_name(link)
-                )?;
+            Event::InFlightAtEnd { link, index, label, copy } => {
+                write!(out, "{t:>10}  {:<w$}  #{index} {label} ", self.link_name(link))?;
                 if copy > 0 {
                     out.write_str("(copy) ")?;
                 }
                 out.write_str("still in flight when the run ended")
             }
-            Event::NoRoute {
-                node,
-                dst: [a, b, c, d],
-                bytes,
-            } => write!(
+            Event::NoRoute { node, dst: [a, b, c, d], bytes } => write!(
                 out,
                 "{t:>10}  {:<w$}  DROP {bytes}B to {a}.{b}.{c}.{d}: no node has that address",
                 self.scenario.nodes[node].name
@@ -210,10 +147,8 @@ impl<'a> Lines<'a> {
                 out.write_str("LOST: ")?;
                 return match *reason {
                     LossReason::Outage { phase } => {
-                        let name = self.scenario.links[link]
-                            .phases
-                            .get(phase)
-                            .map_or("outage", |p| p.name.as_str());
+                        let name =
+                            self.scenario.links[link].phases.get(phase).map_or("outage", |p| p.name.as_str());
                         write!(out, "link down ({name})")
                     }
                     LossReason::Index => out.write_str("on the drop list"),
@@ -238,11 +173,7 @@ impl<'a> Lines<'a> {
             write!(out, ", held back {} to be overtaken", Ms(p.held_us))?;
         }
         if p.copies > 1 {
-            write!(
-                out,
-                ", DUPLICATED: copy arrives in {}",
-                Ms(p.arrive_us[1] - now)
-            )?;
+            write!(out, ", DUPLICATED: copy arrives in {}", Ms(p.arrive_us[1] - now))?;
         }
         if let Some(c) = p.corrupted {
             write!(out, ", CORRUPTED: payload bit {} flipped", c.bit)?;
