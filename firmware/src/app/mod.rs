@@ -21,6 +21,9 @@ use crate::wire::{HEADER_LEN, Repr};
 pub const MAX_DATAGRAM: usize = 1472;
 /// Datagrams each socket buffer holds in each direction (bounded: overflow is an event).
 pub const SOCKET_SLOTS: usize = 32;
+/// Payload bytes each socket buffer holds in each direction: small enough for four of them in
+/// an ESP32 heap, large enough for a full window of lesson-sized datagrams.
+pub const SOCKET_BYTES: usize = 16 * 1024;
 /// Receive buffer: longer datagrams (only a kernel peer could send one) are truncated, and
 /// then fail the CRC.
 const RX_BUFFER: usize = 2048;
@@ -154,13 +157,14 @@ impl Socket for SmoltcpSocket<'_, '_> {
     }
 }
 
-/// Adds a bound UDP socket with bounded buffers ([`SOCKET_SLOTS`] datagrams each way) to
+/// Adds a bound UDP socket with bounded buffers ([`SOCKET_SLOTS`] datagrams, [`SOCKET_BYTES`]
+/// bytes each way) to
 /// `sockets`, for an app on a smoltcp interface.
 pub fn add_smoltcp_socket(sockets: &mut SocketSet<'_>, port: u16) -> Result<SocketHandle, AppError> {
     let buffer = || {
         udp::PacketBuffer::new(
             alloc::vec![udp::PacketMetadata::EMPTY; SOCKET_SLOTS],
-            alloc::vec![0u8; SOCKET_SLOTS * MAX_DATAGRAM],
+            alloc::vec![0u8; SOCKET_BYTES],
         )
     };
     let mut socket = udp::Socket::new(buffer(), buffer());

@@ -197,9 +197,35 @@ impl<'a> Lines<'a> {
     }
 }
 
+const DIGEST: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
+
 /// A CRC-32 of the rendered trace: one short line two runners can compare.
 pub fn digest(rendered: &str) -> u32 {
-    crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC).checksum(rendered.as_bytes())
+    DIGEST.checksum(rendered.as_bytes())
+}
+
+/// The same digest computed line by line, for a runner (the ESP32) that prints lines as it
+/// renders them instead of keeping the whole text.
+pub struct Digest(crc::Digest<'static, u32>);
+
+impl Digest {
+    pub fn new() -> Digest {
+        Digest(DIGEST.digest())
+    }
+    /// Adds one rendered line (without its newline).
+    pub fn line(&mut self, line: &str) {
+        self.0.update(line.as_bytes());
+        self.0.update(b"\n");
+    }
+    pub fn finish(self) -> u32 {
+        self.0.finalize()
+    }
+}
+
+impl Default for Digest {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 /// The records of one run, in the order they happened.

@@ -1,0 +1,295 @@
+//! The impairment engine as device middleware, for runners on a real clock (host TAP, ESP32
+//! Wi-Fi): `Impaired<D>` wraps any smoltcp device and sends every IPv4 UDP datagram, in both
+//! directions, through the scenario link that joins its source and destination.
+//!
+//! Fates are decided by the same [`LinkState`] as in the virtual-time network, with the same
+//! keys, so the n-th datagram on a link gets the same fate on every runner. Time comes from the
+//! timestamps smoltcp passes to `receive`/`transmit` (the runner's clock); delayed copies wait in
+//! a bounded queue until [`Impaired::pump`] releases them. Frames that are not IPv4 UDP (ARP,
+//! for one) pass straight through: impairing ARP would change which datagrams exist.
+
+use alloc::collections::{BinaryHeap, VecDeque};
+use alloc::vec::Vec;
+use core::cmp::{Ordering, Reverse};
+use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, UdpPacket};
+
+use crate::link::{Fate, LinkState};
+use crate::rng::name_key;
+use crate::scenario::Link;
+use crate::trace::{Event, Label, Record};
+
+/// One scenario link placed in a device's path.
+#[derive(Debug, Clone)]
+pub struct PathLink {
+    /// Index of the link in the scenario (what the trace names).
+    pub index: usize,
+    /// Its name, `from->to`: the key of its randomness.
+    pub name: alloc::string::String,
+    /// Source and destination IPv4 addresses it carries; `None` matches any address.
+    pub src: Option<[u8; 4]>,
+    pub dst: Option<[u8; 4]>,
+    pub spec: Link,
+}
+
+struct Active {
+    path: PathLink,
+    state: LinkState,
+    highest_arrived: u64,
+}
+
+/// Which way a frame crosses the device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dir {
+    /// Sent by the local stack.
+    Out,
+    /// Received from the wire.
+    In,
+}
+
+struct Held {
+    at_us: u64,
+    order: u64,
+    dir: Dir,
+    link: usize,
+    index: u64,
+    copy: u8,
+    label: Label,
+    sent_us: u64,
+    frame: Vec<u8>,
+}
+
+impl PartialEq for Held {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o) == Ordering::Equal
+    }
+}
+impl Eq for Held {}
+impl PartialOrd for Held {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Held {
+    fn cmp(&self, o: &Self) -> Ordering {
+        (self.at_us, self.order).cmp(&(o.at_us, o.order))
+    }
+}
+
+/// Most frames waiting for the stack after their delay, beyond what links hold themselves.
+const READY_LIMIT: usize = 64;
+
+/// A smoltcp device with scenario links in its path.
+pub struct Impaired<D> {
+    inner: D,
+    links: Vec<Active>,
+    held: BinaryHeap<Reverse<Held>>,
+    /// Received frames whose delay is over, waiting for the stack.
+    ready: VecDeque<Vec<u8>>,
+    scheduled: u64,
+    records: Vec<Record>,
+    /// Frames dropped because `ready` was full (traced as such by the runner).
+    pub overflow: u64,
+}
+
+impl<D: Device> Impaired<D> {
+    pub fn new(inner: D, seed: u64, links: Vec<PathLink>) -> Impaired<D> {
+        let links = links
+            .into_iter()
+            .map(|path| Active {
+                state: LinkState::new(seed, name_key(&path.name)),
+                path,
+                highest_arrived: 0,
+            })
+            .collect();
+        Impaired {
+            inner,
+            links,
+            held: BinaryHeap::new(),
+            ready: VecDeque::new(),
+            scheduled: 0,
+            records: Vec::new(),
+            overflow: 0,
+        }
+    }
+
+    pub fn inner_mut(&mut self) -> &mut D {
+        &mut self.inner
+    }
+
+    /// Takes the trace records made since the last call.
+    pub fn take_records(&mut self) -> Vec<Record> {
+        core::mem::take(&mut self.records)
+    }
+
+    /// When the next delayed copy is due, in microseconds on the runner's clock.
+    pub fn next_release_us(&self) -> Option<u64> {
+        self.held.peek().map(|Reverse(h)| h.at_us)
+    }
+
+    /// Releases every copy due by `now_us`: outgoing ones to the inner device, incoming ones to
+    /// the stack's receive queue. Call it whenever the runner wakes.
+    pub fn pump(&mut self, now_us: u64) {
+        while self.held.peek().is_some_and(|Reverse(h)| h.at_us <= now_us) {
+            let Some(Reverse(h)) = self.held.pop() else { break };
+            let a = &mut self.links[h.link];
+            let overtaken_by = if h.copy == 0 {
+                if a.highest_arrived > h.index {
+                    Some(a.highest_arrived)
+                } else {
+                    a.highest_arrived = h.index;
+                    None
+                }
+            } else {
+                None
+            };
+            let event = Event::Arrive {
+                link: a.path.index,
+                index: h.index,
+                label: h.label,
+                copy: h.copy,
+                latency_us: h.at_us - h.sent_us,
+                overtaken_by,
+            };
+            self.records.push(Record { at_us: h.at_us, event });
+            match h.dir {
+                Dir::Out => self.send_inner(now_us, &h.frame),
+                Dir::In => {
+                    if self.ready.len() >= READY_LIMIT {
+                        self.overflow += 1;
+                    } else {
+                        self.ready.push_back(h.frame);
+                    }
+                }
+            }
+        }
+    }
+
+    fn send_inner(&mut self, now_us: u64, frame: &[u8]) {
+        if let Some(tok) = self.inner.transmit(Instant::from_micros(now_us as i64)) {
+            phy::TxToken::consume(tok, frame.len(), |buf| buf.copy_from_slice(frame));
+        }
+    }
+
+    /// Sends `frame` through its link. Returns the frame back when no link carries it (it then
+    /// passes unimpaired).
+    fn offer(&mut self, dir: Dir, now_us: u64, mut frame: Vec<u8>) -> Option<Vec<u8>> {
+        let medium = self.inner.capabilities().medium;
+        let ip_start = match medium {
+            Medium::Ethernet => {
+                let eth = EthernetFrame::new_checked(&frame[..]).ok()?;
+                if eth.ethertype() != EthernetProtocol::Ipv4 {
+                    return Some(frame);
+                }
+                EthernetFrame::<&[u8]>::header_len()
+            }
+            _ => 0,
+        };
+        let Ok(ip) = Ipv4Packet::new_checked(&frame[ip_start..]) else { return Some(frame) };
+        if ip.next_header() != IpProtocol::Udp {
+            return Some(frame);
+        }
+        let (src, dst) = (ip.src_addr().octets(), ip.dst_addr().octets());
+        let label =
+            UdpPacket::new_checked(ip.payload()).map_or(Label::Other, |u| Label::of_payload(u.payload()));
+        let bytes = ip.total_len() as u32;
+        let Some(li) = self
+            .links
+            .iter()
+            .position(|a| a.path.src.is_none_or(|s| s == src) && a.path.dst.is_none_or(|d| d == dst))
+        else {
+            return Some(frame);
+        };
+        let a = &mut self.links[li];
+        let (index, fate) = a.state.offer(&a.path.spec, now_us, &mut frame[ip_start..]);
+        let event = Event::Offer { link: a.path.index, index, label, bytes, fate };
+        self.records.push(Record { at_us: now_us, event });
+        if let Fate::Passed(p) = fate {
+            for copy in 0..p.copies {
+                self.scheduled += 1;
+                let frame = if copy + 1 == p.copies { core::mem::take(&mut frame) } else { frame.clone() };
+                let at_us = p.arrive_us[usize::from(copy)];
+                let h = Held {
+                    at_us,
+                    order: self.scheduled,
+                    dir,
+                    link: li,
+                    index,
+                    copy,
+                    label,
+                    sent_us: now_us,
+                    frame,
+                };
+                self.held.push(Reverse(h));
+            }
+            // A copy due now goes at once rather than waiting for the next pump.
+            self.pump(now_us);
+        }
+        None
+    }
+}
+
+fn micros(t: Instant) -> u64 {
+    t.total_micros().max(0) as u64
+}
+
+pub struct RxToken(Vec<u8>);
+
+impl phy::RxToken for RxToken {
+    fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
+        f(&self.0)
+    }
+}
+
+pub struct TxToken<'a, D: Device> {
+    dev: &'a mut Impaired<D>,
+    now_us: u64,
+}
+
+impl<D: Device> phy::TxToken for TxToken<'_, D> {
+    fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        let mut frame = alloc::vec![0; len];
+        let r = f(&mut frame);
+        if let Some(frame) = self.dev.offer(Dir::Out, self.now_us, frame) {
+            self.dev.send_inner(self.now_us, &frame);
+        }
+        r
+    }
+}
+
+impl<D: Device> Device for Impaired<D> {
+    type RxToken<'a>
+        = RxToken
+    where
+        Self: 'a;
+    type TxToken<'a>
+        = TxToken<'a, D>
+    where
+        Self: 'a;
+
+    fn receive(&mut self, timestamp: Instant) -> Option<(RxToken, TxToken<'_, D>)> {
+        let now_us = micros(timestamp);
+        self.pump(now_us);
+        // Pull everything the wire has: each frame either passes at once or joins its link.
+        while self.ready.len() < READY_LIMIT {
+            let Some((rx, _)) = self.inner.receive(timestamp) else { break };
+            let frame = phy::RxToken::consume(rx, |b| b.to_vec());
+            if let Some(frame) = self.offer(Dir::In, now_us, frame) {
+                self.ready.push_back(frame);
+            }
+        }
+        let frame = self.ready.pop_front()?;
+        Some((RxToken(frame), TxToken { dev: self, now_us }))
+    }
+
+    fn transmit(&mut self, timestamp: Instant) -> Option<TxToken<'_, D>> {
+        let now_us = micros(timestamp);
+        self.pump(now_us);
+        Some(TxToken { dev: self, now_us })
+    }
+
+    fn capabilities(&self) -> DeviceCapabilities {
+        self.inner.capabilities()
+    }
+}
