@@ -128,6 +128,18 @@ impl<D: Device> Impaired<D> {
         self.held.peek().map(|Reverse(h)| h.at_us)
     }
 
+    /// Ends the run: every copy still held becomes an in-flight-at-end record.
+    pub fn finish(&mut self, now_us: u64) -> Vec<Record> {
+        let mut left: Vec<Held> = self.held.drain().map(|Reverse(h)| h).collect();
+        left.sort();
+        for h in left {
+            let link = self.links[h.link].path.index;
+            let event = Event::InFlightAtEnd { link, index: h.index, label: h.label, copy: h.copy };
+            self.records.push(Record { at_us: now_us, event });
+        }
+        self.take_records()
+    }
+
     /// Releases every copy due by `now_us`: outgoing ones to the inner device, incoming ones to
     /// the stack's receive queue. Call it whenever the runner wakes.
     pub fn pump(&mut self, now_us: u64) {
@@ -144,15 +156,18 @@ impl<D: Device> Impaired<D> {
             } else {
                 None
             };
+            // On a real clock the release can come a little after the due time: record when it
+            // really happened.
+            let at_us = now_us.max(h.at_us);
             let event = Event::Arrive {
                 link: a.path.index,
                 index: h.index,
                 label: h.label,
                 copy: h.copy,
-                latency_us: h.at_us - h.sent_us,
+                latency_us: at_us - h.sent_us,
                 overtaken_by,
             };
-            self.records.push(Record { at_us: h.at_us, event });
+            self.records.push(Record { at_us, event });
             match h.dir {
                 Dir::Out => self.send_inner(now_us, &h.frame),
                 Dir::In => {

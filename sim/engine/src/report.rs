@@ -217,7 +217,7 @@ impl Summary {
     }
 
     fn write(&self, out: &mut String) -> fmt::Result {
-        writeln!(out, "summary: seed {}, {} s simulated", self.seed, Time(self.duration_us))?;
+        writeln!(out, "summary: seed {}, duration {} s", self.seed, Time(self.duration_us))?;
         for f in &self.flows {
             let mode = match (f.reliable, f.echo) {
                 (true, _) => "reliable",

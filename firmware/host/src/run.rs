@@ -1,0 +1,399 @@
+//! `udplab tap`: one firmware node on a TAP device, the scenario's other nodes as kernel
+//! sockets on the other side of it, the scenario's links in between, on the real clock.
+//!
+//! ```text
+//!   kernel peers (tokio UdpSocket)          firmware node (smoltcp)
+//!   192.0.2.1:49152 ──┐                     ┌── App (same code as in memory and on the ESP32)
+//!                     │  udplab0 (TAP)      │
+//!        Linux stack ─┴─────────────────────┴─ Impaired<TapDevice>: the scenario's links
+//! ```
+//!
+//! Pitfalls handled (see DESIGN.md): the kernel learns the firmware's MAC from a permanent
+//! neighbour entry and smoltcp learns the kernel's from an injected ARP request, so no ARP
+//! crosses the impaired link and no "first frame after attach" is lost to it; the TAP has no
+//! checksum offload, so the kernel hands over complete checksums; datagrams stay under the
+//! 1500-byte MTU (the app's maximum is 1472 bytes); device errors are counted, never fatal.
+
+use std::future::poll_fn;
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::task::Poll;
+use std::time::Duration;
+
+use smoltcp::iface::{Config, Interface, SocketSet};
+use smoltcp::socket::udp;
+use smoltcp::time::Instant;
+use smoltcp::wire::{
+    ArpOperation, ArpPacket, ArpRepr, EthernetAddress, EthernetFrame, EthernetProtocol, EthernetRepr,
+    HardwareAddress, IpAddress, IpCidr, Ipv4Address,
+};
+use tokio::io::Interest;
+use tokio::io::unix::AsyncFd;
+use udplab_firmware::{App, AppEvent, Role, SmoltcpSocket, add_smoltcp_socket};
+use udplab_sim::impaired::{Impaired, PathLink};
+use udplab_sim::{Event, Record, Scenario, Trace};
+
+use crate::kernel::KernelSocket;
+use crate::netns::{self, Missing};
+use crate::tap::{DeviceErrors, TapDevice};
+
+/// The firmware's MAC address on the TAP (locally administered).
+const FIRMWARE_MAC: [u8; 6] = [0x02, 0x75, 0x64, 0x70, 0x00, 0x01];
+/// The kernel side's MAC, set rather than read: /sys shows the namespace it was mounted in, not
+/// this thread's.
+const KERNEL_MAC: [u8; 6] = [0x02, 0x75, 0x64, 0x70, 0x00, 0x02];
+/// How long the run waits, once every client is done and no datagram is held, for stragglers.
+const QUIET: Duration = Duration::from_millis(300);
+/// Longest sleep between polls: a safety net, not a timing assumption.
+const MAX_SLEEP: Duration = Duration::from_millis(50);
+
+#[derive(Debug, Clone)]
+pub struct TapOptions {
+    /// Name of the node that runs as firmware on the TAP; default: the first server.
+    pub firmware: Option<String>,
+    /// Keep the firmware running until Ctrl-C, without starting the kernel peers, so a person
+    /// can talk to it.
+    pub hold: bool,
+    /// End a `hold` after this long (default: until Ctrl-C).
+    pub hold_for: Option<Duration>,
+    /// TAP device name inside the namespace.
+    pub tap_name: String,
+}
+
+impl Default for TapOptions {
+    fn default() -> Self {
+        TapOptions { firmware: None, hold: false, hold_for: None, tap_name: "udplab0".into() }
+    }
+}
+
+/// Where things are once the namespace is up: what a person (or a test) needs to reach the
+/// firmware from the kernel side.
+#[derive(Debug, Clone)]
+pub struct Ready {
+    /// For `nsenter --net=PATH`.
+    pub namespace: String,
+    pub tap: String,
+    pub firmware_name: String,
+    pub firmware_addr: [u8; 4],
+    pub firmware_port: u16,
+    /// Kernel-side addresses on the TAP, with the node each belongs to.
+    pub kernel_addrs: Vec<(String, [u8; 4])>,
+}
+
+/// Callbacks a caller can hang on a run.
+pub struct Hooks<'a> {
+    /// Called once the namespace, TAP and firmware are up, before the clock starts.
+    pub ready: &'a mut dyn FnMut(&Ready),
+    /// Every trace record, in time order, as it happens.
+    pub live: &'a mut dyn FnMut(&Record),
+}
+
+/// Why a TAP run did not happen or stopped early.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostError {
+    /// Privileges, devices or tools are missing: the run did not start.
+    Missing(String),
+    /// The scenario cannot run on a TAP as asked.
+    Scenario(String),
+    /// Setting up the namespace or sockets failed.
+    Setup(String),
+}
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostError::Missing(m) | HostError::Scenario(m) | HostError::Setup(m) => f.write_str(m),
+        }
+    }
+}
+
+impl std::error::Error for HostError {}
+
+impl From<Missing> for HostError {
+    fn from(m: Missing) -> Self {
+        HostError::Setup(m.0)
+    }
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// Every client finished and the links fell quiet.
+    Done,
+    /// The scenario's duration ran out.
+    Duration,
+    /// Ctrl-C.
+    Interrupted,
+    /// The TAP device went away.
+    DeviceGone,
+}
+
+#[derive(Debug)]
+pub struct TapRun {
+    pub trace: Trace,
+    pub firmware: usize,
+    pub stop: Stop,
+    pub device_errors: DeviceErrors,
+    /// Received frames dropped because the stack's ready queue was full.
+    pub overflow: u64,
+}
+
+/// Who is who on the TAP.
+struct Plan {
+    firmware: usize,
+    peers: Vec<usize>,
+    links: Vec<PathLink>,
+}
+
+fn plan(scenario: &Scenario, opts: &TapOptions) -> Result<Plan, HostError> {
+    let firmware = match &opts.firmware {
+        Some(name) => scenario
+            .nodes
+            .iter()
+            .position(|n| &n.name == name)
+            .ok_or_else(|| HostError::Scenario(format!("no node named `{name}` in the scenario")))?,
+        None => scenario.nodes.iter().position(|n| matches!(n.role, Role::Server(_))).ok_or_else(|| {
+            HostError::Scenario("the scenario has no server node to run as firmware".into())
+        })?,
+    };
+    let peers: Vec<usize> = (0..scenario.nodes.len()).filter(|&i| i != firmware).collect();
+    let mut links = Vec::new();
+    for &p in &peers {
+        for (from, to) in [(p, firmware), (firmware, p)] {
+            if let Some(index) = scenario.link_between(from, to) {
+                links.push(PathLink {
+                    index,
+                    name: scenario.link_name(index),
+                    src: Some(scenario.nodes[from].addr),
+                    dst: Some(scenario.nodes[to].addr),
+                    spec: scenario.links[index].clone(),
+                });
+            }
+        }
+    }
+    Ok(Plan { firmware, peers, links })
+}
+
+fn dotted(a: [u8; 4]) -> String {
+    std::net::Ipv4Addr::from(a).to_string()
+}
+
+/// An ARP request from the kernel side asking for the firmware's address: smoltcp fills its
+/// neighbour cache from it.
+fn arp_request(kernel_mac: [u8; 6], kernel_ip: [u8; 4], firmware_ip: [u8; 4]) -> Vec<u8> {
+    let arp = ArpRepr::EthernetIpv4 {
+        operation: ArpOperation::Request,
+        source_hardware_addr: EthernetAddress(kernel_mac),
+        source_protocol_addr: Ipv4Address::from_octets(kernel_ip),
+        target_hardware_addr: EthernetAddress([0; 6]),
+        target_protocol_addr: Ipv4Address::from_octets(firmware_ip),
+    };
+    let eth = EthernetRepr {
+        src_addr: EthernetAddress(kernel_mac),
+        dst_addr: EthernetAddress::BROADCAST,
+        ethertype: EthernetProtocol::Arp,
+    };
+    let mut frame = vec![0; eth.buffer_len() + arp.buffer_len()];
+    let mut f = EthernetFrame::new_unchecked(&mut frame[..]);
+    eth.emit(&mut f);
+    arp.emit(&mut ArpPacket::new_unchecked(f.payload_mut()));
+    frame
+}
+
+fn mac_text(mac: [u8; 6]) -> String {
+    let parts: Vec<String> = mac.iter().map(|b| format!("{b:02x}")).collect();
+    parts.join(":")
+}
+
+/// Readiness of the TAP for tokio, through a duplicate of its descriptor that the `AsyncFd`
+/// owns (the device keeps reading and writing through its own).
+fn watch(tap_fd: RawFd) -> std::io::Result<AsyncFd<OwnedFd>> {
+    // SAFETY: `tap_fd` belongs to the TapDevice, which outlives this call.
+    let dup = unsafe { BorrowedFd::borrow_raw(tap_fd) }.try_clone_to_owned()?;
+    // SAFETY: the AsyncFd owns `dup`, a valid descriptor, and closes it only when dropped.
+    unsafe { AsyncFd::register_with_interest(dup, Interest::READABLE) }.map_err(std::io::Error::from)
+}
+
+/// Runs `scenario` with one node as firmware on a TAP device in a new network namespace.
+///
+/// The calling thread is moved into that namespace for good (the CLI calls this on its main
+/// thread; tests call it on threads of their own).
+pub fn run_tap(
+    scenario: &Scenario,
+    seed: u64,
+    opts: &TapOptions,
+    hooks: Hooks<'_>,
+) -> Result<TapRun, HostError> {
+    netns::check_privileges().map_err(|m| HostError::Missing(m.0))?;
+    let plan = plan(scenario, opts)?;
+    netns::enter_new_namespace()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| HostError::Setup(format!("tokio runtime: {e}")))?;
+    rt.block_on(run_in_namespace(scenario, seed, opts, plan, hooks))
+}
+
+async fn run_in_namespace(
+    scenario: &Scenario,
+    seed: u64,
+    opts: &TapOptions,
+    plan: Plan,
+    hooks: Hooks<'_>,
+) -> Result<TapRun, HostError> {
+    let fw = &scenario.nodes[plan.firmware];
+    let mut tap =
+        TapDevice::open(&opts.tap_name).map_err(|e| HostError::Setup(format!("creating TAP: {e}")))?;
+    let dev = tap.name().to_string();
+    for &p in &plan.peers {
+        netns::ip(&["addr", "add", &format!("{}/32", dotted(scenario.nodes[p].addr)), "dev", &dev])?;
+    }
+    netns::ip(&["link", "set", "dev", &dev, "address", &mac_text(KERNEL_MAC)])?;
+    netns::ip(&["link", "set", &dev, "up"])?;
+    netns::ip(&["route", "add", &format!("{}/32", dotted(fw.addr)), "dev", &dev])?;
+    let fw_mac = mac_text(FIRMWARE_MAC);
+    netns::ip(&["neigh", "replace", &dotted(fw.addr), "lladdr", &fw_mac, "dev", &dev, "nud", "permanent"])?;
+    for &p in &plan.peers {
+        tap.inject(arp_request(KERNEL_MAC, scenario.nodes[p].addr, fw.addr));
+    }
+    let tap_fd: RawFd = tap.as_raw_fd();
+
+    // The firmware node.
+    let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(FIRMWARE_MAC)));
+    config.random_seed = seed;
+    let mut device = Impaired::new(tap, seed, plan.links.clone());
+    let mut iface = Interface::new(config, &mut device, Instant::ZERO);
+    iface.update_ip_addrs(|a| {
+        let _ = a.push(IpCidr::new(IpAddress::Ipv4(Ipv4Address::from_octets(fw.addr)), 0));
+    });
+    let mut sockets = SocketSet::new(Vec::new());
+    let app_err = |e| HostError::Scenario(format!("node {}: {e}", fw.name));
+    let mut app = App::new(&fw.role).map_err(app_err)?;
+    let handle = add_smoltcp_socket(&mut sockets, app.port()).map_err(app_err)?;
+
+    // The kernel peers (none while holding: the person at the keyboard is the peer).
+    let mut peers = Vec::new();
+    if !opts.hold {
+        for &p in &plan.peers {
+            let node = &scenario.nodes[p];
+            let peer_app =
+                App::new(&node.role).map_err(|e| HostError::Scenario(format!("node {}: {e}", node.name)))?;
+            let addr = std::net::SocketAddrV4::new(node.addr.into(), peer_app.port());
+            let sock = tokio::net::UdpSocket::bind(addr)
+                .await
+                .map_err(|e| HostError::Setup(format!("binding {addr} for {}: {e}", node.name)))?;
+            peers.push((p, peer_app, sock, Some(0u64)));
+        }
+    }
+
+    let afd = watch(tap_fd).map_err(|e| HostError::Setup(format!("watching the TAP: {e}")))?;
+    let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+
+    // Let the injected ARP request be answered before the clock starts.
+    iface.poll(Instant::ZERO, &mut device, &mut sockets);
+    let _ = device.take_records();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    (hooks.ready)(&Ready {
+        namespace: netns::namespace_path(),
+        tap: dev.clone(),
+        firmware_name: fw.name.clone(),
+        firmware_addr: fw.addr,
+        firmware_port: app.port(),
+        kernel_addrs: plan
+            .peers
+            .iter()
+            .map(|&p| (scenario.nodes[p].name.clone(), scenario.nodes[p].addr))
+            .collect(),
+    });
+
+    let start = tokio::time::Instant::now();
+    let now_us = || start.elapsed().as_micros() as u64;
+    let mut records: Vec<Record> = Vec::new();
+    let mut printed = 0;
+    let mut quiet_since: Option<u64> = None;
+    let duration = scenario.duration_us;
+    let stop = loop {
+        let now = now_us();
+        let t = Instant::from_micros(now as i64);
+        device.pump(now);
+        iface.poll(t, &mut device, &mut sockets);
+        records.extend(device.take_records());
+        let mut events: Vec<(usize, AppEvent)> = Vec::new();
+        let fw_wake = {
+            let mut sock = SmoltcpSocket(sockets.get_mut::<udp::Socket>(handle));
+            app.poll(now, &mut sock, &mut |e| events.push((plan.firmware, e)))
+        };
+        iface.poll(t, &mut device, &mut sockets);
+        for (node, ev) in events.drain(..) {
+            records.push(Record { at_us: now, event: Event::App { node, app: ev } });
+        }
+        records.extend(device.take_records());
+        for (node, peer_app, sock, wake) in peers.iter_mut() {
+            *wake = peer_app.poll(now, &mut KernelSocket(sock), &mut |e| events.push((*node, e)));
+        }
+        for (node, ev) in events.drain(..) {
+            records.push(Record { at_us: now, event: Event::App { node, app: ev } });
+        }
+        // Records arrive in order per source; order them by time for the live view.
+        records[printed..].sort_by_key(|r| r.at_us);
+        for r in &records[printed..] {
+            (hooks.live)(r);
+        }
+        printed = records.len();
+
+        if device.inner_mut().errors.gone {
+            break Stop::DeviceGone;
+        }
+        if !opts.hold && now >= duration {
+            break Stop::Duration;
+        }
+        if opts.hold && opts.hold_for.is_some_and(|h| now >= h.as_micros() as u64) {
+            break Stop::Duration;
+        }
+        let clients_done = app.is_done() || matches!(fw.role, Role::Server(_));
+        let peers_done = peers
+            .iter()
+            .all(|(n, a, _, _)| a.is_done() || matches!(scenario.nodes[*n].role, Role::Server(_)));
+        if !opts.hold && clients_done && peers_done && device.next_release_us().is_none() {
+            let since = *quiet_since.get_or_insert(now);
+            if now - since >= QUIET.as_micros() as u64 {
+                break Stop::Done;
+            }
+        } else {
+            quiet_since = None;
+        }
+
+        let iface_wake = iface.poll_at(t, &sockets).map(|i| i.total_micros().max(0) as u64);
+        let wake = [fw_wake, iface_wake, device.next_release_us()]
+            .into_iter()
+            .chain(peers.iter().map(|p| p.3))
+            .flatten()
+            .min();
+        let sleep =
+            wake.map_or(MAX_SLEEP, |w| Duration::from_micros(w.saturating_sub(now_us()))).min(MAX_SLEEP);
+        let peer_socks: Vec<&tokio::net::UdpSocket> = peers.iter().map(|p| &p.2).collect();
+        let any_peer = poll_fn(|cx| {
+            if peer_socks.iter().any(|s| s.poll_recv_ready(cx).is_ready()) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        });
+        tokio::select! {
+            guard = afd.readable() => {
+                if let Ok(mut g) = guard {
+                    g.clear_ready();
+                }
+            }
+            _ = any_peer => {}
+            _ = tokio::time::sleep(sleep) => {}
+            _ = &mut ctrl_c => break Stop::Interrupted,
+        }
+    };
+    let end = now_us();
+    records.extend(device.finish(end));
+    records.sort_by_key(|r| r.at_us);
+    drop(afd);
+    let overflow = device.overflow;
+    let device_errors = device.inner_mut().errors.clone();
+    Ok(TapRun { trace: records, firmware: plan.firmware, stop, device_errors, overflow })
+}

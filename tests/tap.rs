@@ -1,0 +1,296 @@
+//! The firmware on a real TAP device with kernel peers, each run in its own network namespace.
+//!
+//! These need root and /dev/net/tun. Without them each test says loudly that it was skipped;
+//! under CI (`CI=true`, where .ci/run runs as root) a missing privilege is a failure instead.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use udplab_firmware::{AppEvent, ArqConfig, Reply};
+use udplab_host::{Hooks, HostError, Ready, Stop, TapOptions, TapRun, run_tap};
+use udplab_sim::link::Fate;
+use udplab_sim::report::Summary;
+use udplab_sim::rng::Prob;
+use udplab_sim::scenario::{Impairment, Loss};
+use udplab_sim::{Event, Scenario, Trace};
+use udplab_tests::{Traffic, link, two_nodes};
+
+/// Whether TAP tests can run here; prints why not, and fails under CI.
+fn privileged(test: &str) -> bool {
+    match udplab_host::netns::check_privileges() {
+        Ok(()) => true,
+        Err(why) => {
+            if std::env::var("CI").is_ok_and(|v| v == "true") {
+                panic!("{test}: TAP tests must run in CI but cannot: {why}");
+            }
+            eprintln!("\n*** SKIPPED {test}: {why} ***\n");
+            false
+        }
+    }
+}
+
+/// Runs on a thread of its own, so the namespace (and the TAP) go away with that thread and
+/// the test's thread stays in the root namespace.
+fn tap(
+    scenario: Scenario,
+    opts: TapOptions,
+    on_ready: impl FnOnce(Ready) + Send + 'static,
+) -> Result<TapRun, HostError> {
+    std::thread::spawn(move || {
+        let mut on_ready = Some(on_ready);
+        let mut ready = |r: &Ready| {
+            if let Some(f) = on_ready.take() {
+                f(r.clone());
+            }
+        };
+        run_tap(&scenario, scenario.seed, &opts, Hooks { ready: &mut ready, live: &mut |_| {} })
+    })
+    .join()
+    .expect("the TAP run does not panic")
+}
+
+fn traffic(count: u32, interval_us: u64, reliable: Option<ArqConfig>) -> Traffic {
+    Traffic { count, interval_us, size: 64, reply: Reply::Echo, reliable }
+}
+
+/// What the receiving application got, in order.
+fn delivered(trace: &Trace, server: usize, reliable: bool) -> Vec<u32> {
+    trace
+        .iter()
+        .filter_map(|r| match r.event {
+            Event::App { node, app: AppEvent::Delivered { seq, .. } } if node == server && reliable => {
+                Some(seq)
+            }
+            Event::App { node, app: AppEvent::Received { seq, .. } } if node == server && !reliable => {
+                Some(seq)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Each link's decisions, datagram by datagram, without absolute times.
+fn fates(trace: &Trace) -> BTreeMap<usize, Vec<String>> {
+    let mut out: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for r in trace {
+        if let Event::Offer { link, index, label, bytes, fate } = r.event {
+            let what = match fate {
+                Fate::Lost(reason) => format!("{reason:?}"),
+                Fate::Passed(p) => {
+                    let delays: Vec<u64> =
+                        p.arrive_us[..usize::from(p.copies)].iter().map(|a| a - r.at_us).collect();
+                    format!("passed delays={delays:?} held={} corrupted={:?}", p.held_us, p.corrupted)
+                }
+            };
+            out.entry(link).or_default().push(format!("#{index} {label} {bytes}B {what}"));
+        }
+    }
+    out
+}
+
+fn no_tap_left_behind() {
+    let links = Command::new("ip").args(["-o", "link"]).output().expect("ip link");
+    let links = String::from_utf8_lossy(&links.stdout);
+    assert!(!links.contains("udplab"), "a udplab device is left in the root namespace:\n{links}");
+    let ns = Command::new("ip").args(["netns", "list"]).output().expect("ip netns");
+    assert!(!String::from_utf8_lossy(&ns.stdout).contains("udplab"), "a named namespace is left behind");
+}
+
+#[test]
+fn kernel_client_and_firmware_server_over_a_perfect_link() {
+    if !privileged("kernel_client_and_firmware_server_over_a_perfect_link") {
+        return;
+    }
+    let imp = Impairment { delay_us: 2_000, ..Impairment::default() };
+    let s = two_nodes(
+        traffic(20, 10_000, None),
+        link(0, 1, imp.clone(), vec![]),
+        link(1, 0, imp, vec![]),
+        10_000_000,
+        1,
+    );
+    let run = tap(s.clone(), TapOptions::default(), |_| {}).expect("runs");
+    assert_eq!(run.firmware, 1, "the server runs as firmware by default");
+    assert_eq!(run.stop, Stop::Done);
+    assert_eq!(delivered(&run.trace, 1, false), (1..=20).collect::<Vec<_>>());
+    let f = &Summary::from_trace(&s, 1, &run.trace).flows[0];
+    assert_eq!((f.sent, f.delivered, f.answered, f.duplicates), (20, 20, 20, 0));
+    no_tap_left_behind();
+}
+
+#[test]
+fn firmware_client_and_kernel_server() {
+    if !privileged("firmware_client_and_kernel_server") {
+        return;
+    }
+    let s = two_nodes(
+        traffic(15, 10_000, None),
+        link(0, 1, Impairment::default(), vec![]),
+        link(1, 0, Impairment::default(), vec![]),
+        10_000_000,
+        1,
+    );
+    let opts = TapOptions { firmware: Some("laptop".into()), ..TapOptions::default() };
+    let run = tap(s.clone(), opts, |_| {}).expect("runs");
+    assert_eq!(run.firmware, 0);
+    assert_eq!(delivered(&run.trace, 1, false), (1..=15).collect::<Vec<_>>());
+    let f = &Summary::from_trace(&s, 1, &run.trace).flows[0];
+    assert_eq!((f.sent, f.delivered, f.answered), (15, 15, 15));
+    no_tap_left_behind();
+}
+
+#[test]
+fn impaired_fates_match_the_in_memory_run_datagram_by_datagram() {
+    if !privileged("impaired_fates_match_the_in_memory_run_datagram_by_datagram") {
+        return;
+    }
+    // Datagrams 30 ms apart, a held one 45 ms late: arrivals never come within 15 ms of each
+    // other, so timing noise on the real clock cannot change which arrives first, and the echoes
+    // go back in the same order as in memory (a tie, say a 60 ms hold, could go either way).
+    let up = Impairment {
+        loss: Loss::Bernoulli { p: Prob::from_ppb(200_000_000).unwrap() },
+        duplicate: Prob::from_ppb(200_000_000).unwrap(),
+        reorder: Prob::from_ppb(200_000_000).unwrap(),
+        reorder_hold_us: 45_000,
+        delay_us: 5_000,
+        ..Impairment::default()
+    };
+    let down = Impairment {
+        loss: Loss::Bernoulli { p: Prob::from_ppb(100_000_000).unwrap() },
+        ..Impairment::default()
+    };
+    let s = two_nodes(
+        traffic(30, 30_000, None),
+        link(0, 1, up, vec![]),
+        link(1, 0, down, vec![]),
+        10_000_000,
+        77,
+    );
+    let memory = udplab_sim::run(&s, 77).unwrap();
+    let run = tap(s.clone(), TapOptions::default(), |_| {}).expect("runs");
+    let (m, t) = (fates(&memory), fates(&run.trace));
+    assert!(m.values().flatten().any(|f| f.contains("Random")), "the scenario loses something");
+    for link in m.keys() {
+        assert_eq!(m[link], t[link], "link {}", s.link_name(*link));
+    }
+    no_tap_left_behind();
+}
+
+#[test]
+fn reliable_mode_over_the_tap_delivers_exactly_once_in_order() {
+    if !privileged("reliable_mode_over_the_tap_delivers_exactly_once_in_order") {
+        return;
+    }
+    let lossy = Impairment {
+        loss: Loss::Bernoulli { p: Prob::from_ppb(300_000_000).unwrap() },
+        duplicate: Prob::from_ppb(100_000_000).unwrap(),
+        delay_us: 2_000,
+        ..Impairment::default()
+    };
+    let arq = ArqConfig { window: 4, rto_us: 40_000, rto_max_us: 160_000, max_attempts: 0 };
+    let s = two_nodes(
+        traffic(20, 5_000, Some(arq)),
+        link(0, 1, lossy.clone(), vec![]),
+        link(1, 0, lossy, vec![]),
+        30_000_000,
+        5,
+    );
+    let run = tap(s.clone(), TapOptions::default(), |_| {}).expect("runs");
+    assert_eq!(run.stop, Stop::Done);
+    assert_eq!(delivered(&run.trace, 1, true), (1..=20).collect::<Vec<_>>());
+    no_tap_left_behind();
+}
+
+#[test]
+fn an_outside_tool_talks_to_the_firmware_while_it_holds() {
+    if !privileged("an_outside_tool_talks_to_the_firmware_while_it_holds") {
+        return;
+    }
+    let s = two_nodes(
+        traffic(1, 10_000, None),
+        link(0, 1, Impairment::default(), vec![]),
+        link(1, 0, Impairment::default(), vec![]),
+        10_000_000,
+        1,
+    );
+    let opts = TapOptions { hold: true, hold_for: Some(Duration::from_secs(3)), ..TapOptions::default() };
+    let (tx, rx) = mpsc::channel();
+    let run = std::thread::spawn(move || {
+        tap(s, opts, move |ready| {
+            // Python's socket module, the way a student would, from inside the namespace.
+            let [a, b, c, d] = ready.firmware_addr;
+            let [x, y, z, w] = ready.kernel_addrs[0].1;
+            let script = format!(
+                "import socket\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\ns.settimeout(2)\n\
+                 s.bind(('{x}.{y}.{z}.{w}', 40000))\ns.sendto(b'hello board', ('{a}.{b}.{c}.{d}', {}))\n\
+                 print(s.recvfrom(2048)[0].decode())",
+                ready.firmware_port
+            );
+            let ns = ready.namespace.clone();
+            std::thread::spawn(move || {
+                let out = Command::new("nsenter")
+                    .arg(format!("--net={ns}"))
+                    .args(["python3", "-c", &script])
+                    .output();
+                let _ = tx.send(out);
+            });
+        })
+    });
+    let out =
+        rx.recv_timeout(Duration::from_secs(10)).expect("the client ran").expect("nsenter + python3 run");
+    assert!(out.status.success(), "python3 failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "hello board", "the echo came back");
+    let run = run.join().unwrap().expect("runs");
+    let saw = run.trace.iter().any(|r| {
+        matches!(
+            r.event,
+            Event::App {
+                node: 1,
+                app: AppEvent::Invalid { error: udplab_firmware::wire::Error::Truncated, bytes: 11, .. }
+            }
+        )
+    });
+    assert!(saw, "the firmware logged the foreign datagram");
+    no_tap_left_behind();
+}
+
+#[test]
+fn taking_the_tap_down_mid_run_does_not_panic() {
+    if !privileged("taking_the_tap_down_mid_run_does_not_panic") {
+        return;
+    }
+    let s = two_nodes(
+        traffic(100, 10_000, None),
+        link(0, 1, Impairment::default(), vec![]),
+        link(1, 0, Impairment::default(), vec![]),
+        3_000_000,
+        1,
+    );
+    let run = tap(s, TapOptions::default(), |ready| {
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = Command::new("nsenter")
+                .arg(format!("--net={}", ready.namespace))
+                .args(["ip", "link", "set", &ready.tap, "down"])
+                .status();
+        });
+    })
+    .expect("the run ends cleanly");
+    assert!(matches!(run.stop, Stop::Duration | Stop::Done | Stop::DeviceGone), "{:?}", run.stop);
+    let f = &Summary::from_trace(
+        &two_nodes(
+            traffic(100, 10_000, None),
+            link(0, 1, Impairment::default(), vec![]),
+            link(1, 0, Impairment::default(), vec![]),
+            3_000_000,
+            1,
+        ),
+        1,
+        &run.trace,
+    )
+    .flows[0];
+    assert!(f.delivered < 100, "datagrams after the TAP went down were not delivered ({} were)", f.delivered);
+    no_tap_left_behind();
+}
