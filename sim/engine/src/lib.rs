@@ -13,6 +13,7 @@ pub mod net;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod serial;
 pub mod trace;
 
 pub use net::{StartError, run};
