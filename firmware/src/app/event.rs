@@ -88,9 +88,10 @@ pub enum AppEvent {
     Delivered { seq: u32, latency_us: u64 },
     /// Reliable receiver: a message too far ahead of the window was dropped.
     BeyondWindow { seq: u32, window_start: u32 },
-    /// Reliable sender: a message was acknowledged for the first time. `rtt_us` is measured only
-    /// from first transmissions (Karn's rule).
-    Acked { seq: u32, rtt_us: Option<u64> },
+    /// Reliable sender: a message was acknowledged for the first time, by its own ack or, when
+    /// that was lost, by the cumulative part of a later one. `rtt_us` is measured only from
+    /// first transmissions acknowledged by their own ack (Karn's rule).
+    Acked { seq: u32, rtt_us: Option<u64>, cumulative: bool },
     /// Reliable sender: an acknowledgement for a message already acknowledged.
     DuplicateAck { seq: u32 },
     /// Reliable sender: the retransmission timer of a message fired.
@@ -135,11 +136,14 @@ impl fmt::Display for AppEvent {
             AppEvent::BeyondWindow { seq, window_start } => {
                 write!(f, "DROP seq={seq}: beyond the receive window starting at {window_start}")
             }
-            AppEvent::Acked { seq, rtt_us: Some(rtt) } => {
+            AppEvent::Acked { seq, rtt_us: Some(rtt), .. } => {
                 write!(f, "acked seq={seq}, round trip {}", Ms(rtt))
             }
-            AppEvent::Acked { seq, rtt_us: None } => {
-                write!(f, "acked seq={seq} (after retransmission: no RTT sample)")
+            AppEvent::Acked { seq, rtt_us: None, cumulative: true } => {
+                write!(f, "acked seq={seq} by a later cumulative ack (its own ack was lost)")
+            }
+            AppEvent::Acked { seq, rtt_us: None, cumulative: false } => {
+                write!(f, "acked seq={seq} after retransmission (no round-trip sample: Karn's rule)")
             }
             AppEvent::DuplicateAck { seq } => write!(f, "duplicate ack seq={seq}, ignored"),
             AppEvent::Timeout { seq, attempt, next_rto_us } => {

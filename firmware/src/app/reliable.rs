@@ -81,7 +81,7 @@ impl Sender {
             Some(f) => {
                 let rtt_us =
                     (f.attempt == 1 && ack.attempt == 1).then(|| now_us.saturating_sub(f.first_sent_us));
-                out(AppEvent::Acked { seq: ack.seq, rtt_us });
+                out(AppEvent::Acked { seq: ack.seq, rtt_us, cumulative: false });
                 self.finish(ack.seq);
             }
             None => out(AppEvent::DuplicateAck { seq: ack.seq }),
@@ -89,7 +89,7 @@ impl Sender {
         // The cumulative part covers messages whose own acks were lost.
         let covered: Vec<u32> = self.in_flight.range(..ack.ack).map(|(s, _)| *s).collect();
         for seq in covered {
-            out(AppEvent::Acked { seq, rtt_us: None });
+            out(AppEvent::Acked { seq, rtt_us: None, cumulative: true });
             self.finish(seq);
         }
     }

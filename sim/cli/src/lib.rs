@@ -1,1 +1,10 @@
+//! The `udplab` command-line tool as a library: everything `main` does is here and testable
+//! without spawning a process.
 
+pub mod cli;
+pub mod run;
+pub mod scenario_file;
+pub mod tap;
+pub mod wokwi;
+
+pub use run::{RunOutput, run_scenario};

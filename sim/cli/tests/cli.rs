@@ -51,11 +51,17 @@ fn a_lesson_passes_with_exit_status_zero() {
 
 #[test]
 fn an_expectation_that_does_not_hold_exits_one_and_says_which() {
-    let body = format!("{TWO_NODES}\n[[link]]\nfrom = \"laptop\"\nto = \"board\"\nloss = 1.0\n[expect]\nall_delivered = true\n");
+    let body = format!(
+        "{TWO_NODES}\n[[link]]\nfrom = \"laptop\"\nto = \"board\"\nloss = 1.0\n[expect]\nall_delivered = true\n"
+    );
     let path = temp_file("fails.toml", &body);
     let out = udplab(&["run", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("expected every message delivered, 10 of 10 were not"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("expected every message delivered, 10 of 10 were not"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -65,7 +71,7 @@ fn a_bad_scenario_exits_two_with_file_line_and_column() {
     let out = udplab(&["run", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
-    assert!(err.contains(&format!("{}:9:1", path.display())), "{err}");
+    assert!(err.contains(&format!("{}:8:1", path.display())), "{err}");
     assert!(err.contains("lsos"), "{err}");
     assert!(out.stdout.is_empty(), "nothing half-written on stdout");
 }
@@ -85,7 +91,17 @@ fn json_output_is_the_full_trace_and_summary() {
     let trace = v["trace"].as_array().expect("trace array");
     let offers = trace.iter().filter(|e| e["event"] == "offer").count();
     assert!(offers > 0);
-    assert_eq!(v["summary"]["links"][0]["offered"].as_u64().unwrap() as usize + v["summary"]["links"].as_array().unwrap().iter().skip(1).map(|l| l["offered"].as_u64().unwrap() as usize).sum::<usize>(), offers);
+    assert_eq!(
+        v["summary"]["links"][0]["offered"].as_u64().unwrap() as usize
+            + v["summary"]["links"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .skip(1)
+                .map(|l| l["offered"].as_u64().unwrap() as usize)
+                .sum::<usize>(),
+        offers
+    );
     assert_eq!(v["passed"], true);
 }
 
@@ -96,4 +112,32 @@ fn seed_overrides_the_scenario_seed() {
     let b = udplab(&["run", "--summary", "--seed", "999", &l]);
     assert_ne!(text(&a.stdout), text(&b.stdout));
     assert!(text(&b.stdout).contains("seed 999"));
+}
+
+#[test]
+fn tap_without_privileges_says_what_is_missing_and_exits_four() {
+    // As root, drop to `nobody` for this one command; otherwise we already are unprivileged.
+    let l = lesson("random-loss");
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
+    let out = if root {
+        Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                env!("CARGO_BIN_EXE_udplab"),
+                "tap",
+                &l,
+            ])
+            .output()
+            .expect("setpriv (util-linux) runs")
+    } else {
+        udplab(&["tap", &l])
+    };
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("run it as root"), "{}", text(&out.stderr));
+    assert!(out.stdout.is_empty());
 }

@@ -163,7 +163,7 @@ impl LinkState {
             None
         };
 
-        let candidate = imp.reorder_gap != 0 && index % u64::from(imp.reorder_gap) == 0;
+        let candidate = imp.reorder_gap != 0 && index.is_multiple_of(u64::from(imp.reorder_gap));
         let held_us = if candidate && imp.reorder.hit(self.draw(index, Purpose::Reorder as u64)) {
             imp.reorder_hold_us
         } else {

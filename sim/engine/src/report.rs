@@ -92,7 +92,7 @@ pub struct FlowSummary {
     pub duplicates: u64,
     /// Times the receiving application got a message after a higher-numbered one.
     pub out_of_order: u64,
-    /// Datagrams an application rejected as damaged (udplab CRC mismatch).
+    /// Messages the receiving application rejected as damaged (udplab CRC mismatch).
     pub corrupted: u64,
     /// Datagrams dropped inside a node (socket buffer full).
     pub dropped_at_socket: u64,
@@ -101,6 +101,8 @@ pub struct FlowSummary {
     /// Echo replies or acknowledgements the client got (distinct seqs).
     pub answered: u64,
     pub duplicate_answers: u64,
+    /// Echo replies or acknowledgements the client rejected as damaged.
+    pub damaged_answers: u64,
     pub round_trip: Spread,
     /// Delivered application bytes per second between the first send and the last delivery.
     pub goodput_bps: u64,
@@ -255,6 +257,9 @@ impl Summary {
                     f.duplicate_answers,
                     f.round_trip
                 )?;
+                if f.damaged_answers > 0 {
+                    writeln!(out, "    {:<10} {} rejected as damaged", "", f.damaged_answers)?;
+                }
             }
         }
         let w = self.links.iter().map(|l| l.name.len()).max().unwrap_or(4).max(4);
@@ -403,14 +408,14 @@ impl Flows {
                         s.duplicate_answers += 1;
                     }
                 }
-                AppEvent::Acked { seq, rtt_us } => {
+                AppEvent::Acked { seq, rtt_us, .. } => {
                     f.answered.insert(seq);
                     if let Some(rtt) = rtt_us {
                         s.round_trip.add(rtt);
                     }
                 }
                 AppEvent::DuplicateAck { .. } => s.duplicate_answers += 1,
-                AppEvent::Invalid { error: WireError::BadCrc, .. } => s.corrupted += 1,
+                AppEvent::Invalid { error: WireError::BadCrc, .. } => s.damaged_answers += 1,
                 _ => {}
             }
             return;

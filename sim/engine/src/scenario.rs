@@ -200,7 +200,8 @@ impl core::fmt::Display for Impairment {
         let mut parts: Vec<String> = Vec::new();
         let mut push = |args: core::fmt::Arguments<'_>| parts.push(alloc::fmt::format(args));
         if self.down {
-            push(format_args!("DOWN"));
+            // Nothing else matters while the link is down.
+            return f.write_str("DOWN");
         }
         match self.loss {
             Loss::None => {}
@@ -242,8 +243,11 @@ impl core::fmt::Display for Impairment {
             let fix = if self.corrupt_fix_checksum { "checksum fixed" } else { "checksum left wrong" };
             push(format_args!("corrupt {} ({fix})", self.corrupt));
         }
-        if self.rate_bps > 0 {
-            push(format_args!("rate {} bit/s", self.rate_bps));
+        match self.rate_bps {
+            0 => {}
+            b if b % 1_000_000 == 0 => push(format_args!("rate {} Mbit/s", b / 1_000_000)),
+            b if b % 1_000 == 0 => push(format_args!("rate {} kbit/s", b / 1_000)),
+            b => push(format_args!("rate {b} bit/s")),
         }
         if self.mtu > 0 {
             push(format_args!("mtu {}", self.mtu));

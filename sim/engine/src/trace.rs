@@ -24,6 +24,11 @@ pub enum Label {
     Ack {
         seq: u32,
     },
+    /// A udplab header whose CRC does not match: damaged earlier on its way (an echo server
+    /// sends damaged bytes back as they are). Only the seq it claims is shown.
+    Damaged {
+        seq: u32,
+    },
     /// Not a udplab datagram.
     Other,
 }
@@ -31,10 +36,14 @@ pub enum Label {
 impl Label {
     /// Labels a UDP payload.
     pub fn of_payload(udp_payload: &[u8]) -> Label {
-        match Datagram::new_checked(udp_payload).and_then(|d| Repr::parse_unverified(&d)) {
+        let Ok(d) = Datagram::new_checked(udp_payload) else { return Label::Other };
+        match Repr::parse(&d) {
             Ok(r) if r.kind == Kind::Data => Label::Data { seq: r.seq, attempt: r.attempt },
             Ok(r) => Label::Ack { seq: r.seq },
-            Err(_) => Label::Other,
+            Err(_) => match Repr::parse_unverified(&d) {
+                Ok(r) => Label::Damaged { seq: r.seq },
+                Err(_) => Label::Other,
+            },
         }
     }
 }
@@ -45,6 +54,7 @@ impl fmt::Display for Label {
             Label::Data { seq, attempt: 1 } => write!(f, "seq={seq}"),
             Label::Data { seq, attempt } => write!(f, "seq={seq} (attempt {attempt})"),
             Label::Ack { seq } => write!(f, "ack seq={seq}"),
+            Label::Damaged { seq } => write!(f, "seq={seq}? (damaged)"),
             Label::Other => f.write_str("datagram"),
         }
     }

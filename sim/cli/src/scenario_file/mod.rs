@@ -1,0 +1,46 @@
+//! Scenario files: TOML in, a validated [`udplab_sim::Scenario`] out.
+//!
+//! The format, with every key, its default and the impairment semantics, is documented in
+//! `scenarios/README.md`. In short: top-level `name`, `description`, `seed`, `duration`;
+//! `[[node]]` tables (clients and servers), `[[link]]` tables (one direction with `from`/`to`
+//! or both with `between`, impairments, `[[link.phase]]` and `[[link.outage]]` windows) and an
+//! optional `[expect]` table.
+//!
+//! Every value is checked: unknown keys, wrong types, out-of-range numbers, unknown node names
+//! and inconsistent settings are [`ScenarioError`]s that point at the file, line and column of
+//! the key or value concerned and say what was expected. Units (durations, percentages, bit
+//! rates) are converted exactly, in integers. Parsing never panics.
+
+mod convert;
+mod error;
+mod table;
+mod units;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+pub use error::ScenarioError;
+
+/// Parses the scenario in `source`; `path` names it in errors and, when the file has no `name`,
+/// gives the scenario its name (the file stem). Undeclared link directions are added as perfect
+/// links ([`udplab_sim::Scenario::add_default_links`]).
+pub fn parse(source: &str, path: &str) -> Result<udplab_sim::Scenario, ScenarioError> {
+    convert::scenario(source, path).map_err(|f| ScenarioError::at(path, source, f.span, f.message))
+}
+
+/// Reads and parses the scenario file at `path`. A file that cannot be read (or is not UTF-8)
+/// is a [`ScenarioError`] without a line and column.
+pub fn load(path: &Path) -> Result<udplab_sim::Scenario, ScenarioError> {
+    let shown = path.display().to_string();
+    let bytes = std::fs::read(path)
+        .map_err(|e| ScenarioError::file(&shown, format!("cannot read the scenario file: {e}")))?;
+    let source = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let source = String::from_utf8_lossy(e.as_bytes()).into_owned();
+        // Point at the first bad byte; the lossy text has the same prefix, so the offset holds.
+        ScenarioError::at(&shown, &source, at..at + 1, "the scenario file is not UTF-8 text".to_owned())
+    })?;
+    parse(&source, &shown)
+}

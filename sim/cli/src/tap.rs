@@ -1,0 +1,93 @@
+//! `udplab tap`: the scenario over a real TAP device (see the `udplab-host` crate).
+
+use std::process::ExitCode;
+
+use udplab_sim::Scenario;
+
+use crate::cli::{EXIT_BAD_INPUT, EXIT_ENVIRONMENT, Output};
+
+#[cfg(all(target_os = "linux", feature = "tap"))]
+pub fn main(scenario: &Scenario, output: &Output, firmware: Option<String>, hold: Option<u64>) -> ExitCode {
+    use std::time::Duration;
+    use udplab_host::{Hooks, HostError, Ready, Stop, TapOptions, run_tap};
+    use udplab_sim::trace::Lines;
+
+    let seed = output.seed.unwrap_or(scenario.seed);
+    let opts = TapOptions {
+        firmware,
+        hold: hold.is_some(),
+        hold_for: hold.filter(|s| *s > 0).map(Duration::from_secs),
+        ..TapOptions::default()
+    };
+    let lines = Lines::new(scenario);
+    let holding = opts.hold;
+    let mut ready = |r: &Ready| {
+        if holding {
+            eprintln!("{}", hold_instructions(r));
+        }
+    };
+    let mut live = |rec: &udplab_sim::Record| {
+        if holding {
+            let mut s = String::new();
+            let _ = lines.write(&mut s, rec);
+            println!("{s}");
+        }
+    };
+    let run = match run_tap(scenario, seed, &opts, Hooks { ready: &mut ready, live: &mut live }) {
+        Ok(run) => run,
+        Err(HostError::Missing(why)) => {
+            eprintln!("error: cannot run on a TAP here: {why}");
+            return ExitCode::from(EXIT_ENVIRONMENT);
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
+    if run.device_errors.rx + run.device_errors.tx > 0 {
+        eprintln!(
+            "note: the TAP reported {} receive and {} send errors (last: {}); those frames were dropped",
+            run.device_errors.rx,
+            run.device_errors.tx,
+            run.device_errors.last.as_deref().unwrap_or("-")
+        );
+    }
+    match run.stop {
+        Stop::Interrupted => eprintln!("note: interrupted (Ctrl-C); the namespace and TAP are gone"),
+        Stop::DeviceGone => eprintln!("note: the TAP device went away; the run stopped early"),
+        Stop::Done | Stop::Duration => {}
+    }
+    if holding {
+        return ExitCode::SUCCESS;
+    }
+    let out = crate::run::RunOutput::from_trace(scenario, seed, run.trace);
+    crate::cli::report(&out, output)
+}
+
+#[cfg(all(target_os = "linux", feature = "tap"))]
+fn hold_instructions(r: &udplab_host::Ready) -> String {
+    let ip = |a: [u8; 4]| std::net::Ipv4Addr::from(a).to_string();
+    let fw = format!("{} {}", ip(r.firmware_addr), r.firmware_port);
+    let (peer_name, peer) =
+        r.kernel_addrs.first().map(|(n, a)| (n.as_str(), ip(*a))).unwrap_or(("", String::new()));
+    format!(
+        "firmware `{name}` is listening on {fw_addr}:{port} behind the scenario's links (TAP {tap}).\n\
+         From another terminal, as root, speak from `{peer_name}`'s address ({peer}) so its links apply:\n\
+         \n  nsenter --net={ns} nc -u -s {peer} {fw}\n\
+         \nor with Python:\n\
+         \n  nsenter --net={ns} python3 -c \"import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); \
+         s.bind(('{peer}', 0)); s.sendto(b'hello', ('{fw_addr}', {port})); print(s.recvfrom(2048))\"\n\
+         \nEach datagram's fate is printed below. Ctrl-C ends the run and removes the namespace and TAP.\n",
+        name = r.firmware_name,
+        fw_addr = ip(r.firmware_addr),
+        port = r.firmware_port,
+        tap = r.tap,
+        ns = r.namespace,
+    )
+}
+
+#[cfg(not(all(target_os = "linux", feature = "tap")))]
+pub fn main(_: &Scenario, _: &Output, _: Option<String>, _: Option<u64>) -> ExitCode {
+    eprintln!("error: this udplab was built without TAP support (Linux only, feature `tap`)");
+    ExitCode::from(EXIT_ENVIRONMENT)
+}
