@@ -73,6 +73,7 @@ pub struct Network<'s> {
     in_flight: BinaryHeap<Reverse<InFlight>>,
     scheduled: u64,
     trace: Trace,
+    capture: Option<Vec<Captured>>,
 }
 
 /// Runs `scenario` with `seed` to its end and returns the trace.
@@ -80,6 +81,29 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Trace, StartError> {
     let mut net = Network::new(scenario, seed)?;
     net.run_until(scenario.duration_us);
     Ok(net.finish())
+}
+
+/// The bytes of a datagram at one point of its way through a link, for packet captures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Captured {
+    pub at_us: u64,
+    pub link: usize,
+    pub index: u64,
+    /// `None`: as the sender offered it to the link (its `Event::Offer`); `Some(c)`: copy `c`
+    /// as it came out (its `Event::Arrive`), corruption included.
+    pub copy: Option<u8>,
+    /// The IPv4 packet.
+    pub packet: Vec<u8>,
+}
+
+/// Like [`run`], also keeping the bytes of every datagram offered to and arriving from a link.
+/// Opt-in: captures cost a copy of every packet.
+pub fn run_with_capture(scenario: &Scenario, seed: u64) -> Result<(Trace, Vec<Captured>), StartError> {
+    let mut net = Network::new(scenario, seed)?;
+    net.capture = Some(Vec::new());
+    net.run_until(scenario.duration_us);
+    let captured = net.capture.take().unwrap_or_default();
+    Ok((net.finish(), captured))
 }
 
 impl<'s> Network<'s> {
@@ -113,6 +137,7 @@ impl<'s> Network<'s> {
             in_flight: BinaryHeap::new(),
             scheduled: 0,
             trace: Trace::new(),
+            capture: None,
         })
     }
 
@@ -180,6 +205,10 @@ impl<'s> Network<'s> {
             overtaken_by,
         };
         self.trace.push(Record { at_us: f.at_us, event });
+        if let Some(c) = &mut self.capture {
+            let packet = f.packet.clone();
+            c.push(Captured { at_us: f.at_us, link: f.link, index: f.index, copy: Some(f.copy), packet });
+        }
         self.nodes[dst].device.rx.push_back(f.packet);
         self.step(dst, f.at_us);
     }
@@ -224,8 +253,12 @@ impl<'s> Network<'s> {
             self.trace.push(Record { at_us: now_us, event: Event::NoRoute { node: from, dst, bytes } });
             return;
         };
+        let offered = self.capture.is_some().then(|| packet.clone());
         let (index, fate) = self.links[link].offer(&self.scenario.links[link], now_us, &mut packet);
         self.trace.push(Record { at_us: now_us, event: Event::Offer { link, index, label, bytes, fate } });
+        if let (Some(c), Some(packet)) = (&mut self.capture, offered) {
+            c.push(Captured { at_us: now_us, link, index, copy: None, packet });
+        }
         if let Fate::Passed(p) = fate {
             for copy in 0..p.copies {
                 let at_us = p.arrive_us[usize::from(copy)];
@@ -299,6 +332,24 @@ mod tests {
         };
         s.add_default_links();
         s
+    }
+
+    #[test]
+    fn capture_has_one_packet_per_offer_and_arrival_and_shows_the_damage() {
+        let mut s = echo(0, false);
+        s.links[0].impairment.corrupt = Prob::ALWAYS;
+        let (trace, captured) = run_with_capture(&s, 1).unwrap();
+        assert_eq!(trace, run(&s, 1).unwrap(), "capturing changes nothing");
+        let link_events =
+            trace.iter().filter(|r| matches!(r.event, Event::Offer { .. } | Event::Arrive { .. })).count();
+        assert_eq!(captured.len(), link_events);
+        let offered = captured.iter().find(|c| c.link == 0 && c.index == 1 && c.copy.is_none()).unwrap();
+        let arrived = captured.iter().find(|c| c.link == 0 && c.index == 1 && c.copy == Some(0)).unwrap();
+        assert_eq!(offered.packet.len(), arrived.packet.len());
+        // Exactly one bit of the UDP payload (after 20 bytes of IPv4 and 8 of UDP header).
+        let flipped: u32 =
+            offered.packet[28..].iter().zip(&arrived.packet[28..]).map(|(a, b)| (a ^ b).count_ones()).sum();
+        assert_eq!(flipped, 1);
     }
 
     #[test]
