@@ -16,6 +16,8 @@
 
 use std::future::poll_fn;
 use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -57,11 +59,13 @@ pub struct TapOptions {
     pub hold_for: Option<Duration>,
     /// TAP device name inside the namespace.
     pub tap_name: String,
+    /// Set to end the run from another thread (checked every loop, at least every 50 ms).
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl Default for TapOptions {
     fn default() -> Self {
-        TapOptions { firmware: None, hold: false, hold_for: None, tap_name: "udplab0".into() }
+        TapOptions { firmware: None, hold: false, hold_for: None, tap_name: "udplab0".into(), stop: None }
     }
 }
 
@@ -348,6 +352,9 @@ async fn run_in_namespace(
         }
         if opts.hold && opts.hold_for.is_some_and(|h| now >= h.as_micros() as u64) {
             break Stop::Duration;
+        }
+        if opts.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+            break Stop::Interrupted;
         }
         let clients_done = app.is_done() || matches!(fw.role, Role::Server(_));
         let peers_done = peers
