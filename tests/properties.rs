@@ -279,3 +279,40 @@ fn jitter_alone_can_reorder_and_the_trace_says_so() {
         "what the link reordered is what the app sees late"
     );
 }
+
+/// The lessons' text, for mutation.
+fn lesson_texts() -> Vec<String> {
+    lesson_files().iter().map(|p| std::fs::read_to_string(p).expect("lesson readable")).collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn the_scenario_parser_never_panics_on_arbitrary_text(text in "\\PC{0,400}") {
+        if let Err(e) = udplab::scenario_file::parse(&text, "arbitrary.toml") {
+            prop_assert!(!e.message.is_empty());
+        }
+    }
+
+    #[test]
+    fn the_scenario_parser_never_panics_on_damaged_lessons(
+        which in any::<prop::sample::Index>(),
+        at in any::<prop::sample::Index>(),
+        cut in 0usize..40,
+        insert in "\\PC{0,12}",
+    ) {
+        let texts = lesson_texts();
+        let text = which.get(&texts);
+        let mut chars: Vec<char> = text.chars().collect();
+        let i = at.index(chars.len());
+        let end = (i + cut).min(chars.len());
+        chars.splice(i..end, insert.chars());
+        let damaged: String = chars.into_iter().collect();
+        match udplab::scenario_file::parse(&damaged, "damaged.toml") {
+            // Whatever parses must also run.
+            Ok(s) => { udplab_sim::run(&s, s.seed).map_err(|e| TestCaseError::fail(format!("{e:?}")))?; }
+            Err(e) => prop_assert!(e.line.is_some(), "a parse error without a position: {}", e),
+        }
+    }
+}
