@@ -31,7 +31,7 @@ use smoltcp::wire::{
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
 use udplab_firmware::{App, AppEvent, Role, SmoltcpSocket, add_smoltcp_socket};
-use udplab_sim::impaired::{Impaired, PathLink};
+use udplab_sim::impaired::{Direction, Impaired, PathLink};
 use udplab_sim::{Event, Record, Scenario, Trace};
 
 use crate::kernel::KernelSocket;
@@ -169,6 +169,7 @@ fn plan(scenario: &Scenario, opts: &TapOptions) -> Result<Plan, HostError> {
                     name: scenario.link_name(index),
                     src: Some(scenario.nodes[from].addr),
                     dst: Some(scenario.nodes[to].addr),
+                    direction: Some(if from == firmware { Direction::Out } else { Direction::In }),
                     spec: scenario.links[index].clone(),
                 });
             }

@@ -30,6 +30,9 @@ pub struct PathLink {
     /// Source and destination IPv4 addresses it carries; `None` matches any address.
     pub src: Option<[u8; 4]>,
     pub dst: Option<[u8; 4]>,
+    /// Which way through the device it carries; `None` matches both. A board with a DHCP
+    /// address knows the direction before it knows its address.
+    pub direction: Option<Direction>,
     pub spec: Link,
 }
 
@@ -41,12 +44,14 @@ struct Active {
 
 /// Which way a frame crosses the device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Dir {
+pub enum Direction {
     /// Sent by the local stack.
     Out,
     /// Received from the wire.
     In,
 }
+
+use Direction as Dir;
 
 struct Held {
     at_us: u64,
@@ -112,6 +117,10 @@ impl<D: Device> Impaired<D> {
             records: Vec::new(),
             overflow: 0,
         }
+    }
+
+    pub fn inner(&self) -> &D {
+        &self.inner
     }
 
     pub fn inner_mut(&mut self) -> &mut D {
@@ -209,11 +218,11 @@ impl<D: Device> Impaired<D> {
         let label =
             UdpPacket::new_checked(ip.payload()).map_or(Label::Other, |u| Label::of_payload(u.payload()));
         let bytes = ip.total_len() as u32;
-        let Some(li) = self
-            .links
-            .iter()
-            .position(|a| a.path.src.is_none_or(|s| s == src) && a.path.dst.is_none_or(|d| d == dst))
-        else {
+        let Some(li) = self.links.iter().position(|a| {
+            a.path.src.is_none_or(|s| s == src)
+                && a.path.dst.is_none_or(|d| d == dst)
+                && a.path.direction.is_none_or(|d| d == dir)
+        }) else {
             return Some(frame);
         };
         let a = &mut self.links[li];
@@ -306,5 +315,85 @@ impl<D: Device> Device for Impaired<D> {
 
     fn capabilities(&self) -> DeviceCapabilities {
         self.inner.capabilities()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::device::QueueDevice;
+    use crate::rng::Prob;
+    use crate::scenario::{Impairment, Loss};
+    use phy::TxToken as _;
+
+    fn udp_packet(src: [u8; 4], dst: [u8; 4]) -> Vec<u8> {
+        let mut p = alloc::vec![0u8; 28 + 36];
+        p[0] = 0x45;
+        let len = p.len() as u16;
+        p[2..4].copy_from_slice(&len.to_be_bytes());
+        p[8] = 64;
+        p[9] = 17;
+        p[12..16].copy_from_slice(&src);
+        p[16..20].copy_from_slice(&dst);
+        p[24..26].copy_from_slice(&44u16.to_be_bytes());
+        p
+    }
+
+    fn path(direction: Option<Direction>, imp: Impairment) -> PathLink {
+        PathLink {
+            index: 0,
+            name: "a->b".into(),
+            src: None,
+            dst: None,
+            direction,
+            spec: Link { from: 0, to: 1, impairment: imp, phases: Vec::new() },
+        }
+    }
+
+    fn send(dev: &mut Impaired<QueueDevice>, now_us: u64) {
+        let frame = udp_packet([192, 0, 2, 1], [192, 0, 2, 2]);
+        let tok = dev.transmit(Instant::from_micros(now_us as i64)).unwrap();
+        tok.consume(frame.len(), |b| b.copy_from_slice(&frame));
+    }
+
+    #[test]
+    fn outgoing_datagrams_get_the_same_fates_as_the_link_engine_and_wait_out_their_delay() {
+        let imp = Impairment {
+            loss: Loss::Bernoulli { p: Prob::from_ppb(300_000_000).unwrap() },
+            delay_us: 1_000,
+            ..Impairment::default()
+        };
+        let mut dev =
+            Impaired::new(QueueDevice::default(), 5, alloc::vec![path(Some(Direction::Out), imp.clone())]);
+        let mut reference = LinkState::new(5, name_key("a->b"));
+        let link = Link { from: 0, to: 1, impairment: imp, phases: Vec::new() };
+        let mut passed = 0;
+        for i in 0..200u64 {
+            send(&mut dev, i * 10);
+            let (_, want) = reference.offer(&link, i * 10, &mut udp_packet([192, 0, 2, 1], [192, 0, 2, 2]));
+            let got = dev.take_records();
+            let offer = got.iter().find_map(|r| match r.event {
+                Event::Offer { fate, index, .. } => Some((index, fate)),
+                _ => None,
+            });
+            let (index, fate) = offer.expect("the send made an offer record");
+            assert_eq!((index, fate), (i + 1, want));
+            passed += usize::from(matches!(fate, Fate::Passed(_)));
+        }
+        assert!(dev.inner().tx.len() < passed, "delayed frames are still held");
+        dev.pump(200 * 10 + 1_000);
+        assert_eq!(dev.inner().tx.len(), passed, "every passed frame reaches the wire once due");
+    }
+
+    #[test]
+    fn a_link_for_one_direction_leaves_the_other_alone() {
+        let imp = Impairment { loss: Loss::Bernoulli { p: Prob::ALWAYS }, ..Impairment::default() };
+        let mut dev = Impaired::new(QueueDevice::default(), 1, alloc::vec![path(Some(Direction::In), imp)]);
+        send(&mut dev, 0);
+        assert!(dev.take_records().is_empty(), "an outgoing frame does not cross an incoming link");
+        assert_eq!(dev.inner().tx.len(), 1);
+        dev.inner_mut().rx.push_back(udp_packet([192, 0, 2, 2], [192, 0, 2, 1]));
+        assert!(dev.receive(Instant::from_micros(5)).is_none(), "the incoming frame is lost");
+        assert!(matches!(dev.take_records()[0].event, Event::Offer { fate: Fate::Lost(_), .. }));
     }
 }

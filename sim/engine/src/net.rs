@@ -83,6 +83,32 @@ pub fn run(scenario: &Scenario, seed: u64) -> Result<Trace, StartError> {
     Ok(net.finish())
 }
 
+/// Runs `scenario` handing each record to `emit` as soon as it exists, keeping none: memory
+/// stays bounded by what is in flight, not by the length of the run. Returns the record count.
+pub fn run_streaming(
+    scenario: &Scenario,
+    seed: u64,
+    emit: &mut dyn FnMut(&Record),
+) -> Result<usize, StartError> {
+    let mut net = Network::new(scenario, seed)?;
+    let mut count = 0;
+    loop {
+        let more = net.advance(scenario.duration_us);
+        for r in net.take_records() {
+            emit(&r);
+            count += 1;
+        }
+        if !more {
+            break;
+        }
+    }
+    for r in net.finish() {
+        emit(&r);
+        count += 1;
+    }
+    Ok(count)
+}
+
 /// The bytes of a datagram at one point of its way through a link, for packet captures.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Captured {
@@ -143,32 +169,42 @@ impl<'s> Network<'s> {
 
     /// Processes every event up to and including `end_us`.
     pub fn run_until(&mut self, end_us: u64) {
-        loop {
-            let next_arrival = self.in_flight.peek().map(|Reverse(f)| f.at_us);
-            let next_wake = self.nodes.iter().filter_map(|n| n.wake_us).min();
-            let now = match (next_arrival, next_wake) {
-                (Some(a), Some(w)) => a.min(w),
-                (a, w) => match a.or(w) {
-                    Some(t) => t,
-                    None => return,
-                },
-            };
-            if now > end_us {
-                return;
-            }
-            if next_arrival == Some(now) {
-                let Some(Reverse(f)) = self.in_flight.pop() else {
-                    return;
-                };
+        while self.advance(end_us) {}
+    }
+
+    /// Processes the next event (one arrival, or every node due to wake) if it is due by
+    /// `end_us`; returns false when nothing is left to do by then.
+    pub fn advance(&mut self, end_us: u64) -> bool {
+        let next_arrival = self.in_flight.peek().map(|Reverse(f)| f.at_us);
+        let next_wake = self.nodes.iter().filter_map(|n| n.wake_us).min();
+        let now = match (next_arrival, next_wake) {
+            (Some(a), Some(w)) => a.min(w),
+            (a, w) => match a.or(w) {
+                Some(t) => t,
+                None => return false,
+            },
+        };
+        if now > end_us {
+            return false;
+        }
+        if next_arrival == Some(now) {
+            if let Some(Reverse(f)) = self.in_flight.pop() {
                 self.arrive(f);
-            } else {
-                for i in 0..self.nodes.len() {
-                    if self.nodes[i].wake_us.is_some_and(|w| w <= now) {
-                        self.step(i, now);
-                    }
+            }
+        } else {
+            for i in 0..self.nodes.len() {
+                if self.nodes[i].wake_us.is_some_and(|w| w <= now) {
+                    self.step(i, now);
                 }
             }
         }
+        true
+    }
+
+    /// Takes the records made so far (they are in time order), so a runner with little memory
+    /// can print them as the run goes instead of keeping the whole trace.
+    pub fn take_records(&mut self) -> Trace {
+        core::mem::take(&mut self.trace)
     }
 
     /// Ends the run: whatever is still inside a link is recorded as in flight at the end.
@@ -281,7 +317,7 @@ impl<'s> Network<'s> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::report::Summary;
     use crate::rng::Prob;
@@ -290,7 +326,7 @@ mod tests {
     use alloc::string::ToString;
     use udplab_firmware::{ArqConfig, ClientConfig, Reply, Role, ServerConfig};
 
-    fn echo(loss_ppb: u64, reliable: bool) -> Scenario {
+    pub(crate) fn echo(loss_ppb: u64, reliable: bool) -> Scenario {
         let arq = reliable.then(ArqConfig::default);
         let mut s = Scenario {
             name: "t".to_string(),

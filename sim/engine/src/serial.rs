@@ -15,6 +15,7 @@
 use alloc::string::String;
 use core::fmt::Write;
 
+use crate::net::StartError;
 use crate::scenario::Scenario;
 use crate::trace::{Digest, Lines, Record};
 
@@ -23,20 +24,80 @@ pub const BEGIN: &str = "@@ begin ";
 /// Marker that closes a block.
 pub const END: &str = "@@ end ";
 
-/// Renders the block for one run, handing each line (without newline) to `emit`.
+/// Renders the block for a finished run, handing each line (without newline) to `emit`.
 pub fn emit_block(name: &str, seed: u64, scenario: &Scenario, trace: &[Record], emit: &mut dyn FnMut(&str)) {
-    let mut line = String::new();
-    let _ = write!(line, "{BEGIN}{name} seed={seed}");
-    emit(&line);
-    let lines = Lines::new(scenario);
-    let mut digest = Digest::new();
+    let mut block = Block::begin(name, seed, scenario, emit);
     for r in trace {
-        line.clear();
-        let _ = lines.write(&mut line, r);
-        digest.line(&line);
-        emit(&line);
+        block.record(r, emit);
     }
-    line.clear();
-    let _ = write!(line, "{END}{name} events={} digest={:08x}", trace.len(), digest.finish());
-    emit(&line);
+    block.end(emit);
+}
+
+/// Runs `scenario` and prints its block as the run goes, never holding the trace: what the
+/// ESP32 does, so a long scenario is limited by the console's patience, not by the heap.
+pub fn run_and_emit(
+    name: &str,
+    seed: u64,
+    scenario: &Scenario,
+    emit: &mut dyn FnMut(&str),
+) -> Result<usize, StartError> {
+    let mut block = Block::begin(name, seed, scenario, emit);
+    let count = crate::net::run_streaming(scenario, seed, &mut |r| block.record(r, emit))?;
+    block.end(emit);
+    Ok(count)
+}
+
+/// A block being written.
+struct Block<'a> {
+    name: &'a str,
+    lines: Lines<'a>,
+    digest: Digest,
+    count: usize,
+    line: String,
+}
+
+impl<'a> Block<'a> {
+    fn begin(name: &'a str, seed: u64, scenario: &'a Scenario, emit: &mut dyn FnMut(&str)) -> Block<'a> {
+        let mut line = String::new();
+        let _ = write!(line, "{BEGIN}{name} seed={seed}");
+        emit(&line);
+        Block { name, lines: Lines::new(scenario), digest: Digest::new(), count: 0, line }
+    }
+
+    fn record(&mut self, r: &Record, emit: &mut dyn FnMut(&str)) {
+        self.line.clear();
+        let _ = self.lines.write(&mut self.line, r);
+        self.digest.line(&self.line);
+        self.count += 1;
+        emit(&self.line);
+    }
+
+    fn end(mut self, emit: &mut dyn FnMut(&str)) {
+        self.line.clear();
+        let _ =
+            write!(self.line, "{END}{} events={} digest={:08x}", self.name, self.count, self.digest.finish());
+        emit(&self.line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec::Vec;
+
+    #[test]
+    fn the_streaming_block_equals_the_block_of_the_whole_trace() {
+        let s = crate::net::tests::echo(300_000_000, true);
+        let trace = crate::run(&s, 9).unwrap();
+        let mut whole = Vec::new();
+        emit_block("x", 9, &s, &trace, &mut |l| whole.push(String::from(l)));
+        let mut streamed = Vec::new();
+        let n = run_and_emit("x", 9, &s, &mut |l| streamed.push(String::from(l))).unwrap();
+        assert_eq!(n, trace.len());
+        assert_eq!(whole, streamed);
+        assert!(whole.len() > 10);
+        let rendered = Lines::new(&s).render(&trace);
+        let digest = crate::trace::digest(&rendered);
+        assert!(whole.last().unwrap().ends_with(&alloc::format!("digest={digest:08x}")));
+    }
 }
