@@ -4,7 +4,9 @@ use std::process::ExitCode;
 
 use udplab_sim::Scenario;
 
-use crate::cli::{EXIT_BAD_INPUT, EXIT_ENVIRONMENT, Output};
+#[cfg(all(target_os = "linux", feature = "tap"))]
+use crate::cli::EXIT_BAD_INPUT;
+use crate::cli::{EXIT_ENVIRONMENT, Output};
 
 #[cfg(all(target_os = "linux", feature = "tap"))]
 pub fn main(scenario: &Scenario, output: &Output, firmware: Option<String>, hold: Option<u64>) -> ExitCode {

@@ -33,6 +33,9 @@ pub struct PathLink {
     /// Which way through the device it carries; `None` matches both. A board with a DHCP
     /// address knows the direction before it knows its address.
     pub direction: Option<Direction>,
+    /// Only datagrams from or to this UDP port (the app's), so that, say, a board's DHCP
+    /// exchange is not impaired; `None` matches any port.
+    pub port: Option<u16>,
     pub spec: Link,
 }
 
@@ -215,13 +218,15 @@ impl<D: Device> Impaired<D> {
             return Some(frame);
         }
         let (src, dst) = (ip.src_addr().octets(), ip.dst_addr().octets());
-        let label =
-            UdpPacket::new_checked(ip.payload()).map_or(Label::Other, |u| Label::of_payload(u.payload()));
+        let udp = UdpPacket::new_checked(ip.payload()).ok();
+        let label = udp.as_ref().map_or(Label::Other, |u| Label::of_payload(u.payload()));
+        let ports = udp.as_ref().map(|u| (u.src_port(), u.dst_port()));
         let bytes = ip.total_len() as u32;
         let Some(li) = self.links.iter().position(|a| {
             a.path.src.is_none_or(|s| s == src)
                 && a.path.dst.is_none_or(|d| d == dst)
                 && a.path.direction.is_none_or(|d| d == dir)
+                && a.path.port.is_none_or(|p| ports.is_some_and(|(s, d)| s == p || d == p))
         }) else {
             return Some(frame);
         };
@@ -346,6 +351,7 @@ mod tests {
             src: None,
             dst: None,
             direction,
+            port: None,
             spec: Link { from: 0, to: 1, impairment: imp, phases: Vec::new() },
         }
     }
@@ -383,6 +389,23 @@ mod tests {
         assert!(dev.inner().tx.len() < passed, "delayed frames are still held");
         dev.pump(200 * 10 + 1_000);
         assert_eq!(dev.inner().tx.len(), passed, "every passed frame reaches the wire once due");
+    }
+
+    #[test]
+    fn a_link_for_one_port_leaves_other_traffic_alone() {
+        let imp = Impairment { loss: Loss::Bernoulli { p: Prob::ALWAYS }, ..Impairment::default() };
+        let mut p = path(None, imp);
+        p.port = Some(3333);
+        let mut dev = Impaired::new(QueueDevice::default(), 1, alloc::vec![p]);
+        send(&mut dev, 0); // ports 0 -> 0
+        assert!(dev.take_records().is_empty());
+        assert_eq!(dev.inner().tx.len(), 1);
+        let mut frame = udp_packet([192, 0, 2, 1], [192, 0, 2, 2]);
+        frame[22..24].copy_from_slice(&3333u16.to_be_bytes());
+        let tok = dev.transmit(Instant::from_micros(1)).unwrap();
+        tok.consume(frame.len(), |b| b.copy_from_slice(&frame));
+        assert!(matches!(dev.take_records()[0].event, Event::Offer { fate: Fate::Lost(_), .. }));
+        assert_eq!(dev.inner().tx.len(), 1, "the app's datagram was lost, not sent");
     }
 
     #[test]

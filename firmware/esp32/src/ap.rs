@@ -1,0 +1,76 @@
+//! Access-point mode: an open network `UDPLAB_AP_SSID` (default "udplab") with the board at
+//! 192.168.4.1/24 and the udplab echo server on `UDPLAB_PORT` (default 3333).
+//!
+//! smoltcp has no DHCP server: a laptop or phone that joins must be given a static address in
+//! 192.168.4.0/24 (for example 192.168.4.2, netmask 255.255.255.0, no gateway).
+
+use esp_hal::peripherals::WIFI;
+use esp_radio::wifi::ap::AccessPointConfig;
+use esp_radio::wifi::{AuthenticationMethodConfig, Config, ControllerConfig, Interface, WifiController};
+use smoltcp::wire::{Ipv4Address, Ipv4Cidr};
+
+use crate::console::Console;
+use crate::netapp::{self, Impairments, Net, now_us};
+use crate::wifi::{RX_QUEUE, TX_QUEUE};
+use crate::{say, settings};
+
+/// The board's address on its own network.
+pub const ADDRESS: Ipv4Address = Ipv4Address::new(192, 168, 4, 1);
+pub const PREFIX: u8 = 24;
+
+/// Runs access-point mode for ever; returns only if the Wi-Fi driver could not start.
+pub fn run(console: &mut Console, wifi: WIFI<'static>, impair: Option<Impairments>) {
+    let Ok(ssid) = settings::AP_SSID.try_into() else {
+        say!(console, "error: ap: bad SSID `{}`", settings::AP_SSID);
+        return;
+    };
+    let ap = AccessPointConfig::default()
+        .with_ssid(ssid)
+        .with_authentication(AuthenticationMethodConfig::Open)
+        .with_channel(settings::AP_CHANNEL);
+    let config = ControllerConfig::default()
+        .with_initial_config(Config::AccessPoint(ap))
+        .with_rx_queue_size(RX_QUEUE)
+        .with_tx_queue_size(TX_QUEUE);
+    // Dropping the controller would stop Wi-Fi: it lives as long as this (endless) function.
+    let _controller = match WifiController::new(wifi, config) {
+        Ok(c) => c,
+        Err(e) => {
+            say!(console, "error: ap: the driver did not start: {e:?}");
+            return;
+        }
+    };
+    let iface = Interface::access_point();
+    let mac = iface.mac_address();
+    let device = netapp::wrap(iface, impair.as_ref(), netapp::app_port(false));
+    let mut net = Net::new(device, mac, netapp::random_seed());
+    if let Some(i) = &impair {
+        i.describe(console);
+    }
+    net.set_ipv4(Ipv4Cidr::new(ADDRESS, PREFIX), None);
+    say!(
+        console,
+        "ap: ssid `{}` open, channel {}, bssid {}, ip {ADDRESS}/{PREFIX}",
+        settings::AP_SSID,
+        settings::AP_CHANNEL,
+        netapp::Mac(mac)
+    );
+    say!(console, "ap: no DHCP server: give clients a static address in 192.168.4.0/24 (e.g. 192.168.4.2)");
+    let mut app = netapp::start_app(console, &mut net, false, now_us());
+    loop {
+        let now = now_us();
+        net.device.pump(now);
+        net.poll(now);
+        let app_wake = app.as_mut().and_then(|a| a.poll(&mut net, console, now));
+        net.poll(now);
+        if let Some(line) = console.poll_line() {
+            match line {
+                Ok(l) => netapp::command(console, &net, &l, "ap"),
+                Err(e) => say!(console, "error: {}", e.message()),
+            }
+        }
+        netapp::show_links(&mut net, impair.as_ref(), console);
+        let iface_wake = net.poll_at_us(now);
+        netapp::idle(now_us(), &[app_wake, iface_wake, net.device.next_release_us()]);
+    }
+}

@@ -1,0 +1,382 @@
+//! The udplab app over smoltcp on a Wi-Fi interface: the part station and access-point mode
+//! share. The app is the same `udplab_firmware::App` the simulation and the host run; here its
+//! clock is the chip's microsecond timer and its socket a smoltcp UDP socket on the radio.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use embassy_net_driver::Driver;
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::phy::Device;
+use smoltcp::socket::udp;
+use smoltcp::time::Instant;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
+use udplab_firmware::{App, AppError, ArqConfig, ClientConfig, Reply, Role, ServerConfig, SmoltcpSocket};
+use udplab_sim::Record;
+use udplab_sim::Scenario;
+use udplab_sim::impaired::{Direction, Impaired, PathLink};
+use udplab_sim::trace::{Lines, Time};
+
+use crate::console::Console;
+use crate::radio_device::{Drops, RadioDevice};
+use crate::{say, scenario_mode, settings};
+
+/// Microseconds since boot: the clock smoltcp and the app run on.
+pub fn now_us() -> u64 {
+    esp_hal::time::Instant::now().duration_since_epoch().as_micros()
+}
+
+/// Lets the radio tasks run for `us` microseconds (an esp-rtos sleep, not a busy wait).
+pub fn sleep_us(us: u64) {
+    esp_rtos::CurrentThreadHandle::get().delay(esp_hal::time::Duration::from_micros(us));
+}
+
+fn instant(us: u64) -> Instant {
+    Instant::from_micros(us as i64)
+}
+
+/// What the network loop needs from its device besides smoltcp's `Device`.
+pub trait RadioLink: Device {
+    /// Associated (station) or started (access point).
+    fn link_up(&mut self) -> bool;
+    fn drops(&self) -> Drops;
+    /// The link decisions made since the last call.
+    fn take_records(&mut self) -> Vec<Record>;
+}
+
+/// The device smoltcp runs on: the radio with the scenario's links (if any) in its path.
+pub type NetDevice<D> = Impaired<RadioDevice<D>>;
+
+impl<D: Driver> RadioLink for NetDevice<D> {
+    fn link_up(&mut self) -> bool {
+        self.inner_mut().link_up()
+    }
+    fn drops(&self) -> Drops {
+        self.inner().drops
+    }
+    fn take_records(&mut self) -> Vec<Record> {
+        Impaired::take_records(self)
+    }
+}
+
+/// A scenario's links placed in the radio's path (`wifi NAME [SEED]`, `ap NAME [SEED]`): the
+/// board plays the scenario's server (or its client, when the board is a client), and every
+/// datagram of the app's port gets the fate the scenario's link gives it, on the same keys as
+/// in memory, on the chip's clock.
+pub struct Impairments {
+    pub name: &'static str,
+    pub scenario: Scenario,
+    pub seed: u64,
+    board: usize,
+    peer: usize,
+}
+
+impl Impairments {
+    /// `None` when no scenario was named.
+    pub fn load(
+        arg: Option<(&str, Option<u64>)>,
+        client_allowed: bool,
+    ) -> Result<Option<Impairments>, String> {
+        let Some((name, seed)) = arg else { return Ok(None) };
+        let (name, scenario) = scenario_mode::load(name)?;
+        let client = scenario
+            .nodes
+            .iter()
+            .position(|n| matches!(n.role, Role::Client(_)))
+            .ok_or_else(|| alloc::format!("{name} has no client node"))?;
+        let Role::Client(c) = &scenario.nodes[client].role else { unreachable!("found as a client") };
+        let server = scenario
+            .nodes
+            .iter()
+            .position(|n| n.addr == c.server_addr)
+            .ok_or_else(|| alloc::format!("{name}: the client's server is not a node"))?;
+        let (board, peer) = match role(client_allowed, 0) {
+            Role::Client(_) => (client, server),
+            Role::Server(_) => (server, client),
+        };
+        Ok(Some(Impairments { name, seed: seed.unwrap_or(scenario.seed), scenario, board, peer }))
+    }
+
+    fn path_links(&self, port: u16) -> Vec<PathLink> {
+        let dirs = [(self.board, self.peer, Direction::Out), (self.peer, self.board, Direction::In)];
+        dirs.iter()
+            .filter_map(|&(from, to, direction)| {
+                let index = self.scenario.link_between(from, to)?;
+                Some(PathLink {
+                    index,
+                    name: self.scenario.link_name(index),
+                    src: None,
+                    dst: None,
+                    direction: Some(direction),
+                    port: Some(port),
+                    spec: self.scenario.links[index].clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// One line per link: which way it applies and what it does.
+    pub fn describe(&self, console: &mut Console) {
+        let board = &self.scenario.nodes[self.board].name;
+        say!(console, "impair: scenario {} seed {}, the board plays `{board}`", self.name, self.seed);
+        for (i, l) in self.scenario.links.iter().enumerate() {
+            if (l.from, l.to) == (self.board, self.peer) || (l.from, l.to) == (self.peer, self.board) {
+                say!(console, "impair: {}  {}", self.scenario.link_name(i), l.impairment);
+            }
+        }
+    }
+}
+
+/// Wraps the radio interface for smoltcp, with the scenario's links for the app's `port` in
+/// its path when there are impairments (else the wrapper passes everything through).
+pub fn wrap<D: Driver>(driver: D, impair: Option<&Impairments>, port: u16) -> NetDevice<D> {
+    let (seed, links) = impair.map_or((0, Vec::new()), |i| (i.seed, i.path_links(port)));
+    Impaired::new(RadioDevice::new(driver), seed, links)
+}
+
+/// Prints the link decisions as trace lines (the same format as `udplab run`).
+pub fn show_links<D: RadioLink>(net: &mut Net<D>, impair: Option<&Impairments>, console: &mut Console) {
+    let records = net.device.take_records();
+    let Some(impair) = impair else { return };
+    if records.is_empty() {
+        return;
+    }
+    let lines = Lines::new(&impair.scenario);
+    let mut text = String::new();
+    for r in &records {
+        text.clear();
+        let _ = lines.write(&mut text, r);
+        console.line(&text);
+    }
+}
+
+/// A smoltcp interface with its device and sockets.
+pub struct Net<D: RadioLink> {
+    pub iface: Interface,
+    pub device: D,
+    pub sockets: SocketSet<'static>,
+}
+
+impl<D: RadioLink> Net<D> {
+    pub fn new(mut device: D, mac: [u8; 6], seed: u64) -> Net<D> {
+        let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(mac)));
+        config.random_seed = seed;
+        let iface = Interface::new(config, &mut device, instant(now_us()));
+        Net { iface, device, sockets: SocketSet::new(Vec::new()) }
+    }
+
+    pub fn poll(&mut self, now_us: u64) {
+        self.iface.poll(instant(now_us), &mut self.device, &mut self.sockets);
+    }
+
+    /// When smoltcp next needs to run (retransmit a DHCP request, ARP, ...).
+    pub fn poll_at_us(&mut self, now_us: u64) -> Option<u64> {
+        self.iface.poll_at(instant(now_us), &self.sockets).map(|t| t.total_micros().max(0) as u64)
+    }
+
+    pub fn set_ipv4(&mut self, cidr: Ipv4Cidr, gateway: Option<Ipv4Address>) {
+        self.iface.update_ip_addrs(|addrs| {
+            addrs.clear();
+            let _ = addrs.push(IpCidr::Ipv4(cidr));
+        });
+        self.iface.routes_mut().remove_default_ipv4_route();
+        if let Some(gw) = gateway {
+            let _ = self.iface.routes_mut().add_default_ipv4_route(gw);
+        }
+    }
+
+    pub fn clear_ipv4(&mut self) {
+        self.iface.update_ip_addrs(|addrs| addrs.clear());
+        self.iface.routes_mut().remove_default_ipv4_route();
+    }
+}
+
+/// The role the board plays on a real network, from the build-time settings: a client
+/// towards `UDPLAB_PEER` if set (station mode only), else a server on `UDPLAB_PORT`.
+pub fn role(client_allowed: bool, start_us: u64) -> Role {
+    let arq = settings::RELIABLE.then(ArqConfig::default);
+    match settings::PEER {
+        Some((server_addr, server_port)) if client_allowed => Role::Client(ClientConfig {
+            port: 49152,
+            server_addr,
+            server_port,
+            count: settings::COUNT,
+            interval_us: settings::INTERVAL_MS * 1000,
+            start_us,
+            size: settings::SIZE,
+            reliable: arq,
+        }),
+        _ => Role::Server(ServerConfig { port: settings::PORT, reply: Reply::Echo, reliable: arq }),
+    }
+}
+
+/// The UDP port the app in [`role`] binds (what the impairments watch).
+pub fn app_port(client_allowed: bool) -> u16 {
+    match role(client_allowed, 0) {
+        Role::Server(s) => s.port,
+        Role::Client(c) => c.port,
+    }
+}
+
+/// Prints the role in one line.
+pub fn describe(console: &mut Console, role: &Role) {
+    match role {
+        Role::Server(s) => {
+            let what = if s.reliable.is_some() { "reliable receiver" } else { "echo" };
+            say!(console, "app: udp {what} server on port {}", s.port);
+        }
+        Role::Client(c) => {
+            let [a, b, cc, d] = c.server_addr;
+            say!(
+                console,
+                "app: client, {} x {}B to {a}.{b}.{cc}.{d}:{} every {} ms{}",
+                c.count,
+                c.size,
+                c.server_port,
+                c.interval_us / 1000,
+                if c.reliable.is_some() { ", reliable" } else { "" }
+            );
+        }
+    }
+}
+
+/// Most app events printed per second; the rest are counted (the UART carries about 11 kB/s).
+const EVENTS_PER_SECOND: u32 = 20;
+
+/// The app, its socket, and a bounded printer for what it reports.
+pub struct AppNode {
+    app: App,
+    socket: SocketHandle,
+    window_start_us: u64,
+    shown: u32,
+    hidden: u32,
+    done_reported: bool,
+}
+
+impl AppNode {
+    pub fn start<D: RadioLink>(net: &mut Net<D>, role: &Role) -> Result<AppNode, AppError> {
+        let app = App::new(role)?;
+        let socket = udplab_firmware::add_smoltcp_socket(&mut net.sockets, app.port())?;
+        Ok(AppNode { app, socket, window_start_us: 0, shown: 0, hidden: 0, done_reported: false })
+    }
+
+    /// Runs the app once; returns when it next wants to run.
+    pub fn poll<D: RadioLink>(
+        &mut self,
+        net: &mut Net<D>,
+        console: &mut Console,
+        now_us: u64,
+    ) -> Option<u64> {
+        if now_us.saturating_sub(self.window_start_us) >= 1_000_000 {
+            if self.hidden > 0 {
+                say!(console, "app: ({} more events not shown)", self.hidden);
+            }
+            self.window_start_us = now_us;
+            self.shown = 0;
+            self.hidden = 0;
+        }
+        let socket = net.sockets.get_mut::<udp::Socket>(self.socket);
+        let mut sock = SmoltcpSocket(socket);
+        let (shown, hidden) = (&mut self.shown, &mut self.hidden);
+        let wake = self.app.poll(now_us, &mut sock, &mut |event| {
+            if *shown < EVENTS_PER_SECOND {
+                *shown += 1;
+                say!(console, "{:>10}  board  {event}", Time(now_us));
+            } else {
+                *hidden += 1;
+            }
+        });
+        if self.app.is_done() && !self.done_reported {
+            self.done_reported = true;
+            say!(console, "app: client done");
+        }
+        wake
+    }
+}
+
+/// Sleeps until the earliest of the wake-ups, but at least `MIN` and at most `MAX`
+/// microseconds: received frames do not wake this loop (no-op waker), so it polls.
+pub fn idle(now_us: u64, wakes: &[Option<u64>]) {
+    const MIN: u64 = 500;
+    const MAX: u64 = 5_000;
+    let next = wakes.iter().flatten().copied().min().unwrap_or(u64::MAX);
+    sleep_us(next.saturating_sub(now_us).clamp(MIN, MAX));
+}
+
+/// Starts the app in the role the settings give (see [`role`]), printing it or why it cannot.
+pub fn start_app<D: RadioLink>(
+    console: &mut Console,
+    net: &mut Net<D>,
+    client_allowed: bool,
+    now_us: u64,
+) -> Option<AppNode> {
+    // A client starts one second after the network is up, so the first lines are readable.
+    let role = role(client_allowed, now_us + 1_000_000);
+    describe(console, &role);
+    match AppNode::start(net, &role) {
+        Ok(app) => Some(app),
+        Err(e) => {
+            say!(console, "error: app: {e}");
+            None
+        }
+    }
+}
+
+/// Runs a future to completion on this thread: polls it with a no-op waker every 10 ms and
+/// lets the radio tasks run in between (used for the driver's async connect).
+pub fn block_on<F: core::future::Future>(fut: F) -> F::Output {
+    let mut fut = core::pin::pin!(fut);
+    let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+    loop {
+        if let core::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+            return v;
+        }
+        sleep_us(10_000);
+    }
+}
+
+/// A MAC address as `aa:bb:cc:dd:ee:ff`.
+pub struct Mac(pub [u8; 6]);
+
+impl core::fmt::Display for Mac {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let [a, b, c, d, e, g] = self.0;
+        write!(f, "{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{g:02x}")
+    }
+}
+
+/// A seed for smoltcp (ports, DHCP transaction ids) from the hardware RNG.
+pub fn random_seed() -> u64 {
+    let rng = esp_hal::rng::Rng::new();
+    (u64::from(rng.random()) << 32) | u64::from(rng.random())
+}
+
+/// Console commands while a network mode runs: `status` and `heap`; a mode cannot be left
+/// without a reset (the Wi-Fi driver owns the radio from then on).
+pub fn command<D: RadioLink>(console: &mut Console, net: &Net<D>, line: &str, mode: &str) {
+    match line.trim() {
+        "status" => {
+            let ip = net.iface.ipv4_addr();
+            let d = net.device.drops();
+            match ip {
+                Some(ip) => {
+                    say!(console, "status: {mode} ip {ip}, tx frames dropped (too long) {}", d.tx_too_long)
+                }
+                None => say!(console, "status: {mode} has no address yet"),
+            }
+        }
+        "heap" => {
+            let s = esp_alloc::HEAP.stats();
+            say!(
+                console,
+                "@@ heap used={} free={} peak={}",
+                s.current_usage,
+                s.size - s.current_usage,
+                s.max_usage
+            );
+        }
+        other => say!(
+            console,
+            "error: `{other}`: in {mode} mode only `status` and `heap` work (reset to change mode)"
+        ),
+    }
+}
