@@ -170,6 +170,7 @@ fn plan(scenario: &Scenario, opts: &TapOptions) -> Result<Plan, HostError> {
                     src: Some(scenario.nodes[from].addr),
                     dst: Some(scenario.nodes[to].addr),
                     direction: Some(if from == firmware { Direction::Out } else { Direction::In }),
+                    port: None,
                     spec: scenario.links[index].clone(),
                 });
             }
