@@ -54,6 +54,9 @@ pub fn main(scenario: &Scenario, output: &Output, firmware: Option<String>, hold
             run.device_errors.last.as_deref().unwrap_or("-")
         );
     }
+    if run.overflow > 0 {
+        eprintln!("note: {} received frames were dropped because the stack fell behind (queue full)", run.overflow);
+    }
     match run.stop {
         Stop::Interrupted => eprintln!("note: interrupted (Ctrl-C); the namespace and TAP are gone"),
         Stop::DeviceGone => eprintln!("note: the TAP device went away; the run stopped early"),
