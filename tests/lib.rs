@@ -4,10 +4,11 @@
 use std::path::PathBuf;
 
 use proptest::prelude::*;
-use udplab_firmware::{ArqConfig, ClientConfig, Reply, Role, ServerConfig};
+use udplab_firmware::{ArqConfig, Reply};
 use udplab_sim::Scenario;
+use udplab_sim::pair::Pair;
 use udplab_sim::rng::Prob;
-use udplab_sim::scenario::{Expect, Impairment, Jitter, Link, Loss, Node, Phase};
+use udplab_sim::scenario::{Impairment, Jitter, Link, Loss, Phase};
 
 /// The lesson files in `scenarios/`, sorted.
 pub fn lesson_files() -> Vec<PathBuf> {
@@ -146,37 +147,21 @@ pub fn traffic() -> impl Strategy<Value = Traffic> {
 
 /// A client and a server joined by the given links (laptop->board, then board->laptop).
 pub fn two_nodes(t: Traffic, up: Link, down: Link, duration_us: u64, seed: u64) -> Scenario {
-    let mut s = Scenario {
-        name: "generated".to_string(),
-        description: String::new(),
-        seed,
+    Pair {
+        count: t.count,
+        interval_us: t.interval_us,
+        size: t.size,
+        reply: t.reply,
+        reliable: t.reliable,
+        up: up.impairment,
+        up_phases: up.phases,
+        down: down.impairment,
+        down_phases: down.phases,
         duration_us,
-        nodes: vec![
-            Node {
-                name: "laptop".to_string(),
-                addr: [192, 0, 2, 1],
-                role: Role::Client(ClientConfig {
-                    port: 49152,
-                    server_addr: [192, 0, 2, 2],
-                    server_port: 3333,
-                    count: t.count,
-                    interval_us: t.interval_us,
-                    start_us: 0,
-                    size: t.size,
-                    reliable: t.reliable,
-                }),
-            },
-            Node {
-                name: "board".to_string(),
-                addr: [192, 0, 2, 2],
-                role: Role::Server(ServerConfig { port: 3333, reply: t.reply, reliable: t.reliable }),
-            },
-        ],
-        links: vec![up, down],
-        expect: Expect::default(),
-    };
-    s.add_default_links();
-    s
+        seed,
+        ..Pair::default()
+    }
+    .build()
 }
 
 pub fn link(from: usize, to: usize, impairment: Impairment, phases: Vec<Phase>) -> Link {

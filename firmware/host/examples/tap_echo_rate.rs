@@ -9,17 +9,16 @@
 //! asserts a speed.
 
 use std::net::{Ipv4Addr, SocketAddrV4, UdpSocket};
-use std::time::{Duration, Instant};
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use udplab_firmware::{ClientConfig, Reply, Role, ServerConfig};
+use std::time::{Duration, Instant};
 
 use udplab_host::{Hooks, Ready, TapOptions, run_tap};
 use udplab_sim::Scenario;
+use udplab_sim::pair::Pair;
 use udplab_sim::rng::Prob;
-use udplab_sim::scenario::{Expect, Impairment, Link, Loss, Node};
+use udplab_sim::scenario::{Impairment, Loss};
 
 fn scenario(loss_ppb: u64) -> Scenario {
     let imp = Impairment {
@@ -30,40 +29,8 @@ fn scenario(loss_ppb: u64) -> Scenario {
         },
         ..Impairment::default()
     };
-    let mut s = Scenario {
-        name: "rate".into(),
-        description: String::new(),
-        seed: 1,
-        duration_us: 3_600_000_000,
-        nodes: vec![
-            Node {
-                name: "laptop".into(),
-                addr: [192, 0, 2, 1],
-                role: Role::Client(ClientConfig {
-                    port: 49152,
-                    server_addr: [192, 0, 2, 2],
-                    server_port: 7,
-                    count: 1,
-                    interval_us: 1000,
-                    start_us: 0,
-                    size: 64,
-                    reliable: None,
-                }),
-            },
-            Node {
-                name: "board".into(),
-                addr: [192, 0, 2, 2],
-                role: Role::Server(ServerConfig { port: 7, reply: Reply::Echo, reliable: None }),
-            },
-        ],
-        links: vec![
-            Link { from: 0, to: 1, impairment: imp.clone(), phases: vec![] },
-            Link { from: 1, to: 0, impairment: imp, phases: vec![] },
-        ],
-        expect: Expect::default(),
-    };
-    s.add_default_links();
-    s
+    Pair { count: 1, port: 7, up: imp.clone(), down: imp, duration_us: 3_600_000_000, ..Pair::default() }
+        .build()
 }
 
 /// Ping-pong `count` datagrams from `from` to `to`; returns (answered, lost, time spent on the

@@ -4,15 +4,15 @@
 //! README.md. Throughput is counted in datagrams that cross a link (requests + echoes).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use udplab_firmware::{ArqConfig, ClientConfig, Reply, Role, ServerConfig};
+use udplab_firmware::ArqConfig;
 use udplab_sim::Scenario;
+use udplab_sim::pair::Pair;
 use udplab_sim::rng::Prob;
-use udplab_sim::scenario::{Expect, Impairment, Link, Loss, Node};
+use udplab_sim::scenario::{Impairment, Loss};
 
 const COUNT: u32 = 10_000;
 
 fn echo(loss_ppb: u64, reliable: bool) -> Scenario {
-    let arq = reliable.then(ArqConfig::default);
     let imp = Impairment {
         delay_us: 1_000,
         loss: if loss_ppb == 0 {
@@ -22,38 +22,17 @@ fn echo(loss_ppb: u64, reliable: bool) -> Scenario {
         },
         ..Impairment::default()
     };
-    Scenario {
-        name: "bench".into(),
-        description: String::new(),
-        seed: 1,
+    Pair {
+        count: COUNT,
+        interval_us: 1_000,
+        port: 7,
+        reliable: reliable.then(ArqConfig::default),
+        up: imp.clone(),
+        down: imp,
         duration_us: 3_600_000_000,
-        nodes: vec![
-            Node {
-                name: "client".into(),
-                addr: [192, 0, 2, 1],
-                role: Role::Client(ClientConfig {
-                    port: 49152,
-                    server_addr: [192, 0, 2, 2],
-                    server_port: 7,
-                    count: COUNT,
-                    interval_us: 1_000,
-                    start_us: 0,
-                    size: 64,
-                    reliable: arq,
-                }),
-            },
-            Node {
-                name: "server".into(),
-                addr: [192, 0, 2, 2],
-                role: Role::Server(ServerConfig { port: 7, reply: Reply::Echo, reliable: arq }),
-            },
-        ],
-        links: vec![
-            Link { from: 0, to: 1, impairment: imp.clone(), phases: vec![] },
-            Link { from: 1, to: 0, impairment: imp, phases: vec![] },
-        ],
-        expect: Expect::default(),
+        ..Pair::default()
     }
+    .build()
 }
 
 /// Datagrams offered to links in one run of `s`.

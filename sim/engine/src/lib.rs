@@ -10,6 +10,7 @@ pub mod device;
 pub mod impaired;
 pub mod link;
 pub mod net;
+pub mod pair;
 pub mod report;
 pub mod rng;
 pub mod scenario;

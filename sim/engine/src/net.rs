@@ -319,55 +319,25 @@ impl<'s> Network<'s> {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::pair::Pair;
     use crate::report::Summary;
     use crate::rng::Prob;
-    use crate::scenario::{Expect, Impairment, Link, Loss, Node};
+    use crate::scenario::{Impairment, Loss};
     use crate::trace::Lines;
-    use alloc::string::ToString;
-    use udplab_firmware::{ArqConfig, ClientConfig, Reply, Role, ServerConfig};
+    use udplab_firmware::ArqConfig;
 
     pub(crate) fn echo(loss_ppb: u64, reliable: bool) -> Scenario {
-        let arq = reliable.then(ArqConfig::default);
-        let mut s = Scenario {
-            name: "t".to_string(),
-            description: String::new(),
+        Pair {
+            reliable: reliable.then(ArqConfig::default),
+            up: Impairment {
+                loss: Loss::Bernoulli { p: Prob::from_ppb(loss_ppb).unwrap() },
+                delay_us: 5_000,
+                ..Impairment::default()
+            },
             seed: 7,
-            duration_us: 20_000_000,
-            nodes: alloc::vec![
-                Node {
-                    name: "laptop".to_string(),
-                    addr: [192, 0, 2, 1],
-                    role: Role::Client(ClientConfig {
-                        port: 49152,
-                        server_addr: [192, 0, 2, 2],
-                        server_port: 3333,
-                        count: 20,
-                        interval_us: 100_000,
-                        start_us: 0,
-                        size: 64,
-                        reliable: arq,
-                    }),
-                },
-                Node {
-                    name: "board".to_string(),
-                    addr: [192, 0, 2, 2],
-                    role: Role::Server(ServerConfig { port: 3333, reply: Reply::Echo, reliable: arq }),
-                },
-            ],
-            links: alloc::vec![Link {
-                from: 0,
-                to: 1,
-                impairment: Impairment {
-                    loss: Loss::Bernoulli { p: Prob::from_ppb(loss_ppb).unwrap() },
-                    delay_us: 5_000,
-                    ..Impairment::default()
-                },
-                phases: Vec::new(),
-            }],
-            expect: Expect::default(),
-        };
-        s.add_default_links();
-        s
+            ..Pair::default()
+        }
+        .build()
     }
 
     #[test]
