@@ -47,6 +47,8 @@ const KERNEL_MAC: [u8; 6] = [0x02, 0x75, 0x64, 0x70, 0x00, 0x02];
 const QUIET: Duration = Duration::from_millis(300);
 /// Longest sleep between polls: a safety net, not a timing assumption.
 const MAX_SLEEP: Duration = Duration::from_millis(50);
+/// Wake-ups closer than this are waited for by polling rather than by the millisecond timer.
+const SPIN_BELOW: Duration = Duration::from_micros(1_500);
 
 #[derive(Debug, Clone)]
 pub struct TapOptions {
@@ -379,6 +381,12 @@ async fn run_in_namespace(
             .min();
         let sleep =
             wake.map_or(MAX_SLEEP, |w| Duration::from_micros(w.saturating_sub(now_us()))).min(MAX_SLEEP);
+        if sleep < SPIN_BELOW {
+            // tokio's timer counts whole milliseconds: sleeping would deliver a 5 ms delay after
+            // 6 ms. Close to a due time, poll again instead (the TAP and sockets are non-blocking).
+            tokio::task::yield_now().await;
+            continue;
+        }
         let peer_socks: Vec<&tokio::net::UdpSocket> = peers.iter().map(|p| &p.2).collect();
         let any_peer = poll_fn(|cx| {
             if peer_socks.iter().any(|s| s.poll_recv_ready(cx).is_ready()) {
@@ -394,7 +402,8 @@ async fn run_in_namespace(
                 }
             }
             _ = any_peer => {}
-            _ = tokio::time::sleep(sleep) => {}
+            // Wake early and poll the rest of the way (see SPIN_BELOW).
+            _ = tokio::time::sleep(sleep - SPIN_BELOW) => {}
             _ = &mut ctrl_c => break Stop::Interrupted,
         }
     };
