@@ -5,6 +5,7 @@ pub mod cli;
 pub mod run;
 pub mod scenario_file;
 pub mod tap;
+pub mod teach;
 pub mod wokwi;
 
 pub use run::{RunOutput, run_scenario};

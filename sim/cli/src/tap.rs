@@ -6,10 +6,17 @@ use udplab_sim::Scenario;
 
 #[cfg(all(target_os = "linux", feature = "tap"))]
 use crate::cli::EXIT_BAD_INPUT;
-use crate::cli::{EXIT_ENVIRONMENT, Output};
+use crate::cli::{EXIT_ENVIRONMENT, Output, Pictures};
 
+/// `pictures` are written from the trace as for `udplab run`; the caller has refused `--pcap`.
 #[cfg(all(target_os = "linux", feature = "tap"))]
-pub fn main(scenario: &Scenario, output: &Output, firmware: Option<String>, hold: Option<u64>) -> ExitCode {
+pub fn main(
+    scenario: &Scenario,
+    output: &Output,
+    pictures: &Pictures,
+    firmware: Option<String>,
+    hold: Option<u64>,
+) -> ExitCode {
     use std::time::Duration;
     use udplab_host::{Hooks, HostError, Ready, Stop, TapOptions, run_tap};
     use udplab_sim::trace::Lines;
@@ -55,18 +62,28 @@ pub fn main(scenario: &Scenario, output: &Output, firmware: Option<String>, hold
         );
     }
     if run.overflow > 0 {
-        eprintln!("note: {} received frames were dropped because the stack fell behind (queue full)", run.overflow);
+        eprintln!(
+            "note: {} received frames were dropped because the stack fell behind (queue full)",
+            run.overflow
+        );
     }
     match run.stop {
         Stop::Interrupted => eprintln!("note: interrupted (Ctrl-C); the namespace and TAP are gone"),
         Stop::DeviceGone => eprintln!("note: the TAP device went away; the run stopped early"),
         Stop::Done | Stop::Duration => {}
     }
-    if holding {
-        return ExitCode::SUCCESS;
-    }
     let out = crate::run::RunOutput::from_trace(scenario, seed, run.trace);
-    crate::cli::report(&out, output)
+    if holding {
+        // The live lines were the output; still write the pictures asked for.
+        return match crate::teach::write_requested(&out, &[], &pictures.requested()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(crate::cli::EXIT_IO)
+            }
+        };
+    }
+    crate::cli::report_taught(&out, &[], output, pictures)
 }
 
 #[cfg(all(target_os = "linux", feature = "tap"))]
@@ -92,7 +109,7 @@ fn hold_instructions(r: &udplab_host::Ready) -> String {
 }
 
 #[cfg(not(all(target_os = "linux", feature = "tap")))]
-pub fn main(_: &Scenario, _: &Output, _: Option<String>, _: Option<u64>) -> ExitCode {
+pub fn main(_: &Scenario, _: &Output, _: &Pictures, _: Option<String>, _: Option<u64>) -> ExitCode {
     eprintln!("error: this udplab was built without TAP support (Linux only, feature `tap`)");
     ExitCode::from(EXIT_ENVIRONMENT)
 }

@@ -1,0 +1,285 @@
+//! The ladder (sequence) diagram for a terminal: one column per node, one row per datagram in
+//! the order sent, an arrow from sender to receiver, and what happened to it on the right.
+//!
+//! ```text
+//!       sent  laptop                         board
+//!   0.100000  |-- #2 seq=2 ----------------->|  +5.000ms
+//!   0.200000  |-- #3 seq=3 ---------X        |  LOST: random loss (20%)
+//!             |== #4 copy ==================>|  +6.100ms: duplicate of #4
+//! ```
+//!
+//! ASCII only, so it survives any terminal, log file or copy-paste; colour (ANSI) is optional
+//! and added around whole rows, so the plain text is the same with and without it.
+
+use std::fmt::Write;
+
+use udplab_firmware::app::Ms;
+use udplab_sim::trace::Time;
+
+use super::story::{CopyEnd, Datagram, Note, Step, Story, corruption_words, overtook_words};
+
+/// What kind of row, for colouring.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tone {
+    Plain,
+    Lost,
+    Reordered,
+    Duplicate,
+    Corrupted,
+    InFlight,
+    Problem,
+    Info,
+}
+
+impl Tone {
+    /// The ANSI SGR code of the tone.
+    fn ansi(self) -> Option<&'static str> {
+        match self {
+            Tone::Plain => None,
+            Tone::Lost | Tone::Problem => Some("\x1b[31m"),
+            Tone::Reordered => Some("\x1b[35m"),
+            Tone::Duplicate => Some("\x1b[33m"),
+            Tone::Corrupted => Some("\x1b[36m"),
+            Tone::InFlight => Some("\x1b[2m"),
+            Tone::Info => Some("\x1b[34m"),
+        }
+    }
+}
+
+/// The shape of an arrow's line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// All the way, with a head.
+    Whole,
+    /// A duplicate copy: drawn with `=`.
+    Copy,
+    /// Stops half way with an `X`.
+    Lost,
+    /// Half way solid, then dotted, no head: still inside the link when the run ended.
+    InFlight,
+}
+
+/// Renders the ladder of `story`; `color` adds ANSI colours.
+pub fn render(story: &Story, seed: u64, color: bool) -> String {
+    let nodes = story.scenario.nodes.len().max(1);
+    let longest = story.datagrams.iter().map(|d| arrow_label(d, 0).len()).max().unwrap_or(8);
+    let gap = (2 * (longest + 6)).max(24);
+    let width = (nodes - 1) * gap + 1;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "ladder of {}, seed {}: one row per datagram in the order sent; +T: its latency",
+        story.scenario.name, seed
+    );
+    out.push_str("  X: lost on the way   ==>: duplicate copy   ...: still in flight when the run ended\n\n");
+    // Node names, each starting at its lifeline.
+    let mut names = String::new();
+    for (i, n) in story.scenario.nodes.iter().enumerate() {
+        let at = i * gap;
+        while names.len() < at {
+            names.push(' ');
+        }
+        if !names.is_empty() && !names.ends_with(' ') {
+            names.push(' ');
+        }
+        names.push_str(&n.name);
+    }
+    let _ = writeln!(out, "{:>10}  {}", "sent", names.trim_end());
+
+    for step in &story.steps {
+        match step {
+            Step::Datagram(i) => {
+                let Some(d) = story.datagrams.get(*i) else { continue };
+                datagram_rows(&mut out, story, d, gap, width, color);
+            }
+            Step::Note(n) => note_row(&mut out, story, n, gap, width, color),
+        }
+    }
+    out
+}
+
+fn datagram_rows(out: &mut String, story: &Story, d: &Datagram, gap: usize, width: usize, color: bool) {
+    let (from, to) = (d.from * gap, d.to * gap);
+    let time = Time(d.sent_us).to_string();
+    if let Some(reason) = d.lost() {
+        let lane = arrow(width, gap, from, to, Shape::Lost, &arrow_label(d, 0));
+        let note = format!("LOST: {}", story.loss_reason(d.link, reason));
+        row(out, &time, &lane, &note, Tone::Lost, color);
+        return;
+    }
+    for (k, c) in d.copies.iter().enumerate() {
+        let shape = match (c.end, c.copy) {
+            (CopyEnd::InFlight { .. }, _) => Shape::InFlight,
+            (_, 0) => Shape::Whole,
+            _ => Shape::Copy,
+        };
+        let lane = arrow(width, gap, from, to, shape, &arrow_label(d, c.copy));
+        let (note, tone) = copy_note(d, c.copy, c.end);
+        let time = if k == 0 { time.as_str() } else { "" };
+        row(out, time, &lane, &note, tone, color);
+    }
+}
+
+/// The label on the arrow of copy `copy`.
+fn arrow_label(d: &Datagram, copy: u8) -> String {
+    if copy > 0 { format!("#{} copy", d.index) } else { d.short_label() }
+}
+
+/// What the right-hand column says about one copy, and its tone.
+fn copy_note(d: &Datagram, copy: u8, end: CopyEnd) -> (String, Tone) {
+    let mut parts: Vec<String> = Vec::new();
+    let mut tone = Tone::Plain;
+    let p = d.passage();
+    match end {
+        CopyEnd::Arrived { latency_us, .. } => {
+            let mut first = format!("+{}", Ms(latency_us));
+            if copy > 0 {
+                let _ = write!(first, ": duplicate of #{}", d.index);
+                tone = Tone::Duplicate;
+            }
+            parts.push(first);
+        }
+        CopyEnd::InFlight { .. } => {
+            parts.push("still in flight when the run ended".to_string());
+            tone = Tone::InFlight;
+        }
+    }
+    if copy == 0 {
+        if let Some(a) = d.attempt() {
+            parts.push(format!("retransmission (attempt {a})"));
+        }
+        if let Some(p) = p {
+            if p.queued_us > 0 {
+                parts.push(format!("{} at the rate limit", Ms(p.queued_us)));
+            }
+            if p.held_us > 0 {
+                parts.push(format!("held back {}", Ms(p.held_us)));
+                if tone == Tone::Plain {
+                    tone = Tone::Reordered;
+                }
+            }
+            if p.copies > 1 {
+                parts.push("DUPLICATED".to_string());
+                if tone == Tone::Plain {
+                    tone = Tone::Duplicate;
+                }
+            }
+        }
+        if d.overtook.count > 0 {
+            parts.push(format!("overtook {}", overtook_words(&d.overtook)));
+            if tone == Tone::Plain {
+                tone = Tone::Reordered;
+            }
+        }
+    }
+    if let CopyEnd::Arrived { overtaken_by: Some(later), .. } = end {
+        parts.push(format!("REORDERED: #{later} arrived first"));
+        tone = Tone::Reordered;
+    }
+    if let Some(c) = d.corrupted() {
+        parts.push(corruption_words(c).replacen("corrupted", "CORRUPTED", 1));
+        if tone == Tone::Plain || tone == Tone::Duplicate {
+            tone = Tone::Corrupted;
+        }
+    }
+    (parts.join(", "), tone)
+}
+
+fn note_row(out: &mut String, story: &Story, n: &Note, gap: usize, width: usize, color: bool) {
+    let mut lane = lifelines(width, gap);
+    if let Some(c) = lane.get_mut(n.node * gap) {
+        *c = b'o';
+    }
+    let text = format!("{}: {}", story.node_name(n.node), n.text);
+    let tone = if n.problem { Tone::Problem } else { Tone::Info };
+    row(out, &Time(n.at_us).to_string(), &lane, &text, tone, color);
+}
+
+fn row(out: &mut String, time: &str, lane: &[u8], note: &str, tone: Tone, color: bool) {
+    let lane = String::from_utf8_lossy(lane);
+    let code = if color { tone.ansi() } else { None };
+    match code {
+        Some(code) => {
+            let _ = writeln!(out, "{time:>10}  {code}{lane}  {note}\x1b[0m");
+        }
+        None => {
+            let _ = writeln!(out, "{time:>10}  {lane}  {note}");
+        }
+    }
+}
+
+/// A row of lifelines `|`, one every `gap` columns.
+fn lifelines(width: usize, gap: usize) -> Vec<u8> {
+    (0..width).map(|x| if x % gap == 0 { b'|' } else { b' ' }).collect()
+}
+
+/// One arrow from column `from` to column `to` across the lifelines.
+fn arrow(width: usize, gap: usize, from: usize, to: usize, shape: Shape, label: &str) -> Vec<u8> {
+    let mut lane = lifelines(width, gap);
+    if from == to || from >= width || to >= width {
+        return lane;
+    }
+    let right = to > from;
+    let (lo, hi) = if right { (from, to) } else { (to, from) };
+    let mid = lo + (hi - lo) / 2;
+    let fill = if shape == Shape::Copy { b'=' } else { b'-' };
+    // The columns the line covers, from the sender outwards.
+    let (start, end) = match shape {
+        Shape::Lost => {
+            if right {
+                (lo + 1, mid - 1)
+            } else {
+                (mid + 1, hi - 1)
+            }
+        }
+        _ => (lo + 1, hi - 1),
+    };
+    if let Some(line) = lane.get_mut(start..=end) {
+        line.fill(fill);
+    }
+    match shape {
+        Shape::Whole | Shape::Copy => {
+            if right {
+                lane[hi - 1] = b'>';
+            } else {
+                lane[lo + 1] = b'<';
+            }
+        }
+        Shape::Lost => lane[mid] = b'X',
+        Shape::InFlight => {
+            // Dotted over the half nearer the receiver.
+            let dotted: Vec<usize> = if right { (mid..hi).collect() } else { (lo + 1..=mid).collect() };
+            for x in dotted {
+                lane[x] = if (x - lo) % 2 == 0 { b'.' } else { b' ' };
+            }
+        }
+    }
+    // The label, two dashes away from the sender, padded by a space on each side.
+    let text = format!(" {label} ");
+    let len = text.len();
+    let room = end.saturating_sub(start);
+    if len + 2 <= room {
+        let at = if right { lo + 3 } else { hi - 2 - len };
+        lane[at..at + len].copy_from_slice(text.as_bytes());
+    }
+    lane
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: Vec<u8>) -> String {
+        String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn arrows_point_the_right_way_and_lost_ones_stop_half_way() {
+        assert_eq!(s(arrow(21, 20, 0, 20, Shape::Whole, "#1")), "|-- #1 ------------>|");
+        assert_eq!(s(arrow(21, 20, 20, 0, Shape::Whole, "#1")), "|<------------ #1 --|");
+        assert_eq!(s(arrow(21, 20, 0, 20, Shape::Lost, "#1")), "|-- #1 ---X         |");
+        assert_eq!(s(arrow(21, 20, 20, 0, Shape::Lost, "#1")), "|         X--- #1 --|");
+        assert_eq!(s(arrow(21, 20, 0, 20, Shape::Copy, "#1")), "|== #1 ============>|");
+        assert_eq!(s(arrow(21, 20, 0, 20, Shape::InFlight, "#1")), "|-- #1 ---. . . . . |");
+    }
+}

@@ -1,0 +1,289 @@
+//! `udplab sweep`: one scenario over a grid of parameter values and seeds, run in parallel.
+//!
+//! The grid is the product of the `--vary` dimensions (in the order given, the first one
+//! outermost) and the seeds (innermost). Runs are independent and deterministic, so they are
+//! shared among worker threads in any order and the rows are put back in grid order: the same
+//! sweep gives the same CSV and plot byte for byte, whatever the number of threads.
+
+pub mod apply;
+pub mod grid;
+pub mod output;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use udplab_sim::Scenario;
+use udplab_sim::report::{Spread, Summary};
+
+use grid::{Dimension, Param, Value};
+
+/// Most runs one sweep may ask for.
+pub const MAX_RUNS: usize = 1_000_000;
+
+/// What to sweep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The varied parameters (never `seed`: seeds are below).
+    pub dims: Vec<Dimension>,
+    pub seeds: Vec<u64>,
+}
+
+impl Plan {
+    /// Builds a plan from `--vary` and `--seeds` arguments; `default_seed` is the scenario's.
+    pub fn parse(vary: &[String], seeds: Option<&str>, default_seed: u64) -> Result<Plan, String> {
+        let mut dims: Vec<Dimension> = Vec::new();
+        let mut seed_values: Option<Vec<u64>> = None;
+        for arg in vary {
+            let d = grid::parse_vary(arg)?;
+            if d.param == Param::Seed {
+                if seed_values.is_some() {
+                    return Err("seeds are given twice (--vary seed=... and --seeds): give them once".into());
+                }
+                seed_values =
+                    Some(d.values.iter().map(|v| if let Value::Count(n) = v { *n } else { 0 }).collect());
+                continue;
+            }
+            if dims.iter().any(|x| x.param == d.param) {
+                return Err(format!(
+                    "--vary `{}` is given twice: list all its values in one --vary",
+                    d.param.name()
+                ));
+            }
+            dims.push(d);
+        }
+        if let Some(s) = seeds {
+            if seed_values.is_some() {
+                return Err("seeds are given twice (--vary seed=... and --seeds): give them once".into());
+            }
+            seed_values = Some(grid::parse_seeds(s)?);
+        }
+        let plan = Plan { dims, seeds: seed_values.unwrap_or_else(|| vec![default_seed]) };
+        let runs = plan.points().saturating_mul(plan.seeds.len());
+        if runs > MAX_RUNS {
+            return Err(format!("the sweep asks for {runs} runs; at most {MAX_RUNS} are allowed"));
+        }
+        Ok(plan)
+    }
+
+    /// Grid points (without seeds).
+    pub fn points(&self) -> usize {
+        self.dims
+            .iter()
+            .map(|d| d.values.len())
+            .try_fold(1usize, |a, n| a.checked_mul(n))
+            .unwrap_or(usize::MAX)
+    }
+
+    /// Every run, in grid order: `(values, one per dimension; seed)`.
+    pub fn runs(&self) -> Vec<(Vec<Value>, u64)> {
+        let mut points: Vec<Vec<Value>> = vec![Vec::new()];
+        for d in &self.dims {
+            points = points
+                .into_iter()
+                .flat_map(|p| {
+                    d.values.iter().map(move |v| {
+                        let mut q = p.clone();
+                        q.push(*v);
+                        q
+                    })
+                })
+                .collect();
+        }
+        points.into_iter().flat_map(|p| self.seeds.iter().map(move |s| (p.clone(), *s))).collect()
+    }
+}
+
+/// What one run measured, over all its client/server flows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub values: Vec<Value>,
+    pub seed: u64,
+    pub sent: u64,
+    pub delivered: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    pub out_of_order: u64,
+    /// One-way latency to the receiving application, over all flows.
+    pub latency: Spread,
+    pub goodput_bps: u64,
+    pub retransmissions: u64,
+    /// Whether the scenario's `[expect]` held.
+    pub expectations_hold: bool,
+}
+
+impl Row {
+    fn measure(values: Vec<Value>, seed: u64, scenario: &Scenario, summary: &Summary) -> Row {
+        let mut row = Row {
+            values,
+            seed,
+            sent: 0,
+            delivered: 0,
+            lost: 0,
+            duplicates: 0,
+            out_of_order: 0,
+            latency: Spread::default(),
+            goodput_bps: 0,
+            retransmissions: 0,
+            expectations_hold: summary.check(scenario).is_empty(),
+        };
+        for f in &summary.flows {
+            row.sent += f.sent;
+            row.delivered += f.delivered;
+            row.lost += f.lost;
+            row.duplicates += f.duplicates;
+            row.out_of_order += f.out_of_order;
+            row.goodput_bps += f.goodput_bps;
+            row.retransmissions += f.retransmissions;
+            let l = &f.latency;
+            if l.count > 0 {
+                let r = &mut row.latency;
+                r.min_us = if r.count == 0 { l.min_us } else { r.min_us.min(l.min_us) };
+                r.max_us = r.max_us.max(l.max_us);
+                r.sum_us += l.sum_us;
+                r.count += l.count;
+            }
+        }
+        row
+    }
+}
+
+/// Runs the plan over `scenario` on `jobs` threads; `progress` shows a bar on stderr (only
+/// when stderr is a terminal). Rows come back in grid order.
+pub fn run(scenario: &Scenario, plan: &Plan, jobs: usize, progress: bool) -> Result<Vec<Row>, String> {
+    let runs = plan.runs();
+    let jobs = jobs.clamp(1, runs.len().max(1));
+    let bar = if progress {
+        let bar = ProgressBar::with_draw_target(Some(runs.len() as u64), ProgressDrawTarget::stderr());
+        if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} runs ({eta} left)") {
+            bar.set_style(style);
+        }
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let next = AtomicUsize::new(0);
+    let results: Mutex<Vec<(usize, Result<Row, String>)>> = Mutex::new(Vec::with_capacity(runs.len()));
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| {
+                let mut mine = Vec::new();
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((values, seed)) = runs.get(i) else { break };
+                    mine.push((i, one_run(scenario, &plan.dims, values, *seed)));
+                    bar.inc(1);
+                }
+                if let Ok(mut all) = results.lock() {
+                    all.extend(mine);
+                }
+            });
+        }
+    });
+    bar.finish_and_clear();
+    let mut results = results.into_inner().map_err(|_| "a sweep worker failed".to_string())?;
+    results.sort_unstable_by_key(|(i, _)| *i);
+    if results.len() != runs.len() {
+        return Err("a sweep worker failed".to_string());
+    }
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
+fn one_run(scenario: &Scenario, dims: &[Dimension], values: &[Value], seed: u64) -> Result<Row, String> {
+    let mut sc = scenario.clone();
+    for (d, v) in dims.iter().zip(values) {
+        apply::apply(&mut sc, d.param, *v)?;
+    }
+    let point = || {
+        let mut parts: Vec<String> =
+            dims.iter().zip(values).map(|(d, v)| format!("{}={v}", d.param.name())).collect();
+        parts.push(format!("seed={seed}"));
+        parts.join(" ")
+    };
+    let trace = udplab_sim::run(&sc, seed).map_err(|e| {
+        let node = sc.nodes.get(e.node).map_or("?", |n| n.name.as_str());
+        format!("at {}: node {node} cannot start: {}", point(), e.error)
+    })?;
+    let summary = Summary::from_trace(&sc, seed, &trace);
+    Ok(Row::measure(values.to_vec(), seed, &sc, &summary))
+}
+
+/// What `udplab sweep` was asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Request {
+    pub vary: Vec<String>,
+    pub seeds: Option<String>,
+    pub csv: Option<std::path::PathBuf>,
+    pub svg: Option<std::path::PathBuf>,
+    /// Worker threads; `None`: one per core.
+    pub jobs: Option<usize>,
+    /// Show a progress bar (on stderr, when it is a terminal).
+    pub progress: bool,
+}
+
+/// Why a sweep failed.
+#[derive(Debug)]
+pub enum SweepError {
+    /// Bad `--vary`/`--seeds`, or a grid point the scenario cannot run.
+    BadInput(String),
+    /// An output file could not be written.
+    Io(super::files::WriteError),
+}
+
+impl std::fmt::Display for SweepError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SweepError::BadInput(e) => f.write_str(e),
+            SweepError::Io(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Runs a sweep of `scenario` as asked, writes the requested files, and returns the table for
+/// the terminal. A line about the plan goes to stderr first.
+pub fn command(scenario: &Scenario, req: &Request) -> Result<String, SweepError> {
+    let plan = Plan::parse(&req.vary, req.seeds.as_deref(), scenario.seed).map_err(SweepError::BadInput)?;
+    let runs = plan.points() * plan.seeds.len();
+    let jobs = req.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    eprintln!(
+        "sweep {}: {} grid point(s) x {} seed(s) = {runs} run(s) on {} thread(s)",
+        scenario.name,
+        plan.points(),
+        plan.seeds.len(),
+        jobs.min(runs.max(1))
+    );
+    let rows = run(scenario, &plan, jobs, req.progress).map_err(SweepError::BadInput)?;
+    if let Some(path) = &req.csv {
+        super::files::write(path, output::csv(&plan, &rows).as_bytes()).map_err(SweepError::Io)?;
+    }
+    if let Some(path) = &req.svg {
+        let title = format!("udplab sweep of {}", scenario.name);
+        let args = output::arguments(&req.vary, req.seeds.as_deref());
+        super::files::write(path, output::plot(&title, &args, &plan, &rows).as_bytes())
+            .map_err(SweepError::Io)?;
+    }
+    Ok(output::table(&plan, &rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_grid_is_the_product_with_seeds_innermost() {
+        let vary = ["loss=0,0.5".to_string(), "reliable=false,true".to_string()];
+        let plan = Plan::parse(&vary, Some("1..3"), 9).unwrap();
+        let runs = plan.runs();
+        assert_eq!(runs.len(), 12);
+        assert_eq!(runs[0], (vec![Value::Prob(0), Value::Bool(false)], 1));
+        assert_eq!(runs[3], (vec![Value::Prob(0), Value::Bool(true)], 1));
+        assert_eq!(runs[11], (vec![Value::Prob(500_000_000), Value::Bool(true)], 3));
+        assert_eq!(Plan::parse(&[], None, 9).unwrap().runs(), vec![(vec![], 9)]);
+        assert!(Plan::parse(&["seed=1..2".into()], Some("3"), 9).is_err());
+        assert!(Plan::parse(&["loss=0.1".into(), "loss=0.2".into()], None, 9).is_err());
+        assert!(
+            Plan::parse(&["count=1..1000".into(), "loss=0..1:0.001".into(), "seed=1..2".into()], None, 9)
+                .is_err()
+        );
+    }
+}
