@@ -63,11 +63,20 @@ pub struct TapOptions {
     pub tap_name: String,
     /// Set to end the run from another thread (checked every loop, at least every 50 ms).
     pub stop: Option<Arc<AtomicBool>>,
+    /// Keep the bytes of every datagram crossing a link, for a packet capture.
+    pub capture: bool,
 }
 
 impl Default for TapOptions {
     fn default() -> Self {
-        TapOptions { firmware: None, hold: false, hold_for: None, tap_name: "udplab0".into(), stop: None }
+        TapOptions {
+            firmware: None,
+            hold: false,
+            hold_for: None,
+            tap_name: "udplab0".into(),
+            stop: None,
+            capture: false,
+        }
     }
 }
 
@@ -141,6 +150,8 @@ pub struct TapRun {
     pub device_errors: DeviceErrors,
     /// Received frames dropped because the stack's ready queue was full.
     pub overflow: u64,
+    /// Packet bytes, when [`TapOptions::capture`] asked for them.
+    pub captured: Vec<udplab_sim::net::Captured>,
 }
 
 /// Who is who on the TAP.
@@ -269,6 +280,9 @@ async fn run_in_namespace(
     let mut config = Config::new(HardwareAddress::Ethernet(EthernetAddress(FIRMWARE_MAC)));
     config.random_seed = seed;
     let mut device = Impaired::new(tap, seed, plan.links.clone());
+    if opts.capture {
+        device.capture();
+    }
     let mut iface = Interface::new(config, &mut device, Instant::ZERO);
     iface.update_ip_addrs(|a| {
         let _ = a.push(IpCidr::new(IpAddress::Ipv4(Ipv4Address::from_octets(fw.addr)), 0));
@@ -412,6 +426,7 @@ async fn run_in_namespace(
     records.sort_by_key(|r| r.at_us);
     drop(afd);
     let overflow = device.overflow;
+    let captured = device.take_captured();
     let device_errors = device.inner_mut().errors.clone();
-    Ok(TapRun { trace: records, firmware: plan.firmware, stop, device_errors, overflow })
+    Ok(TapRun { trace: records, firmware: plan.firmware, stop, device_errors, overflow, captured })
 }

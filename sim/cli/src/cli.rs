@@ -135,8 +135,8 @@ pub enum Command {
         /// this many seconds; prints how to reach it and each datagram's fate as it happens.
         #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "0")]
         hold: Option<u64>,
-        /// Pictures as for `run` (--ladder, --svg, --mermaid, --html); --pcap is not supported
-        /// on a TAP yet (it runs on a real clock and keeps no packet bytes).
+        /// Pictures and capture as for `run` (--ladder, --svg, --mermaid, --html, --pcap), with
+        /// real-clock times.
         #[command(flatten)]
         pictures: Pictures,
     },
@@ -294,15 +294,6 @@ pub fn main(args: Args) -> ExitCode {
             }
         }
         Command::Tap { file, output, firmware, hold, pictures } => {
-            if pictures.pcap.is_some() {
-                eprintln!(
-                    "error: --pcap is not supported by `udplab tap` yet: it runs on a real clock and keeps no \
-                     packet bytes. Use `udplab run {} --pcap FILE` for the same scenario in virtual time; \
-                     --ladder, --svg, --mermaid and --html work here.",
-                    file.display()
-                );
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
             let scenario = match load(&file) {
                 Ok(s) => s,
                 Err(code) => return code,

@@ -8,7 +8,8 @@ use udplab_sim::Scenario;
 use crate::cli::EXIT_BAD_INPUT;
 use crate::cli::{EXIT_ENVIRONMENT, Output, Pictures};
 
-/// `pictures` are written from the trace as for `udplab run`; the caller has refused `--pcap`.
+/// `pictures` are written as for `udplab run`: the pictures from the trace, the capture from the
+/// bytes the TAP runner kept, with real-clock timestamps.
 #[cfg(all(target_os = "linux", feature = "tap"))]
 pub fn main(
     scenario: &Scenario,
@@ -26,6 +27,7 @@ pub fn main(
         firmware,
         hold: hold.is_some(),
         hold_for: hold.filter(|s| *s > 0).map(Duration::from_secs),
+        capture: pictures.pcap.is_some(),
         ..TapOptions::default()
     };
     let lines = Lines::new(scenario);
@@ -75,7 +77,7 @@ pub fn main(
     let out = crate::run::RunOutput::from_trace(scenario, seed, run.trace);
     if holding {
         // The live lines were the output; still write the pictures asked for.
-        return match crate::teach::write_requested(&out, &[], &pictures.requested()) {
+        return match crate::teach::write_requested(&out, &run.captured, &pictures.requested()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
@@ -83,7 +85,7 @@ pub fn main(
             }
         };
     }
-    crate::cli::report_taught(&out, &[], output, pictures)
+    crate::cli::report_taught(&out, &run.captured, output, pictures)
 }
 
 #[cfg(all(target_os = "linux", feature = "tap"))]

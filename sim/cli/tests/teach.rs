@@ -413,27 +413,28 @@ fn an_output_file_that_cannot_be_written_exits_three_and_says_which() {
 }
 
 #[test]
-fn tap_refuses_a_capture_but_takes_pictures() {
+fn tap_writes_pictures_and_a_capture_from_the_real_clock_run() {
+    // A real TAP run needs root and /dev/net/tun.
     let l = lesson("02-random-loss");
     let dir = tmp("tap");
-    let pcap = dir.join("x.pcapng");
-    let out = udplab(&["tap", l.to_str().unwrap(), "--pcap", pcap.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = text(&out.stderr);
-    assert!(err.contains("--pcap is not supported by `udplab tap` yet"), "{err}");
-    assert!(err.contains("udplab run"), "says what to use instead: {err}");
-    assert!(!pcap.exists());
-
-    // The pictures need only the trace; a real TAP run needs root and /dev/net/tun.
-    let svg = dir.join("tap.svg");
-    let run =
-        udplab(&["tap", l.to_str().unwrap(), "--svg", svg.to_str().unwrap(), "--ladder", "--color", "never"]);
-    // Real time: latency expectations may fail by microseconds (exit 1); the files are written.
+    let (svg, pcap) = (dir.join("tap.svg"), dir.join("tap.pcapng"));
+    let run = udplab(&[
+        "tap",
+        l.to_str().unwrap(),
+        "--svg",
+        svg.to_str().unwrap(),
+        "--pcap",
+        pcap.to_str().unwrap(),
+        "--ladder",
+        "--color",
+        "never",
+    ]);
     if run.status.code() == Some(4) {
         assert!(std::env::var("CI").as_deref() != Ok("true"), "TAP must run in CI: {}", text(&run.stderr));
         eprintln!("\n*** SKIPPED tap pictures: {} ***\n", text(&run.stderr).trim());
         return;
     }
+    // Real time: latency expectations may fail by microseconds (exit 1); the files are written.
     assert!(matches!(run.status.code(), Some(0 | 1)), "{}", text(&run.stderr));
     assert!(text(&run.stdout).contains("ladder of 02-random-loss"));
     let doc = std::fs::read_to_string(&svg).unwrap();
@@ -442,6 +443,13 @@ fn tap_refuses_a_capture_but_takes_pictures() {
         xml.descendants().filter(|n| n.attribute("class").is_some_and(|c| c.starts_with("datagram"))).count();
     // The fates are keyed by datagram number, so the TAP run loses the same four.
     assert_eq!(datagrams, 20 + 16, "20 messages and 16 echoes");
+    let (interfaces, frames) = read_pcapng(&std::fs::read(&pcap).unwrap());
+    assert_eq!(interfaces.len(), 2);
+    // 36 datagrams offered; 16 + 16 came out of the links (the four lost ones did not).
+    assert_eq!(frames.len(), 36 + 32);
+    assert!(frames.iter().all(|f| f.comments.len() == 1));
+    assert_eq!(frames.iter().filter(|f| f.comments[0].contains(": LOST, ")).count(), 4);
+    assert!(frames.windows(2).all(|w| w[0].at_us <= w[1].at_us), "frames in time order");
 }
 
 #[test]

@@ -18,7 +18,7 @@ use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, Udp
 use crate::link::{Fate, LinkState};
 use crate::rng::name_key;
 use crate::scenario::Link;
-use crate::trace::{Event, Label, Record};
+use crate::trace::{Captured, Event, Label, Record};
 
 /// One scenario link placed in a device's path.
 #[derive(Debug, Clone)]
@@ -97,6 +97,8 @@ pub struct Impaired<D> {
     ready: VecDeque<Vec<u8>>,
     scheduled: u64,
     records: Vec<Record>,
+    /// Packet bytes for a capture, when asked for ([`Impaired::capture`]).
+    captured: Option<Vec<Captured>>,
     /// Frames dropped because `ready` was full (traced as such by the runner).
     pub overflow: u64,
 }
@@ -118,7 +120,27 @@ impl<D: Device> Impaired<D> {
             ready: VecDeque::new(),
             scheduled: 0,
             records: Vec::new(),
+            captured: None,
             overflow: 0,
+        }
+    }
+
+    /// Keeps the bytes of every datagram offered to and coming out of a link from now on, as
+    /// the virtual-time network's `run_with_capture` does (opt-in: a copy per packet).
+    pub fn capture(&mut self) {
+        self.captured.get_or_insert_with(Vec::new);
+    }
+
+    /// Takes the packets captured so far.
+    pub fn take_captured(&mut self) -> Vec<Captured> {
+        self.captured.as_mut().map(core::mem::take).unwrap_or_default()
+    }
+
+    /// Where the IPv4 packet starts in a frame of the inner device's medium.
+    fn ip_start(&self) -> usize {
+        match self.inner.capabilities().medium {
+            Medium::Ethernet => EthernetFrame::<&[u8]>::header_len(),
+            _ => 0,
         }
     }
 
@@ -180,6 +202,13 @@ impl<D: Device> Impaired<D> {
                 overtaken_by,
             };
             self.records.push(Record { at_us, event });
+            if self.captured.is_some() {
+                let packet = h.frame.get(self.ip_start()..).unwrap_or_default().to_vec();
+                let link = self.links[h.link].path.index;
+                if let Some(c) = &mut self.captured {
+                    c.push(Captured { at_us, link, index: h.index, copy: Some(h.copy), packet });
+                }
+            }
             match h.dir {
                 Dir::Out => self.send_inner(now_us, &h.frame),
                 Dir::In => {
@@ -230,10 +259,15 @@ impl<D: Device> Impaired<D> {
         }) else {
             return Some(frame);
         };
+        let offered = self.captured.is_some().then(|| frame[ip_start..].to_vec());
         let a = &mut self.links[li];
         let (index, fate) = a.state.offer(&a.path.spec, now_us, &mut frame[ip_start..]);
-        let event = Event::Offer { link: a.path.index, index, label, bytes, fate };
+        let link = a.path.index;
+        let event = Event::Offer { link, index, label, bytes, fate };
         self.records.push(Record { at_us: now_us, event });
+        if let (Some(c), Some(packet)) = (&mut self.captured, offered) {
+            c.push(Captured { at_us: now_us, link, index, copy: None, packet });
+        }
         if let Fate::Passed(p) = fate {
             for copy in 0..p.copies {
                 self.scheduled += 1;
@@ -389,6 +423,38 @@ mod tests {
         assert!(dev.inner().tx.len() < passed, "delayed frames are still held");
         dev.pump(200 * 10 + 1_000);
         assert_eq!(dev.inner().tx.len(), passed, "every passed frame reaches the wire once due");
+    }
+
+    #[test]
+    fn a_capture_has_one_packet_per_offer_and_arrival() {
+        let imp = Impairment {
+            loss: Loss::Bernoulli { p: Prob::from_ppb(300_000_000).unwrap() },
+            duplicate: Prob::from_ppb(300_000_000).unwrap(),
+            delay_us: 100,
+            ..Impairment::default()
+        };
+        let mut dev = Impaired::new(QueueDevice::default(), 3, alloc::vec![path(None, imp)]);
+        dev.capture();
+        let mut records = Vec::new();
+        for i in 0..50u64 {
+            send(&mut dev, i * 1_000);
+            records.extend(dev.take_records());
+        }
+        dev.pump(100_000);
+        records.extend(dev.take_records());
+        let captured = dev.take_captured();
+        let keys = |r: &Record| match r.event {
+            Event::Offer { link, index, .. } => Some((link, index, None)),
+            Event::Arrive { link, index, copy, .. } => Some((link, index, Some(copy))),
+            _ => None,
+        };
+        let mut want: Vec<_> = records.iter().filter_map(keys).collect();
+        let mut got: Vec<_> = captured.iter().map(|c| (c.link, c.index, c.copy)).collect();
+        want.sort();
+        got.sort();
+        assert_eq!(want, got);
+        assert!(captured.iter().any(|c| c.copy == Some(1)), "a duplicate was captured");
+        assert!(captured.iter().all(|c| c.packet == udp_packet([192, 0, 2, 1], [192, 0, 2, 2])));
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::device::QueueDevice;
 use crate::link::{Fate, LinkState};
 use crate::rng::name_key;
 use crate::scenario::Scenario;
+pub use crate::trace::Captured;
 use crate::trace::{Event, Label, Record, Trace};
 
 /// Why a scenario could not start.
@@ -107,19 +108,6 @@ pub fn run_streaming(
         count += 1;
     }
     Ok(count)
-}
-
-/// The bytes of a datagram at one point of its way through a link, for packet captures.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Captured {
-    pub at_us: u64,
-    pub link: usize,
-    pub index: u64,
-    /// `None`: as the sender offered it to the link (its `Event::Offer`); `Some(c)`: copy `c`
-    /// as it came out (its `Event::Arrive`), corruption included.
-    pub copy: Option<u8>,
-    /// The IPv4 packet.
-    pub packet: Vec<u8>,
 }
 
 /// Like [`run`], also keeping the bytes of every datagram offered to and arriving from a link.

@@ -238,5 +238,18 @@ impl Default for Digest {
     }
 }
 
+/// The bytes of a datagram at one point of its way through a link, for packet captures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Captured {
+    pub at_us: u64,
+    pub link: usize,
+    pub index: u64,
+    /// `None`: as the sender offered it to the link (its `Event::Offer`); `Some(c)`: copy `c`
+    /// as it came out (its `Event::Arrive`), corruption included.
+    pub copy: Option<u8>,
+    /// The IPv4 packet.
+    pub packet: Vec<u8>,
+}
+
 /// The records of one run, in the order they happened.
 pub type Trace = Vec<Record>;

@@ -64,7 +64,8 @@ pub fn capture(story: &Story, trace: &[Record], captured: &[Captured]) -> Result
     let sc = story.scenario;
     let about = format!(
         "udplab run of scenario {}: one interface per link, one frame per datagram offered to a link \
-         and per copy that came out of it; times are virtual, from the start of the run",
+         and per copy that came out of it; times count from the start of the run (virtual time for \
+         `udplab run`, the real clock for `udplab tap`)",
         sc.name
     );
     let mut shb = SectionHeaderBlock {
