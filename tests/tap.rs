@@ -146,6 +146,13 @@ fn impaired_fates_match_the_in_memory_run_datagram_by_datagram() {
     if !privileged("impaired_fates_match_the_in_memory_run_datagram_by_datagram") {
         return;
     }
+    // The firmware as the server (a kernel client), then as the client (a kernel server).
+    for firmware in ["board", "laptop"] {
+        fates_match_with_firmware(firmware);
+    }
+}
+
+fn fates_match_with_firmware(firmware: &str) {
     // Datagrams 30 ms apart, a held one 45 ms late: arrivals never come within 15 ms of each
     // other, so timing noise on the real clock cannot change which arrives first, and the echoes
     // go back in the same order as in memory (a tie, say a 60 ms hold, could go either way).
@@ -169,11 +176,12 @@ fn impaired_fates_match_the_in_memory_run_datagram_by_datagram() {
         77,
     );
     let memory = udplab_sim::run(&s, 77).unwrap();
-    let run = tap(s.clone(), TapOptions::default(), |_| {}).expect("runs");
+    let opts = TapOptions { firmware: Some(firmware.into()), ..TapOptions::default() };
+    let run = tap(s.clone(), opts, |_| {}).expect("runs");
     let (m, t) = (fates(&memory), fates(&run.trace));
     assert!(m.values().flatten().any(|f| f.contains("Random")), "the scenario loses something");
     for link in m.keys() {
-        assert_eq!(m[link], t[link], "link {}", s.link_name(*link));
+        assert_eq!(m[link], t[link], "link {} with {firmware} as firmware", s.link_name(*link));
     }
     no_tap_left_behind();
 }
