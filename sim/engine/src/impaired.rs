@@ -8,13 +8,13 @@
 //! a bounded queue until [`Impaired::pump`] releases them. Frames that are not IPv4 UDP (ARP,
 //! for one) pass straight through: impairing ARP would change which datagrams exist.
 
-use alloc::collections::{BinaryHeap, VecDeque};
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
-use core::cmp::{Ordering, Reverse};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetFrame, EthernetProtocol, IpProtocol, Ipv4Packet, UdpPacket};
 
+use crate::due::{Due, overtaken};
 use crate::link::{Fate, LinkState};
 use crate::rng::name_key;
 use crate::scenario::Link;
@@ -57,8 +57,6 @@ pub enum Direction {
 use Direction as Dir;
 
 struct Held {
-    at_us: u64,
-    order: u64,
     dir: Dir,
     link: usize,
     index: u64,
@@ -68,23 +66,6 @@ struct Held {
     frame: Vec<u8>,
 }
 
-impl PartialEq for Held {
-    fn eq(&self, o: &Self) -> bool {
-        self.cmp(o) == Ordering::Equal
-    }
-}
-impl Eq for Held {}
-impl PartialOrd for Held {
-    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
-        Some(self.cmp(o))
-    }
-}
-impl Ord for Held {
-    fn cmp(&self, o: &Self) -> Ordering {
-        (self.at_us, self.order).cmp(&(o.at_us, o.order))
-    }
-}
-
 /// Most frames waiting for the stack after their delay, beyond what links hold themselves.
 const READY_LIMIT: usize = 64;
 
@@ -92,10 +73,9 @@ const READY_LIMIT: usize = 64;
 pub struct Impaired<D> {
     inner: D,
     links: Vec<Active>,
-    held: BinaryHeap<Reverse<Held>>,
+    held: Due<Held>,
     /// Received frames whose delay is over, waiting for the stack.
     ready: VecDeque<Vec<u8>>,
-    scheduled: u64,
     records: Vec<Record>,
     /// Packet bytes for a capture, when asked for ([`Impaired::capture`]).
     captured: Option<Vec<Captured>>,
@@ -116,9 +96,8 @@ impl<D: Device> Impaired<D> {
         Impaired {
             inner,
             links,
-            held: BinaryHeap::new(),
+            held: Due::default(),
             ready: VecDeque::new(),
-            scheduled: 0,
             records: Vec::new(),
             captured: None,
             overflow: 0,
@@ -159,14 +138,12 @@ impl<D: Device> Impaired<D> {
 
     /// When the next delayed copy is due, in microseconds on the runner's clock.
     pub fn next_release_us(&self) -> Option<u64> {
-        self.held.peek().map(|Reverse(h)| h.at_us)
+        self.held.next_us()
     }
 
     /// Ends the run: every copy still held becomes an in-flight-at-end record.
     pub fn finish(&mut self, now_us: u64) -> Vec<Record> {
-        let mut left: Vec<Held> = self.held.drain().map(|Reverse(h)| h).collect();
-        left.sort();
-        for h in left {
+        for (_, h) in self.held.drain_in_order() {
             let link = self.links[h.link].path.index;
             let event = Event::InFlightAtEnd { link, index: h.index, label: h.label, copy: h.copy };
             self.records.push(Record { at_us: now_us, event });
@@ -177,22 +154,12 @@ impl<D: Device> Impaired<D> {
     /// Releases every copy due by `now_us`: outgoing ones to the inner device, incoming ones to
     /// the stack's receive queue. Call it whenever the runner wakes.
     pub fn pump(&mut self, now_us: u64) {
-        while self.held.peek().is_some_and(|Reverse(h)| h.at_us <= now_us) {
-            let Some(Reverse(h)) = self.held.pop() else { break };
+        while let Some((due_us, h)) = self.held.pop_due(now_us) {
             let a = &mut self.links[h.link];
-            let overtaken_by = if h.copy == 0 {
-                if a.highest_arrived > h.index {
-                    Some(a.highest_arrived)
-                } else {
-                    a.highest_arrived = h.index;
-                    None
-                }
-            } else {
-                None
-            };
+            let overtaken_by = overtaken(&mut a.highest_arrived, h.index, h.copy);
             // On a real clock the release can come a little after the due time: record when it
             // really happened.
-            let at_us = now_us.max(h.at_us);
+            let at_us = now_us.max(due_us);
             let event = Event::Arrive {
                 link: a.path.index,
                 index: h.index,
@@ -270,21 +237,9 @@ impl<D: Device> Impaired<D> {
         }
         if let Fate::Passed(p) = fate {
             for copy in 0..p.copies {
-                self.scheduled += 1;
                 let frame = if copy + 1 == p.copies { core::mem::take(&mut frame) } else { frame.clone() };
-                let at_us = p.arrive_us[usize::from(copy)];
-                let h = Held {
-                    at_us,
-                    order: self.scheduled,
-                    dir,
-                    link: li,
-                    index,
-                    copy,
-                    label,
-                    sent_us: now_us,
-                    frame,
-                };
-                self.held.push(Reverse(h));
+                let h = Held { dir, link: li, index, copy, label, sent_us: now_us, frame };
+                self.held.push(p.arrive_us[usize::from(copy)], h);
             }
             // A copy due now goes at once rather than waiting for the next pump.
             self.pump(now_us);

@@ -7,6 +7,7 @@
 extern crate alloc;
 
 pub mod device;
+mod due;
 pub mod impaired;
 pub mod link;
 pub mod net;

@@ -2,9 +2,7 @@
 //! directed pair of nodes is joined by an impaired link, and a discrete-event loop jumps from
 //! one event to the next. Nothing here reads a clock: 60 simulated seconds take milliseconds.
 
-use alloc::collections::BinaryHeap;
 use alloc::vec::Vec;
-use core::cmp::{Ordering, Reverse};
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::udp;
 use smoltcp::time::Instant;
@@ -12,6 +10,7 @@ use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpProtocol, Ipv4Address,
 use udplab_firmware::{App, AppError, SmoltcpSocket, add_smoltcp_socket};
 
 use crate::device::QueueDevice;
+use crate::due::{Due, overtaken};
 use crate::link::{Fate, LinkState};
 use crate::rng::name_key;
 use crate::scenario::Scenario;
@@ -36,32 +35,12 @@ struct Node {
 
 /// A copy of a datagram on its way through a link.
 struct InFlight {
-    at_us: u64,
-    /// Tie-break: the order in which arrivals were scheduled.
-    order: u64,
     link: usize,
     index: u64,
     copy: u8,
     label: Label,
     sent_us: u64,
     packet: Vec<u8>,
-}
-
-impl PartialEq for InFlight {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for InFlight {}
-impl PartialOrd for InFlight {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for InFlight {
-    fn cmp(&self, other: &Self) -> Ordering {
-        (self.at_us, self.order).cmp(&(other.at_us, other.order))
-    }
 }
 
 /// One run of a scenario in virtual time.
@@ -71,8 +50,7 @@ pub struct Network<'s> {
     links: Vec<LinkState>,
     /// Highest index that has arrived on each link (reordering detection).
     highest_arrived: Vec<u64>,
-    in_flight: BinaryHeap<Reverse<InFlight>>,
-    scheduled: u64,
+    in_flight: Due<InFlight>,
     trace: Trace,
     capture: Option<Vec<Captured>>,
 }
@@ -148,8 +126,7 @@ impl<'s> Network<'s> {
             nodes,
             links,
             highest_arrived: alloc::vec![0; scenario.links.len()],
-            in_flight: BinaryHeap::new(),
-            scheduled: 0,
+            in_flight: Due::default(),
             trace: Trace::new(),
             capture: None,
         })
@@ -163,7 +140,7 @@ impl<'s> Network<'s> {
     /// Processes the next event (one arrival, or every node due to wake) if it is due by
     /// `end_us`; returns false when nothing is left to do by then.
     pub fn advance(&mut self, end_us: u64) -> bool {
-        let next_arrival = self.in_flight.peek().map(|Reverse(f)| f.at_us);
+        let next_arrival = self.in_flight.next_us();
         let next_wake = self.nodes.iter().filter_map(|n| n.wake_us).min();
         let now = match (next_arrival, next_wake) {
             (Some(a), Some(w)) => a.min(w),
@@ -176,8 +153,8 @@ impl<'s> Network<'s> {
             return false;
         }
         if next_arrival == Some(now) {
-            if let Some(Reverse(f)) = self.in_flight.pop() {
-                self.arrive(f);
+            if let Some((at_us, f)) = self.in_flight.pop_due(now) {
+                self.arrive(at_us, f);
             }
         } else {
             for i in 0..self.nodes.len() {
@@ -198,43 +175,31 @@ impl<'s> Network<'s> {
     /// Ends the run: whatever is still inside a link is recorded as in flight at the end.
     pub fn finish(mut self) -> Trace {
         let end = self.scenario.duration_us;
-        let mut left: Vec<InFlight> = self.in_flight.drain().map(|Reverse(f)| f).collect();
-        left.sort();
-        for f in left {
+        for (_, f) in self.in_flight.drain_in_order() {
             let event = Event::InFlightAtEnd { link: f.link, index: f.index, label: f.label, copy: f.copy };
             self.trace.push(Record { at_us: end, event });
         }
         self.trace
     }
 
-    fn arrive(&mut self, f: InFlight) {
+    fn arrive(&mut self, at_us: u64, f: InFlight) {
         let dst = self.scenario.links[f.link].to;
-        let overtaken_by = if f.copy == 0 {
-            let highest = &mut self.highest_arrived[f.link];
-            if *highest > f.index {
-                Some(*highest)
-            } else {
-                *highest = f.index;
-                None
-            }
-        } else {
-            None
-        };
+        let overtaken_by = overtaken(&mut self.highest_arrived[f.link], f.index, f.copy);
         let event = Event::Arrive {
             link: f.link,
             index: f.index,
             label: f.label,
             copy: f.copy,
-            latency_us: f.at_us - f.sent_us,
+            latency_us: at_us - f.sent_us,
             overtaken_by,
         };
-        self.trace.push(Record { at_us: f.at_us, event });
+        self.trace.push(Record { at_us, event });
         if let Some(c) = &mut self.capture {
             let packet = f.packet.clone();
-            c.push(Captured { at_us: f.at_us, link: f.link, index: f.index, copy: Some(f.copy), packet });
+            c.push(Captured { at_us, link: f.link, index: f.index, copy: Some(f.copy), packet });
         }
         self.nodes[dst].device.rx.push_back(f.packet);
-        self.step(dst, f.at_us);
+        self.step(dst, at_us);
     }
 
     /// Lets node `i` process what it received, run its app, and send.
@@ -287,18 +252,7 @@ impl<'s> Network<'s> {
             for copy in 0..p.copies {
                 let at_us = p.arrive_us[usize::from(copy)];
                 let packet = if copy + 1 == p.copies { core::mem::take(&mut packet) } else { packet.clone() };
-                self.scheduled += 1;
-                let f = InFlight {
-                    at_us,
-                    order: self.scheduled,
-                    link,
-                    index,
-                    copy,
-                    label,
-                    sent_us: now_us,
-                    packet,
-                };
-                self.in_flight.push(Reverse(f));
+                self.in_flight.push(at_us, InFlight { link, index, copy, label, sent_us: now_us, packet });
             }
         }
     }
