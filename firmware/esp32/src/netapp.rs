@@ -364,16 +364,7 @@ pub fn command<D: RadioLink>(console: &mut Console, net: &Net<D>, line: &str, mo
                 None => say!(console, "status: {mode} has no address yet"),
             }
         }
-        "heap" => {
-            let s = esp_alloc::HEAP.stats();
-            say!(
-                console,
-                "@@ heap used={} free={} peak={}",
-                s.current_usage,
-                s.size - s.current_usage,
-                s.max_usage
-            );
-        }
+        "heap" => scenario_mode::print_heap(console),
         other => say!(
             console,
             "error: `{other}`: in {mode} mode only `status` and `heap` work (reset to change mode)"

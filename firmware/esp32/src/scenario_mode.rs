@@ -68,6 +68,11 @@ pub fn run(console: &mut Console, name: &str, seed: Option<u64>) {
         say!(console, "error: {name}: node {node} cannot start: {}", e.error);
         return;
     }
+    print_heap(console);
+}
+
+/// `@@ heap used=BYTES free=BYTES peak=BYTES` (peak: the most held since boot).
+pub fn print_heap(console: &mut Console) {
     let heap = esp_alloc::HEAP.stats();
     say!(
         console,
