@@ -57,9 +57,9 @@ pub struct Network<'s> {
 
 /// Runs `scenario` with `seed` to its end and returns the trace.
 pub fn run(scenario: &Scenario, seed: u64) -> Result<Trace, StartError> {
-    let mut net = Network::new(scenario, seed)?;
-    net.run_until(scenario.duration_us);
-    Ok(net.finish())
+    let mut trace = Trace::new();
+    run_streaming(scenario, seed, &mut |r| trace.push(*r))?;
+    Ok(trace)
 }
 
 /// Runs `scenario` handing each record to `emit` as soon as it exists, keeping none: memory
