@@ -1,11 +1,15 @@
-//! The firmware every runner executes: a UDP server, a UDP client and a reliable (ARQ) mode on
-//! top of both, written sans-IO against smoltcp sockets so the same code runs in virtual time,
-//! on a host TAP device and on the ESP32.
+//! The app under test and the firmware every runner executes.
 //!
-//! The runner owns the clock, the smoltcp interface and the device; the app only ever sees a
-//! [`smoltcp::iface::SocketSet`] and `now`, and answers with the next instant it wants to be
-//! polled at. It never reads a clock or draws a random number itself, which is what keeps a
-//! scenario + seed byte-for-byte reproducible.
+//! [`App`] is the contract between a node's code and a runner: sans-IO, polled with the time
+//! and a socket with the two calls of the classroom program (`recv_from`, `send_to`), reporting
+//! what it did as [`AppEvent`]s. Your own protocol implements it without knowing smoltcp,
+//! without `std` and without udplab's wire format; the built-in apps (a UDP echo/sink
+//! [`Server`], a numbered [`Client`] and the reliable ARQ pair) implement it too, so the same
+//! code runs in virtual time, on a host TAP device and on the ESP32.
+//!
+//! The runner owns the clock, the network stack and the device. An app never reads a clock or
+//! draws a random number itself, which is what keeps a scenario + seed byte-for-byte
+//! reproducible.
 #![no_std]
 #![forbid(unsafe_code)]
 
@@ -15,6 +19,7 @@ pub mod app;
 pub mod wire;
 
 pub use app::{
-    App, AppConfig, AppError, AppEvent, ArqConfig, ClientConfig, Reply, Role, ServerConfig, SmoltcpSocket,
-    Socket, add_smoltcp_socket,
+    App, AppError, AppEvent, ArqConfig, Client, ClientConfig, Context, Endpoint, Note, ReliableReceiver,
+    ReliableSender, Reply, Role, SendFailure, Server, ServerConfig, SmoltcpSocket, Socket,
+    add_smoltcp_socket,
 };

@@ -2,6 +2,7 @@
 //! share. The app is the same `udplab_firmware::App` the simulation and the host run; here its
 //! clock is the chip's microsecond timer and its socket a smoltcp UDP socket on the radio.
 
+use alloc::boxed::Box;
 use alloc::string::String;
 use alloc::vec::Vec;
 use embassy_net_driver::Driver;
@@ -10,7 +11,9 @@ use smoltcp::phy::Device;
 use smoltcp::socket::udp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address, Ipv4Cidr};
-use udplab_firmware::{App, AppError, ArqConfig, ClientConfig, Reply, Role, ServerConfig, SmoltcpSocket};
+use udplab_firmware::{
+    App, AppError, ArqConfig, ClientConfig, Context, Reply, Role, ServerConfig, SmoltcpSocket,
+};
 use udplab_sim::Record;
 use udplab_sim::Scenario;
 use udplab_sim::impaired::{Direction, Impaired, PathLink};
@@ -91,7 +94,7 @@ impl Impairments {
             .ok_or_else(|| alloc::format!("{name}: the client's server is not a node"))?;
         let (board, peer) = match role(client_allowed, 0) {
             Role::Client(_) => (client, server),
-            Role::Server(_) => (server, client),
+            Role::Server(_) | Role::Code => (server, client),
         };
         Ok(Some(Impairments { name, seed: seed.unwrap_or(scenario.seed), scenario, board, peer }))
     }
@@ -214,6 +217,7 @@ pub fn app_port(client_allowed: bool) -> u16 {
     match role(client_allowed, 0) {
         Role::Server(s) => s.port,
         Role::Client(c) => c.port,
+        Role::Code => 0,
     }
 }
 
@@ -236,6 +240,7 @@ pub fn describe(console: &mut Console, role: &Role) {
                 if c.reliable.is_some() { ", reliable" } else { "" }
             );
         }
+        Role::Code => say!(console, "app: supplied in code"),
     }
 }
 
@@ -244,7 +249,7 @@ const EVENTS_PER_SECOND: u32 = 20;
 
 /// The app, its socket, and a bounded printer for what it reports.
 pub struct AppNode {
-    app: App,
+    app: Box<dyn App>,
     socket: SocketHandle,
     window_start_us: u64,
     shown: u32,
@@ -254,7 +259,7 @@ pub struct AppNode {
 
 impl AppNode {
     pub fn start<D: RadioLink>(net: &mut Net<D>, role: &Role) -> Result<AppNode, AppError> {
-        let app = App::new(role)?;
+        let app = role.build()?;
         let socket = udplab_firmware::add_smoltcp_socket(&mut net.sockets, app.port())?;
         Ok(AppNode { app, socket, window_start_us: 0, shown: 0, hidden: 0, done_reported: false })
     }
@@ -277,14 +282,15 @@ impl AppNode {
         let socket = net.sockets.get_mut::<udp::Socket>(self.socket);
         let mut sock = SmoltcpSocket(socket);
         let (shown, hidden) = (&mut self.shown, &mut self.hidden);
-        let wake = self.app.poll(now_us, &mut sock, &mut |event| {
+        let mut out = |event| {
             if *shown < EVENTS_PER_SECOND {
                 *shown += 1;
                 say!(console, "{:>10}  board  {event}", Time(now_us));
             } else {
                 *hidden += 1;
             }
-        });
+        };
+        let wake = self.app.poll(&mut Context::new(now_us, &mut sock, &mut out));
         if self.app.is_done() && !self.done_reported {
             self.done_reported = true;
             say!(console, "app: client done");

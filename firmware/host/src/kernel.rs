@@ -9,7 +9,7 @@ use udplab_firmware::app::{Endpoint, SendFailure};
 pub struct KernelSocket<'a>(pub &'a tokio::net::UdpSocket);
 
 impl Socket for KernelSocket<'_> {
-    fn recv(&mut self, buf: &mut [u8]) -> Option<(usize, Endpoint)> {
+    fn recv_from(&mut self, buf: &mut [u8]) -> Option<(usize, Endpoint)> {
         loop {
             match self.0.try_recv_from(buf) {
                 Ok((n, SocketAddr::V4(from))) => {
@@ -21,7 +21,7 @@ impl Socket for KernelSocket<'_> {
         }
     }
 
-    fn send(&mut self, bytes: &[u8], to: Endpoint) -> Result<(), SendFailure> {
+    fn send_to(&mut self, bytes: &[u8], to: Endpoint) -> Result<(), SendFailure> {
         let to = SocketAddrV4::new(Ipv4Addr::from(to.addr), to.port);
         match self.0.try_send_to(bytes, to.into()) {
             Ok(_) => Ok(()),

@@ -11,4 +11,4 @@ pub mod netns;
 pub mod run;
 pub mod tap;
 
-pub use run::{Hooks, HostError, Ready, Stop, TapOptions, TapRun, run_tap};
+pub use run::{Hooks, HostError, Ready, Stop, TapOptions, TapRun, run_tap, run_tap_apps};

@@ -30,8 +30,9 @@ use smoltcp::wire::{
 };
 use tokio::io::Interest;
 use tokio::io::unix::AsyncFd;
-use udplab_firmware::{App, AppEvent, Role, SmoltcpSocket, add_smoltcp_socket};
+use udplab_firmware::{App, AppEvent, Context, Role, SmoltcpSocket, add_smoltcp_socket};
 use udplab_sim::impaired::{Direction, Impaired, PathLink};
+use udplab_sim::net::{Apps, builtin_apps};
 use udplab_sim::{Event, Record, Scenario, Trace};
 
 use crate::kernel::KernelSocket;
@@ -232,7 +233,8 @@ fn watch(tap_fd: RawFd) -> std::io::Result<AsyncFd<OwnedFd>> {
     unsafe { AsyncFd::register_with_interest(dup, Interest::READABLE) }.map_err(std::io::Error::from)
 }
 
-/// Runs `scenario` with one node as firmware on a TAP device in a new network namespace.
+/// Runs `scenario` with one node as firmware on a TAP device in a new network namespace, every
+/// node running the built-in app its role describes.
 ///
 /// The calling thread is moved into that namespace for good (the CLI calls this on its main
 /// thread; tests call it on threads of their own).
@@ -242,6 +244,21 @@ pub fn run_tap(
     opts: &TapOptions,
     hooks: Hooks<'_>,
 ) -> Result<TapRun, HostError> {
+    let apps = builtin_apps(scenario)
+        .map_err(|e| HostError::Scenario(format!("node {}: {}", scenario.nodes[e.node].name, e.error)))?;
+    run_tap_apps(scenario, seed, apps, opts, hooks)
+}
+
+/// [`run_tap`] with `apps[i]` on node `i`: the firmware node's app runs over smoltcp on the
+/// TAP, the others over kernel sockets. Panics if `apps` does not have one app per node.
+pub fn run_tap_apps(
+    scenario: &Scenario,
+    seed: u64,
+    apps: Apps<'_>,
+    opts: &TapOptions,
+    hooks: Hooks<'_>,
+) -> Result<TapRun, HostError> {
+    assert_eq!(apps.len(), scenario.nodes.len(), "one app per node");
     netns::check_privileges().map_err(|m| HostError::Missing(m.0))?;
     let plan = plan(scenario, opts)?;
     netns::enter_new_namespace()?;
@@ -249,16 +266,18 @@ pub fn run_tap(
         .enable_all()
         .build()
         .map_err(|e| HostError::Setup(format!("tokio runtime: {e}")))?;
-    rt.block_on(run_in_namespace(scenario, seed, opts, plan, hooks))
+    rt.block_on(run_in_namespace(scenario, seed, apps, opts, plan, hooks))
 }
 
 async fn run_in_namespace(
     scenario: &Scenario,
     seed: u64,
+    apps: Apps<'_>,
     opts: &TapOptions,
     plan: Plan,
     hooks: Hooks<'_>,
 ) -> Result<TapRun, HostError> {
+    let mut apps: Vec<Option<Box<dyn App + '_>>> = apps.into_iter().map(Some).collect();
     let fw = &scenario.nodes[plan.firmware];
     let mut tap =
         TapDevice::open(&opts.tap_name).map_err(|e| HostError::Setup(format!("creating TAP: {e}")))?;
@@ -289,7 +308,7 @@ async fn run_in_namespace(
     });
     let mut sockets = SocketSet::new(Vec::new());
     let app_err = |e| HostError::Scenario(format!("node {}: {e}", fw.name));
-    let mut app = App::new(&fw.role).map_err(app_err)?;
+    let mut app = apps[plan.firmware].take().expect("one app per node");
     let handle = add_smoltcp_socket(&mut sockets, app.port()).map_err(app_err)?;
 
     // The kernel peers (none while holding: the person at the keyboard is the peer).
@@ -297,8 +316,14 @@ async fn run_in_namespace(
     if !opts.hold {
         for &p in &plan.peers {
             let node = &scenario.nodes[p];
-            let peer_app =
-                App::new(&node.role).map_err(|e| HostError::Scenario(format!("node {}: {e}", node.name)))?;
+            let peer_app = apps[p].take().expect("one app per node");
+            if peer_app.port() == 0 {
+                return Err(HostError::Scenario(format!(
+                    "node {}: {}",
+                    node.name,
+                    udplab_firmware::AppError::Bind
+                )));
+            }
             let addr = std::net::SocketAddrV4::new(node.addr.into(), peer_app.port());
             let sock = tokio::net::UdpSocket::bind(addr)
                 .await
@@ -342,7 +367,8 @@ async fn run_in_namespace(
         let mut events: Vec<(usize, AppEvent)> = Vec::new();
         let fw_wake = {
             let mut sock = SmoltcpSocket(sockets.get_mut::<udp::Socket>(handle));
-            app.poll(now, &mut sock, &mut |e| events.push((plan.firmware, e)))
+            let mut out = |e| events.push((plan.firmware, e));
+            app.poll(&mut Context::new(now, &mut sock, &mut out))
         };
         iface.poll(t, &mut device, &mut sockets);
         for (node, ev) in events.drain(..) {
@@ -350,7 +376,8 @@ async fn run_in_namespace(
         }
         records.extend(device.take_records());
         for (node, peer_app, sock, wake) in peers.iter_mut() {
-            *wake = peer_app.poll(now, &mut KernelSocket(sock), &mut |e| events.push((*node, e)));
+            let mut out = |e| events.push((*node, e));
+            *wake = peer_app.poll(&mut Context::new(now, &mut KernelSocket(sock), &mut out));
         }
         for (node, ev) in events.drain(..) {
             records.push(Record { at_us: now, event: Event::App { node, app: ev } });

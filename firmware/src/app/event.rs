@@ -5,6 +5,7 @@ use core::fmt;
 use serde::Serialize;
 use smoltcp::wire::{IpAddress, IpEndpoint};
 
+use crate::app::Note;
 use crate::wire;
 
 /// An IPv4 endpoint in a form that serialises and prints the same on every target.
@@ -72,8 +73,9 @@ pub enum SendFailure {
 pub enum AppEvent {
     /// A data datagram was handed to the socket.
     Sent { seq: u32, to: Endpoint, bytes: usize, attempt: u16 },
-    /// A datagram could not be handed to the socket.
-    SendFailed { seq: u32, reason: SendFailure },
+    /// A datagram could not be handed to the socket and was dropped: `seq` for a message sent
+    /// with `Context::send_message`, `None` for plain `send_to`.
+    SendFailed { seq: Option<u32>, to: Endpoint, bytes: usize, reason: SendFailure },
     /// A server (or reliable receiver) got a udplab data datagram.
     Received { seq: u32, from: Endpoint, bytes: usize, one_way_us: u64, order: Order },
     /// Bytes arrived that are not a valid udplab datagram (foreign, or damaged: CRC mismatch).
@@ -84,8 +86,10 @@ pub enum AppEvent {
     Reply { seq: u32, rtt_us: u64, order: Order },
     /// Reliable receiver: an acknowledgement was sent (`cumulative`: every seq below it is in).
     AckSent { seq: u32, cumulative: u32, to: Endpoint },
-    /// Reliable receiver: a message was handed to the application, in order, exactly once.
-    Delivered { seq: u32, latency_us: u64 },
+    /// A message reached the receiving application (the reliable receiver: in order, exactly
+    /// once). `latency_us` is measured from the message's first send when the app knows it
+    /// (udplab's header carries it); otherwise the harness measures it from the trace.
+    Delivered { seq: u32, from: Endpoint, latency_us: Option<u64> },
     /// Reliable receiver: a message too far ahead of the window was dropped.
     BeyondWindow { seq: u32, window_start: u32 },
     /// Reliable sender: a message was acknowledged for the first time, by its own ack or, when
@@ -98,6 +102,8 @@ pub enum AppEvent {
     Timeout { seq: u32, attempt: u16, next_rto_us: u64 },
     /// Reliable sender: a message ran out of attempts.
     GaveUp { seq: u32, attempts: u16 },
+    /// An app's own event.
+    Note(Note),
 }
 
 impl fmt::Display for AppEvent {
@@ -110,10 +116,16 @@ impl fmt::Display for AppEvent {
                 }
                 Ok(())
             }
-            AppEvent::SendFailed { seq, reason } => match reason {
-                SendFailure::BufferFull => write!(f, "DROP seq={seq}: socket send buffer full"),
-                SendFailure::Refused => write!(f, "DROP seq={seq}: socket refused the send"),
-            },
+            AppEvent::SendFailed { seq, to, bytes, reason } => {
+                match seq {
+                    Some(seq) => write!(f, "DROP seq={seq}: ")?,
+                    None => write!(f, "DROP {bytes}B to {to}: ")?,
+                }
+                f.write_str(match reason {
+                    SendFailure::BufferFull => "socket send buffer full",
+                    SendFailure::Refused => "socket refused the send",
+                })
+            }
             AppEvent::Received { seq, from, bytes, one_way_us, order } => {
                 write!(f, "recv seq={seq} {bytes}B from {from}, one-way {}{}", Ms(one_way_us), order.label())
             }
@@ -130,8 +142,11 @@ impl fmt::Display for AppEvent {
             AppEvent::AckSent { seq, cumulative, to } => {
                 write!(f, "ack seq={seq} (all below {cumulative} received) to {to}")
             }
-            AppEvent::Delivered { seq, latency_us } => {
-                write!(f, "deliver seq={seq} to the application, {} after first send", Ms(latency_us))
+            AppEvent::Delivered { seq, latency_us: Some(latency), .. } => {
+                write!(f, "deliver seq={seq} to the application, {} after first send", Ms(latency))
+            }
+            AppEvent::Delivered { seq, from, latency_us: None } => {
+                write!(f, "deliver seq={seq} from {from} to the application")
             }
             AppEvent::BeyondWindow { seq, window_start } => {
                 write!(f, "DROP seq={seq}: beyond the receive window starting at {window_start}")
@@ -152,6 +167,7 @@ impl fmt::Display for AppEvent {
             AppEvent::GaveUp { seq, attempts } => {
                 write!(f, "GIVE UP seq={seq} after {attempts} attempts")
             }
+            AppEvent::Note(note) => note.fmt(f),
         }
     }
 }

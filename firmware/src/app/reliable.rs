@@ -13,9 +13,10 @@
 use alloc::collections::{BTreeMap, VecDeque};
 use alloc::vec::Vec;
 
+use crate::app::client::send_repr;
 use crate::app::event::{AppEvent, Endpoint, SendFailure};
 use crate::app::seq::SeqTracker;
-use crate::app::{ArqConfig, Schedule, Socket, send_message};
+use crate::app::{App, ArqConfig, Context, Schedule, drain};
 use crate::wire::{self, Datagram, HEADER_LEN, Kind, Repr};
 
 #[derive(Debug, Clone, Copy)]
@@ -26,9 +27,11 @@ struct InFlight {
     deadline_us: u64,
 }
 
-/// The sending side (a client in reliable mode).
+/// The sending side of reliable mode (a client): numbered messages on a schedule, each
+/// retransmitted until acknowledged.
 #[derive(Debug)]
-pub struct Sender {
+pub struct ReliableSender {
+    port: u16,
     server: Endpoint,
     schedule: Schedule,
     size: usize,
@@ -41,11 +44,19 @@ pub struct Sender {
     /// Seqs above `una` already finished (acknowledged or given up), waiting for `una` to pass.
     finished_above: BTreeMap<u32, ()>,
     scratch: Vec<u8>,
+    rx: Vec<u8>,
 }
 
-impl Sender {
-    pub fn new(server: Endpoint, schedule: Schedule, size: usize, arq: ArqConfig) -> Sender {
-        Sender {
+impl ReliableSender {
+    pub fn new(
+        port: u16,
+        server: Endpoint,
+        schedule: Schedule,
+        size: usize,
+        arq: ArqConfig,
+    ) -> ReliableSender {
+        ReliableSender {
+            port,
             server,
             schedule,
             size,
@@ -55,11 +66,8 @@ impl Sender {
             in_flight: BTreeMap::new(),
             finished_above: BTreeMap::new(),
             scratch: Vec::new(),
+            rx: Vec::new(),
         }
-    }
-
-    pub fn is_done(&self) -> bool {
-        self.una > self.schedule.count
     }
 
     fn finish(&mut self, seq: u32) {
@@ -70,7 +78,9 @@ impl Sender {
         }
     }
 
-    pub fn on_datagram(&mut self, now_us: u64, data: &[u8], from: Endpoint, out: &mut dyn FnMut(AppEvent)) {
+    fn on_datagram(&mut self, cx: &mut Context<'_>, data: &[u8], from: Endpoint) {
+        let now_us = cx.now_us();
+        let mut out = |e| cx.report(e);
         let bytes = data.len();
         let ack = match Datagram::new_checked(data).and_then(|d| Repr::parse(&d)) {
             Ok(r) if r.kind == Kind::Ack => r,
@@ -94,27 +104,23 @@ impl Sender {
         }
     }
 
-    pub fn tick(
-        &mut self,
-        now_us: u64,
-        socket: &mut dyn Socket,
-        out: &mut dyn FnMut(AppEvent),
-    ) -> Option<u64> {
+    fn tick(&mut self, cx: &mut Context<'_>) -> Option<u64> {
+        let now_us = cx.now_us();
         let expired: Vec<u32> =
             self.in_flight.iter().filter(|(_, f)| f.deadline_us <= now_us).map(|(s, _)| *s).collect();
         for seq in expired {
             let f = self.in_flight[&seq];
             if self.arq.max_attempts != 0 && f.attempt >= self.arq.max_attempts {
-                out(AppEvent::GaveUp { seq, attempts: f.attempt });
+                cx.report(AppEvent::GaveUp { seq, attempts: f.attempt });
                 self.finish(seq);
                 continue;
             }
             let rto_us = (f.rto_us * 2).min(self.arq.rto_max_us);
-            out(AppEvent::Timeout { seq, attempt: f.attempt, next_rto_us: rto_us });
+            cx.report(AppEvent::Timeout { seq, attempt: f.attempt, next_rto_us: rto_us });
             let attempt = f.attempt + 1;
             self.in_flight.insert(seq, InFlight { attempt, rto_us, deadline_us: now_us + rto_us, ..f });
             let repr = self.data(seq, f.first_sent_us, attempt);
-            send_message(socket, &repr, &mut self.scratch, self.server, out);
+            send_repr(cx, &repr, &mut self.scratch, self.server);
         }
 
         while self.next <= self.schedule.count
@@ -129,7 +135,7 @@ impl Sender {
                 InFlight { attempt: 1, first_sent_us: now_us, rto_us, deadline_us: now_us + rto_us },
             );
             let repr = self.data(seq, now_us, 1);
-            send_message(socket, &repr, &mut self.scratch, self.server, out);
+            send_repr(cx, &repr, &mut self.scratch, self.server);
         }
 
         let next_timer = self.in_flight.values().map(|f| f.deadline_us).min();
@@ -154,9 +160,29 @@ impl Sender {
     }
 }
 
-/// The receiving side (a server in reliable mode).
+impl App for ReliableSender {
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Option<u64> {
+        let mut rx = core::mem::take(&mut self.rx);
+        drain(&mut rx, cx, |cx, data, from| self.on_datagram(cx, data, from));
+        self.rx = rx;
+        self.tick(cx)
+    }
+
+    /// Everything acknowledged or given up.
+    fn is_done(&self) -> bool {
+        self.una > self.schedule.count
+    }
+}
+
+/// The receiving side of reliable mode (a server): acknowledges every data datagram and
+/// delivers messages in order, exactly once.
 #[derive(Debug)]
-pub struct Receiver {
+pub struct ReliableReceiver {
+    port: u16,
     window: u32,
     /// Next seq the application is waiting for.
     next: u32,
@@ -166,21 +192,26 @@ pub struct Receiver {
     /// Acks waiting for room in the socket's transmit buffer (bounded by the window).
     acks: VecDeque<(Repr, Endpoint)>,
     scratch: Vec<u8>,
+    rx: Vec<u8>,
 }
 
-impl Receiver {
-    pub fn new(window: u32) -> Receiver {
-        Receiver {
+impl ReliableReceiver {
+    pub fn new(port: u16, window: u32) -> ReliableReceiver {
+        ReliableReceiver {
+            port,
             window,
             next: 1,
             held: BTreeMap::new(),
             arrivals: SeqTracker::default(),
             acks: VecDeque::new(),
             scratch: Vec::new(),
+            rx: Vec::new(),
         }
     }
 
-    pub fn on_datagram(&mut self, now_us: u64, data: &[u8], from: Endpoint, out: &mut dyn FnMut(AppEvent)) {
+    fn on_datagram(&mut self, cx: &mut Context<'_>, data: &[u8], from: Endpoint) {
+        let now_us = cx.now_us();
+        let mut out = |e| cx.report(e);
         let bytes = data.len();
         let r = match Datagram::new_checked(data).and_then(|d| Repr::parse(&d)) {
             Ok(r) if r.kind == Kind::Data && r.seq >= 1 => r,
@@ -200,7 +231,11 @@ impl Receiver {
             self.held.insert(r.seq, r.sent_us);
         }
         while let Some(sent_us) = self.held.remove(&self.next) {
-            out(AppEvent::Delivered { seq: self.next, latency_us: now_us.saturating_sub(sent_us) });
+            out(AppEvent::Delivered {
+                seq: self.next,
+                from,
+                latency_us: Some(now_us.saturating_sub(sent_us)),
+            });
             self.next += 1;
         }
         let ack = Repr {
@@ -214,25 +249,41 @@ impl Receiver {
         if self.acks.len() >= self.window as usize {
             // Bounded: drop the oldest pending ack (the cumulative field of newer ones covers
             // most of what it said), and say so.
-            if let Some((old, _)) = self.acks.pop_front() {
-                out(AppEvent::SendFailed { seq: old.seq, reason: SendFailure::BufferFull });
+            if let Some((old, to)) = self.acks.pop_front() {
+                let bytes = old.buffer_len();
+                out(AppEvent::SendFailed { seq: Some(old.seq), to, bytes, reason: SendFailure::BufferFull });
             }
         }
         self.acks.push_back((ack, from));
     }
 
-    /// Sends the acknowledgements the socket has room for.
-    pub fn tick(&mut self, socket: &mut dyn Socket, out: &mut dyn FnMut(AppEvent)) {
+    /// Sends the acknowledgements the socket has room for; the rest wait (bounded) for the
+    /// next poll.
+    fn send_acks(&mut self, cx: &mut Context<'_>) {
         while let Some((ack, to)) = self.acks.front().copied() {
             self.scratch.resize(ack.buffer_len(), 0);
             ack.emit(&mut self.scratch);
-            match socket.send(&self.scratch, to) {
+            match cx.try_send_to(&self.scratch, to) {
                 Ok(()) => {
-                    out(AppEvent::AckSent { seq: ack.seq, cumulative: ack.ack, to });
+                    cx.report(AppEvent::AckSent { seq: ack.seq, cumulative: ack.ack, to });
                     self.acks.pop_front();
                 }
                 Err(_) => break,
             }
         }
+    }
+}
+
+impl App for ReliableReceiver {
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Option<u64> {
+        let mut rx = core::mem::take(&mut self.rx);
+        drain(&mut rx, cx, |cx, data, from| self.on_datagram(cx, data, from));
+        self.rx = rx;
+        self.send_acks(cx);
+        None
     }
 }

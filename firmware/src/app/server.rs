@@ -1,53 +1,64 @@
 //! The classic lesson server: bind a port, `recvfrom` in a loop, log each datagram with its
 //! sender, and echo it back unchanged or keep it (sink).
 
+use alloc::vec::Vec;
+
 use crate::app::event::{AppEvent, Endpoint};
 use crate::app::seq::SeqTracker;
-use crate::app::{Reply, Socket};
+use crate::app::{App, Context, Reply, drain};
 use crate::wire::{self, Datagram, Kind, Repr};
 
+/// Echo or sink server on one port.
 #[derive(Debug)]
 pub struct Server {
+    port: u16,
     reply: Reply,
     seen: SeqTracker,
+    rx: Vec<u8>,
 }
 
 impl Server {
-    pub fn new(reply: Reply) -> Server {
-        Server { reply, seen: SeqTracker::default() }
+    pub fn new(port: u16, reply: Reply) -> Server {
+        Server { port, reply, seen: SeqTracker::default(), rx: Vec::new() }
     }
 
-    pub fn on_datagram(
-        &mut self,
-        now_us: u64,
-        data: &[u8],
-        from: Endpoint,
-        socket: &mut dyn Socket,
-        out: &mut dyn FnMut(AppEvent),
-    ) {
+    fn on_datagram(&mut self, cx: &mut Context<'_>, data: &[u8], from: Endpoint) {
         let bytes = data.len();
         let seq = match Datagram::new_checked(data).and_then(|d| Repr::parse(&d)) {
             Ok(r) if r.kind == Kind::Data => {
                 let order = self.seen.observe(r.seq);
-                let one_way_us = now_us.saturating_sub(r.sent_us);
-                out(AppEvent::Received { seq: r.seq, from, bytes, one_way_us, order });
+                let one_way_us = cx.now_us().saturating_sub(r.sent_us);
+                cx.report(AppEvent::Received { seq: r.seq, from, bytes, one_way_us, order });
                 Some(r.seq)
             }
             Ok(_) => {
-                out(AppEvent::Invalid { from, bytes, error: wire::Error::BadKind });
+                cx.report(AppEvent::Invalid { from, bytes, error: wire::Error::BadKind });
                 None
             }
             Err(error) => {
-                out(AppEvent::Invalid { from, bytes, error });
+                cx.report(AppEvent::Invalid { from, bytes, error });
                 None
             }
         };
         if self.reply == Reply::Echo {
             // A real echo server returns whatever it got, damaged or foreign bytes included.
-            match socket.send(data, from) {
-                Ok(()) => out(AppEvent::Echoed { seq, to: from, bytes }),
-                Err(reason) => out(AppEvent::SendFailed { seq: seq.unwrap_or(0), reason }),
+            match cx.try_send_to(data, from) {
+                Ok(()) => cx.report(AppEvent::Echoed { seq, to: from, bytes }),
+                Err(reason) => cx.report(AppEvent::SendFailed { seq, to: from, bytes, reason }),
             }
         }
+    }
+}
+
+impl App for Server {
+    fn port(&self) -> u16 {
+        self.port
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Option<u64> {
+        let mut rx = core::mem::take(&mut self.rx);
+        drain(&mut rx, cx, |cx, data, from| self.on_datagram(cx, data, from));
+        self.rx = rx;
+        None
     }
 }

@@ -112,6 +112,7 @@ impl RunOutput {
                         None => writeln!(s),
                     }
                 }
+                Role::Code => writeln!(s, "app supplied in code"),
             };
         }
         let _ = writeln!(s, "links");

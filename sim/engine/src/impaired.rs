@@ -18,7 +18,7 @@ use crate::due::{Due, overtaken};
 use crate::link::{Fate, LinkState};
 use crate::rng::name_key;
 use crate::scenario::Link;
-use crate::trace::{Captured, Event, Label, Record};
+use crate::trace::{Captured, Event, Label, Labeller, Record};
 
 /// One scenario link placed in a device's path.
 #[derive(Debug, Clone)]
@@ -81,6 +81,7 @@ pub struct Impaired<D> {
     captured: Option<Vec<Captured>>,
     /// Frames dropped because `ready` was full (traced as such by the runner).
     pub overflow: u64,
+    labeller: Option<Labeller>,
 }
 
 impl<D: Device> Impaired<D> {
@@ -101,7 +102,13 @@ impl<D: Device> Impaired<D> {
             records: Vec::new(),
             captured: None,
             overflow: 0,
+            labeller: None,
         }
+    }
+
+    /// Names datagrams of the user's own protocol in the trace (see [`Labeller`]).
+    pub fn set_labeller(&mut self, labeller: Labeller) {
+        self.labeller = Some(labeller);
     }
 
     /// Keeps the bytes of every datagram offered to and coming out of a link from now on, as
@@ -215,7 +222,9 @@ impl<D: Device> Impaired<D> {
         }
         let (src, dst) = (ip.src_addr().octets(), ip.dst_addr().octets());
         let udp = UdpPacket::new_checked(ip.payload()).ok();
-        let label = udp.as_ref().map_or(Label::Other, |u| Label::of_payload(u.payload()));
+        let label = udp
+            .as_ref()
+            .map_or(Label::Other, |u| Label::of_udp(u.src_port(), u.dst_port(), u.payload(), self.labeller));
         let ports = udp.as_ref().map(|u| (u.src_port(), u.dst_port()));
         let bytes = ip.total_len() as u32;
         let Some(li) = self.links.iter().position(|a| {

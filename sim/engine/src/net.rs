@@ -2,12 +2,13 @@
 //! directed pair of nodes is joined by an impaired link, and a discrete-event loop jumps from
 //! one event to the next. Nothing here reads a clock: 60 simulated seconds take milliseconds.
 
+use alloc::boxed::Box;
 use alloc::vec::Vec;
 use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::udp;
 use smoltcp::time::Instant;
-use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpProtocol, Ipv4Address, Ipv4Packet, UdpPacket};
-use udplab_firmware::{App, AppError, SmoltcpSocket, add_smoltcp_socket};
+use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, Ipv4Address, Ipv4Packet};
+use udplab_firmware::{App, AppError, Context, SmoltcpSocket, add_smoltcp_socket};
 
 use crate::device::QueueDevice;
 use crate::due::{Due, overtaken};
@@ -15,7 +16,7 @@ use crate::link::{Fate, LinkState};
 use crate::rng::name_key;
 use crate::scenario::Scenario;
 pub use crate::trace::Captured;
-use crate::trace::{Event, Label, Record, Trace};
+use crate::trace::{Event, Label, Labeller, Record, Trace};
 
 /// Why a scenario could not start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,12 +25,26 @@ pub struct StartError {
     pub error: AppError,
 }
 
-struct Node {
+/// One app per node, in the scenario's node order.
+pub type Apps<'a> = Vec<Box<dyn App + 'a>>;
+
+/// The built-in app of every node, as its role describes it; a node whose role is `code` is a
+/// [`StartError`] naming it ([`AppError::NeedsCode`]).
+pub fn builtin_apps(scenario: &Scenario) -> Result<Apps<'static>, StartError> {
+    scenario
+        .nodes
+        .iter()
+        .enumerate()
+        .map(|(node, n)| n.role.build().map_err(|error| StartError { node, error }))
+        .collect()
+}
+
+struct Node<'a> {
     iface: Interface,
     device: QueueDevice,
     sockets: SocketSet<'static>,
     socket: SocketHandle,
-    app: App,
+    app: Box<dyn App + 'a>,
     wake_us: Option<u64>,
 }
 
@@ -46,13 +61,14 @@ struct InFlight {
 /// One run of a scenario in virtual time.
 pub struct Network<'s> {
     scenario: &'s Scenario,
-    nodes: Vec<Node>,
+    nodes: Vec<Node<'s>>,
     links: Vec<LinkState>,
     /// Highest index that has arrived on each link (reordering detection).
     highest_arrived: Vec<u64>,
     in_flight: Due<InFlight>,
     trace: Trace,
     capture: Option<Vec<Captured>>,
+    labeller: Option<Labeller>,
 }
 
 /// Runs `scenario` with `seed` to its end and returns the trace.
@@ -69,7 +85,7 @@ pub fn run_streaming(
     seed: u64,
     emit: &mut dyn FnMut(&Record),
 ) -> Result<usize, StartError> {
-    let mut net = Network::new(scenario, seed)?;
+    let mut net = Network::new(scenario, seed, builtin_apps(scenario)?)?;
     let mut count = 0;
     loop {
         let more = net.advance(scenario.duration_us);
@@ -91,7 +107,7 @@ pub fn run_streaming(
 /// Like [`run`], also keeping the bytes of every datagram offered to and arriving from a link.
 /// Opt-in: captures cost a copy of every packet.
 pub fn run_with_capture(scenario: &Scenario, seed: u64) -> Result<(Trace, Vec<Captured>), StartError> {
-    let mut net = Network::new(scenario, seed)?;
+    let mut net = Network::new(scenario, seed, builtin_apps(scenario)?)?;
     net.capture = Some(Vec::new());
     net.run_until(scenario.duration_us);
     let captured = net.capture.take().unwrap_or_default();
@@ -99,9 +115,12 @@ pub fn run_with_capture(scenario: &Scenario, seed: u64) -> Result<(Trace, Vec<Ca
 }
 
 impl<'s> Network<'s> {
-    pub fn new(scenario: &'s Scenario, seed: u64) -> Result<Network<'s>, StartError> {
+    /// A network running `apps[i]` on node `i`. Panics if `apps` does not have one app per
+    /// node (a caller's bug, not an input error).
+    pub fn new(scenario: &'s Scenario, seed: u64, apps: Apps<'s>) -> Result<Network<'s>, StartError> {
+        assert_eq!(apps.len(), scenario.nodes.len(), "one app per node");
         let mut nodes = Vec::with_capacity(scenario.nodes.len());
-        for (i, spec) in scenario.nodes.iter().enumerate() {
+        for ((i, spec), app) in scenario.nodes.iter().enumerate().zip(apps) {
             let mut device = QueueDevice::default();
             let mut config = Config::new(HardwareAddress::Ip);
             config.random_seed = 0;
@@ -114,7 +133,9 @@ impl<'s> Network<'s> {
             });
             let mut sockets = SocketSet::new(Vec::new());
             let fail = |error| StartError { node: i, error };
-            let app = App::new(&spec.role).map_err(fail)?;
+            if app.port() == 0 {
+                return Err(fail(AppError::Bind));
+            }
             let socket = add_smoltcp_socket(&mut sockets, app.port()).map_err(fail)?;
             nodes.push(Node { iface, device, sockets, socket, app, wake_us: Some(0) });
         }
@@ -129,7 +150,29 @@ impl<'s> Network<'s> {
             in_flight: Due::default(),
             trace: Trace::new(),
             capture: None,
+            labeller: None,
         })
+    }
+
+    /// Keeps the bytes of every datagram offered to and coming out of a link from now on
+    /// (opt-in: a copy per packet); [`Network::take_captured`] hands them over.
+    pub fn capture(&mut self) {
+        self.capture.get_or_insert_with(Vec::new);
+    }
+
+    /// The packets captured so far.
+    pub fn take_captured(&mut self) -> Vec<Captured> {
+        self.capture.as_mut().map(core::mem::take).unwrap_or_default()
+    }
+
+    /// Names datagrams of the user's own protocol in the trace (see [`Labeller`]).
+    pub fn set_labeller(&mut self, labeller: Labeller) {
+        self.labeller = Some(labeller);
+    }
+
+    /// Whether every node's app says it is done ([`App::is_done`]).
+    pub fn all_done(&self) -> bool {
+        self.nodes.iter().all(|n| n.app.is_done())
     }
 
     /// Processes every event up to and including `end_us`.
@@ -209,9 +252,8 @@ impl<'s> Network<'s> {
         let trace = &mut self.trace;
         node.iface.poll(now, &mut node.device, &mut node.sockets);
         let mut socket = SmoltcpSocket(node.sockets.get_mut::<udp::Socket>(node.socket));
-        let app_wake = node.app.poll(now_us, &mut socket, &mut |app| {
-            trace.push(Record { at_us: now_us, event: Event::App { node: i, app } });
-        });
+        let mut out = |app| trace.push(Record { at_us: now_us, event: Event::App { node: i, app } });
+        let app_wake = node.app.poll(&mut Context::new(now_us, &mut socket, &mut out));
         node.iface.poll(now, &mut node.device, &mut node.sockets);
         let iface_wake = node.iface.poll_at(now, &node.sockets).map(|t| t.total_micros().max(0) as u64);
         let wake = match (app_wake, iface_wake) {
@@ -232,11 +274,7 @@ impl<'s> Network<'s> {
             return;
         };
         let dst = ip.dst_addr().octets();
-        let label = if ip.next_header() == IpProtocol::Udp {
-            UdpPacket::new_checked(ip.payload()).map_or(Label::Other, |u| Label::of_payload(u.payload()))
-        } else {
-            Label::Other
-        };
+        let label = Label::of_ipv4(&packet, self.labeller);
         let to = self.scenario.nodes.iter().position(|n| n.addr == dst);
         let Some(link) = to.and_then(|to| self.scenario.link_between(from, to)) else {
             self.trace.push(Record { at_us: now_us, event: Event::NoRoute { node: from, dst, bytes } });

@@ -4,7 +4,7 @@
 //! Message counts are exact: they come from distinct sequence numbers per flow, not from the
 //! app's bounded duplicate window.
 
-use alloc::collections::BTreeSet;
+use alloc::collections::{BTreeMap, BTreeSet};
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
@@ -82,6 +82,8 @@ pub struct FlowSummary {
     pub server: String,
     pub reliable: bool,
     pub echo: bool,
+    /// The sender is an app supplied in code (its flows are found from its sends).
+    pub code: bool,
     /// Distinct messages the client application sent.
     pub sent: u64,
     pub retransmissions: u64,
@@ -221,10 +223,11 @@ impl Summary {
     fn write(&self, out: &mut String) -> fmt::Result {
         writeln!(out, "summary: seed {}, duration {} s", self.seed, Time(self.duration_us))?;
         for f in &self.flows {
-            let mode = match (f.reliable, f.echo) {
-                (true, _) => "reliable",
-                (false, true) => "echo",
-                (false, false) => "sink",
+            let mode = match (f.code, f.reliable, f.echo) {
+                (true, _, _) => "app",
+                (false, true, _) => "reliable",
+                (false, false, true) => "echo",
+                (false, false, false) => "sink",
             };
             writeln!(out, "  {} -> {} ({mode})", f.client, f.server)?;
             write!(out, "    messages   sent {}", f.sent)?;
@@ -336,7 +339,8 @@ struct FlowState {
     summary: FlowSummary,
     client: usize,
     server: Option<usize>,
-    client_port: u16,
+    /// The client's port; `None` for an app supplied in code (matched by address alone).
+    client_port: Option<u16>,
     size: u64,
     sent: BTreeSet<u32>,
     delivered: BTreeSet<u32>,
@@ -344,6 +348,36 @@ struct FlowState {
     answered: BTreeSet<u32>,
     first_send_us: Option<u64>,
     last_delivery_us: u64,
+    /// Apps supplied in code: first send time and size of each message, for the latency and
+    /// goodput their `Delivered` events do not carry.
+    code_sends: BTreeMap<u32, (u64, u64)>,
+    delivered_bytes: u64,
+}
+
+impl FlowState {
+    fn new(
+        summary: FlowSummary,
+        client: usize,
+        server: Option<usize>,
+        client_port: Option<u16>,
+        size: u64,
+    ) -> Self {
+        FlowState {
+            summary,
+            client,
+            server,
+            client_port,
+            size,
+            sent: BTreeSet::new(),
+            delivered: BTreeSet::new(),
+            highest_delivered: 0,
+            answered: BTreeSet::new(),
+            first_send_us: None,
+            last_delivery_us: 0,
+            code_sends: BTreeMap::new(),
+            delivered_bytes: 0,
+        }
+    }
 }
 
 struct Flows(Vec<FlowState>);
@@ -367,29 +401,57 @@ impl Flows {
                         echo,
                         ..FlowSummary::default()
                     };
-                    Some(FlowState {
-                        summary,
-                        client: i,
-                        server,
-                        client_port: c.port,
-                        size: c.size as u64,
-                        sent: BTreeSet::new(),
-                        delivered: BTreeSet::new(),
-                        highest_delivered: 0,
-                        answered: BTreeSet::new(),
-                        first_send_us: None,
-                        last_delivery_us: 0,
-                    })
+                    Some(FlowState::new(summary, i, server, Some(c.port), c.size as u64))
                 }
-                Role::Server(_) => None,
+                Role::Server(_) | Role::Code => None,
             })
             .collect();
         Flows(flows)
     }
 
+    /// The flow of messages an app supplied in code sends to `to`, made on its first send.
+    fn code_flow(&mut self, scenario: &Scenario, node: usize, to: Endpoint) -> &mut FlowState {
+        let server = scenario.nodes.iter().position(|s| s.addr == to.addr);
+        let at = match self.0.iter().position(|f| f.client == node && f.server == server) {
+            Some(at) => at,
+            None => {
+                let summary = FlowSummary {
+                    client: scenario.nodes[node].name.clone(),
+                    server: server.map_or_else(|| alloc::format!("{to}"), |s| scenario.nodes[s].name.clone()),
+                    code: true,
+                    ..FlowSummary::default()
+                };
+                self.0.push(FlowState::new(summary, node, server, None, 0));
+                self.0.len() - 1
+            }
+        };
+        &mut self.0[at]
+    }
+
     fn observe(&mut self, scenario: &Scenario, at_us: u64, node: usize, app: AppEvent) {
-        // Events at the client.
-        if let Some(f) = self.0.iter_mut().find(|f| f.client == node) {
+        let is_code = matches!(scenario.nodes[node].role, Role::Code);
+        // Sends of an app supplied in code make its flows.
+        if is_code {
+            match app {
+                AppEvent::Sent { seq, to, bytes, attempt } => {
+                    let f = self.code_flow(scenario, node, to);
+                    f.first_send_us.get_or_insert(at_us);
+                    f.sent.insert(seq);
+                    f.code_sends.entry(seq).or_insert((at_us, bytes as u64));
+                    f.summary.retransmissions += u64::from(attempt > 1);
+                    return;
+                }
+                AppEvent::SendFailed { seq: Some(seq), to, .. } => {
+                    let f = self.code_flow(scenario, node, to);
+                    f.sent.insert(seq);
+                    f.summary.dropped_at_socket += 1;
+                    return;
+                }
+                _ => {}
+            }
+        }
+        // Events at a built-in client.
+        if let Some(f) = self.0.iter_mut().find(|f| f.client == node && !f.summary.code) {
             let s = &mut f.summary;
             match app {
                 AppEvent::Sent { seq, attempt, .. } => {
@@ -398,7 +460,9 @@ impl Flows {
                     s.retransmissions += u64::from(attempt > 1);
                 }
                 AppEvent::SendFailed { seq, .. } => {
-                    f.sent.insert(seq);
+                    if let Some(seq) = seq {
+                        f.sent.insert(seq);
+                    }
                     s.dropped_at_socket += 1;
                 }
                 AppEvent::Reply { seq, rtt_us, .. } => {
@@ -420,15 +484,19 @@ impl Flows {
             }
             return;
         }
-        // Events at a server. A reliable receiver's application sees `Delivered` (which names no
-        // sender: scenarios allow one reliable client per server), a plain one sees `Received`.
+        // Events at a receiver. A built-in reliable receiver's application sees `Delivered`, a
+        // plain one `Received`; an app supplied in code reports `Delivered`.
         let (flow, seq, latency_us) = match app {
-            AppEvent::Delivered { seq, latency_us } => {
+            AppEvent::Delivered { seq, from, latency_us } if is_code => {
+                let flow = self.0.iter().position(|f| f.server == Some(node) && f.sent_from(scenario, from));
+                (flow, seq, latency_us)
+            }
+            AppEvent::Delivered { seq, latency_us, .. } => {
                 (self.0.iter().position(|f| f.server == Some(node) && f.summary.reliable), seq, latency_us)
             }
-            AppEvent::Received { seq, from, one_way_us, .. } => {
+            AppEvent::Received { seq, from, one_way_us, .. } if !is_code => {
                 let flow = self.0.iter().position(|f| f.sent_from(scenario, from) && !f.summary.reliable);
-                (flow, seq, one_way_us)
+                (flow, seq, Some(one_way_us))
             }
             AppEvent::Invalid { from, error: WireError::BadCrc, .. } => {
                 if let Some(f) = self.0.iter_mut().find(|f| f.sent_from(scenario, from)) {
@@ -449,7 +517,11 @@ impl Flows {
         };
         let s = &mut f.summary;
         if f.delivered.insert(seq) {
-            s.latency.add(latency_us);
+            let sent = f.code_sends.get(&seq).copied();
+            if let Some(latency) = latency_us.or(sent.map(|(t, _)| at_us.saturating_sub(t))) {
+                s.latency.add(latency);
+            }
+            f.delivered_bytes += sent.map_or(f.size, |(_, bytes)| bytes);
             f.last_delivery_us = at_us;
         } else {
             s.duplicates += 1;
@@ -470,7 +542,7 @@ impl Flows {
                 s.lost = s.sent - s.delivered.min(s.sent);
                 s.answered = f.answered.len() as u64;
                 let span = f.first_send_us.map_or(0, |t| f.last_delivery_us.saturating_sub(t));
-                s.goodput_bps = (s.delivered * f.size * 8 * 1_000_000).checked_div(span).unwrap_or(0);
+                s.goodput_bps = (f.delivered_bytes * 8 * 1_000_000).checked_div(span).unwrap_or(0);
                 s
             })
             .collect()
@@ -480,6 +552,6 @@ impl Flows {
 impl FlowState {
     /// Whether a datagram from `from` comes from this flow's client.
     fn sent_from(&self, scenario: &Scenario, from: Endpoint) -> bool {
-        scenario.nodes[self.client].addr == from.addr && self.client_port == from.port
+        scenario.nodes[self.client].addr == from.addr && self.client_port.is_none_or(|p| p == from.port)
     }
 }

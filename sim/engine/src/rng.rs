@@ -40,8 +40,13 @@ pub fn draw(seed: u64, link: u64, index: u64, purpose: u64) -> u64 {
 /// A stable 64-bit key for a name (FNV-1a), so a link's randomness depends on its endpoints'
 /// names and on nothing else in the scenario.
 pub fn name_key(name: &str) -> u64 {
+    name_key_bytes(name.as_bytes())
+}
+
+/// FNV-1a over bytes.
+pub fn name_key_bytes(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in name.bytes() {
+    for &b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }

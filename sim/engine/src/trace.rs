@@ -7,6 +7,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
 use serde::Serialize;
+use smoltcp::wire::{IpProtocol, Ipv4Packet, UdpPacket};
 use udplab_firmware::wire::{Datagram, Kind, Repr};
 use udplab_firmware::{AppEvent, app::Ms};
 
@@ -29,23 +30,69 @@ pub enum Label {
     Damaged {
         seq: u32,
     },
-    /// Not a udplab datagram.
+    /// A datagram of some other protocol (a user's app, a student's `nc`): told apart by its
+    /// ports, its UDP payload length and a digest of that payload.
+    Foreign {
+        src_port: u16,
+        dst_port: u16,
+        bytes: u16,
+        digest: u32,
+    },
+    /// Named by the user's [`Labeller`]: `kind` (`reading`, `cmd`) and an optional number.
+    Named {
+        kind: &'static str,
+        id: Option<u64>,
+    },
+    /// Not UDP over IPv4.
     Other,
 }
 
+/// Names the datagrams of a user's own protocol in traces and pictures: given a UDP payload,
+/// `Some(Label::Named { .. })` (or any label), or `None` to fall back to udplab's own labels.
+pub type Labeller = fn(udp_payload: &[u8]) -> Option<Label>;
+
 impl Label {
-    /// Labels a UDP payload.
-    pub fn of_payload(udp_payload: &[u8]) -> Label {
-        let Ok(d) = Datagram::new_checked(udp_payload) else { return Label::Other };
+    /// Labels a UDP payload read as udplab's wire format; `None` when it is not udplab's.
+    pub fn of_payload(udp_payload: &[u8]) -> Option<Label> {
+        let d = Datagram::new_checked(udp_payload).ok()?;
         match Repr::parse(&d) {
-            Ok(r) if r.kind == Kind::Data => Label::Data { seq: r.seq, attempt: r.attempt },
-            Ok(r) => Label::Ack { seq: r.seq },
-            Err(_) => match Repr::parse_unverified(&d) {
-                Ok(r) => Label::Damaged { seq: r.seq },
-                Err(_) => Label::Other,
-            },
+            Ok(r) if r.kind == Kind::Data => Some(Label::Data { seq: r.seq, attempt: r.attempt }),
+            Ok(r) => Some(Label::Ack { seq: r.seq }),
+            Err(_) => Repr::parse_unverified(&d).ok().map(|r| Label::Damaged { seq: r.seq }),
         }
     }
+
+    /// Labels a UDP datagram: the user's labeller first, then udplab's format, else
+    /// [`Label::Foreign`].
+    pub fn of_udp(src_port: u16, dst_port: u16, payload: &[u8], labeller: Option<Labeller>) -> Label {
+        if let Some(label) = labeller.and_then(|l| l(payload)) {
+            return label;
+        }
+        Label::of_payload(payload).unwrap_or_else(|| Label::Foreign {
+            src_port,
+            dst_port,
+            bytes: payload.len().min(usize::from(u16::MAX)) as u16,
+            digest: content_digest(payload),
+        })
+    }
+
+    /// Labels an IPv4 packet (see [`Label::of_udp`]); [`Label::Other`] when it is not UDP.
+    pub fn of_ipv4(packet: &[u8], labeller: Option<Labeller>) -> Label {
+        let Ok(ip) = Ipv4Packet::new_checked(packet) else { return Label::Other };
+        if ip.next_header() != IpProtocol::Udp {
+            return Label::Other;
+        }
+        match UdpPacket::new_checked(ip.payload()) {
+            Ok(u) => Label::of_udp(u.src_port(), u.dst_port(), u.payload(), labeller),
+            Err(_) => Label::Other,
+        }
+    }
+}
+
+/// FNV-1a over the payload, folded to 32 bits: a short name for content, not a checksum.
+fn content_digest(payload: &[u8]) -> u32 {
+    let h = crate::rng::name_key_bytes(payload);
+    (h ^ (h >> 32)) as u32
 }
 
 impl fmt::Display for Label {
@@ -55,6 +102,11 @@ impl fmt::Display for Label {
             Label::Data { seq, attempt } => write!(f, "seq={seq} (attempt {attempt})"),
             Label::Ack { seq } => write!(f, "ack seq={seq}"),
             Label::Damaged { seq } => write!(f, "seq={seq}? (damaged)"),
+            Label::Foreign { src_port, dst_port, bytes, digest } => {
+                write!(f, "udp {src_port}->{dst_port} {bytes}B {digest:08x}")
+            }
+            Label::Named { kind, id: Some(id) } => write!(f, "{kind}={id}"),
+            Label::Named { kind, id: None } => f.write_str(kind),
             Label::Other => f.write_str("datagram"),
         }
     }

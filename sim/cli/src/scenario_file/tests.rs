@@ -1,7 +1,7 @@
 use std::path::{Path, PathBuf};
 
 use udplab_firmware::app::Order;
-use udplab_firmware::{App, AppEvent, ArqConfig, Reply, Role};
+use udplab_firmware::{AppEvent, ArqConfig, Reply, Role};
 use udplab_sim::link::{Fate, LossReason};
 use udplab_sim::report::Summary;
 use udplab_sim::rng::Prob;
@@ -847,7 +847,7 @@ fn unreadable_files_are_errors_without_a_position() {
 /// Everything a parsed scenario promises the engine: each app starts, links name real nodes.
 fn assert_startable(s: &Scenario) {
     for n in &s.nodes {
-        App::new(&n.role).unwrap_or_else(|e| panic!("{e}: {s:?}"));
+        n.role.build().unwrap_or_else(|e| panic!("{e}: {s:?}"));
     }
     let k = s.nodes.len();
     assert_eq!(s.links.len(), k * (k - 1), "every direction has exactly one link");

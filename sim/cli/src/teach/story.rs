@@ -9,9 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
+use udplab_firmware::AppEvent;
 use udplab_firmware::app::{Ms, Order};
 use udplab_firmware::wire::Error as WireError;
-use udplab_firmware::{AppEvent, app::SendFailure};
 use udplab_sim::link::{Corruption, Fate, LossReason, Passage};
 use udplab_sim::trace::{Event, Label, Record};
 use udplab_sim::{Scenario, scenario::Loss};
@@ -358,6 +358,8 @@ impl Datagram {
             Label::Data { seq, .. } => format!("#{} seq={seq}", self.index),
             Label::Ack { seq } => format!("#{} ack {seq}", self.index),
             Label::Damaged { seq } => format!("#{} seq={seq}?", self.index),
+            Label::Foreign { bytes, digest, .. } => format!("#{} {bytes}B {:04x}", self.index, digest >> 16),
+            Label::Named { .. } => format!("#{} {}", self.index, self.label),
             Label::Other => format!("#{} datagram", self.index),
         }
     }
@@ -437,12 +439,7 @@ fn app_note(app: AppEvent) -> Option<(String, bool)> {
             (format!("timeout seq={seq} after attempt {attempt}"), true)
         }
         AppEvent::GaveUp { seq, attempts } => (format!("GIVE UP seq={seq} after {attempts} attempts"), true),
-        AppEvent::SendFailed { seq, reason: SendFailure::BufferFull } => {
-            (format!("DROP seq={seq}: socket send buffer full"), true)
-        }
-        AppEvent::SendFailed { seq, reason: SendFailure::Refused } => {
-            (format!("DROP seq={seq}: socket refused the send"), true)
-        }
+        AppEvent::SendFailed { .. } => (app.to_string(), true),
         AppEvent::Invalid { error: WireError::BadCrc, .. } => {
             ("rejected a damaged datagram (CRC mismatch)".to_string(), true)
         }
@@ -461,6 +458,8 @@ fn app_note(app: AppEvent) -> Option<(String, bool)> {
             (format!("reply seq={seq} again (DUPLICATE)"), false)
         }
         AppEvent::DuplicateAck { seq } => (format!("duplicate ack seq={seq}, ignored"), false),
+        // An app's own events are what its author wants to see beside the arrows.
+        AppEvent::Note(note) => (note.to_string(), false),
         _ => return None,
     })
 }

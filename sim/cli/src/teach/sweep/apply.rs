@@ -86,7 +86,7 @@ fn reliable(scenario: &mut Scenario, on: bool) {
         .enumerate()
         .filter_map(|(i, n)| match n.role {
             Role::Client(c) => Some((i, c.server_addr, c.server_port, c.reliable)),
-            Role::Server(_) => None,
+            Role::Server(_) | Role::Code => None,
         })
         .collect();
     for (client, addr, port, had) in clients {
@@ -122,11 +122,13 @@ mod tests {
         assert!(s.nodes.iter().all(|n| match n.role {
             Role::Client(c) => c.reliable.is_some(),
             Role::Server(c) => c.reliable.is_some(),
+            Role::Code => false,
         }));
         apply(&mut s, Param::Reliable, Value::Bool(false)).unwrap();
         assert!(s.nodes.iter().all(|n| match n.role {
             Role::Client(c) => c.reliable.is_none(),
             Role::Server(c) => c.reliable.is_none(),
+            Role::Code => false,
         }));
         assert!(apply(&mut s, Param::Loss, Value::Bool(true)).is_err());
     }
