@@ -11,13 +11,18 @@ mod due;
 pub mod impaired;
 pub mod link;
 pub mod net;
+pub mod outcome;
 pub mod pair;
 pub mod report;
 pub mod rng;
 pub mod scenario;
 pub mod serial;
+pub mod sim;
 pub mod trace;
 
 pub use net::{StartError, run};
+pub use outcome::{Flow, Outcome, Violation};
 pub use scenario::Scenario;
+pub use sim::{Sim, SimError};
 pub use trace::{Event, Record, Trace};
+pub use trace::{Label, Labeller};

@@ -85,23 +85,7 @@ pub fn run_streaming(
     seed: u64,
     emit: &mut dyn FnMut(&Record),
 ) -> Result<usize, StartError> {
-    let mut net = Network::new(scenario, seed, builtin_apps(scenario)?)?;
-    let mut count = 0;
-    loop {
-        let more = net.advance(scenario.duration_us);
-        for r in net.take_records() {
-            emit(&r);
-            count += 1;
-        }
-        if !more {
-            break;
-        }
-    }
-    for r in net.finish() {
-        emit(&r);
-        count += 1;
-    }
-    Ok(count)
+    Ok(Network::new(scenario, seed, builtin_apps(scenario)?)?.run_streaming(emit))
 }
 
 /// Like [`run`], also keeping the bytes of every datagram offered to and arriving from a link.
@@ -165,6 +149,11 @@ impl<'s> Network<'s> {
         self.capture.as_mut().map(core::mem::take).unwrap_or_default()
     }
 
+    /// The scenario this network runs.
+    pub fn scenario(&self) -> &'s Scenario {
+        self.scenario
+    }
+
     /// Names datagrams of the user's own protocol in the trace (see [`Labeller`]).
     pub fn set_labeller(&mut self, labeller: Labeller) {
         self.labeller = Some(labeller);
@@ -173,6 +162,28 @@ impl<'s> Network<'s> {
     /// Whether every node's app says it is done ([`App::is_done`]).
     pub fn all_done(&self) -> bool {
         self.nodes.iter().all(|n| n.app.is_done())
+    }
+
+    /// Runs to the scenario's end handing each record to `emit` as soon as it exists, keeping
+    /// none (see [`run_streaming`]). Returns the record count.
+    pub fn run_streaming(mut self, emit: &mut dyn FnMut(&Record)) -> usize {
+        let end_us = self.scenario.duration_us;
+        let mut count = 0;
+        loop {
+            let more = self.advance(end_us);
+            for r in self.take_records() {
+                emit(&r);
+                count += 1;
+            }
+            if !more {
+                break;
+            }
+        }
+        for r in self.finish() {
+            emit(&r);
+            count += 1;
+        }
+        count
     }
 
     /// Processes every event up to and including `end_us`.

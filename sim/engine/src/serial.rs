@@ -41,10 +41,23 @@ pub fn run_and_emit(
     scenario: &Scenario,
     emit: &mut dyn FnMut(&str),
 ) -> Result<usize, StartError> {
+    let net = crate::net::Network::new(scenario, seed, crate::net::builtin_apps(scenario)?)?;
+    Ok(emit_network(name, seed, net, emit))
+}
+
+/// Runs a network built by the caller (for example with a user's apps attached, see
+/// [`crate::Sim::network`]) and prints its block as the run goes.
+pub fn emit_network(
+    name: &str,
+    seed: u64,
+    net: crate::net::Network<'_>,
+    emit: &mut dyn FnMut(&str),
+) -> usize {
+    let scenario = net.scenario();
     let mut block = Block::begin(name, seed, scenario, emit);
-    let count = crate::net::run_streaming(scenario, seed, &mut |r| block.record(r, emit))?;
+    let count = net.run_streaming(&mut |r| block.record(r, emit));
     block.end(emit);
-    Ok(count)
+    count
 }
 
 /// A block being written.
