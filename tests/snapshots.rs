@@ -8,7 +8,7 @@ fn every_lesson_prints_a_reviewed_timeline_and_summary() {
     let files = lesson_files();
     assert!(files.len() >= 6, "expected at least six lessons, found {}", files.len());
     for path in files {
-        let scenario = udplab::scenario_file::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let scenario = udplab_scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
         let out = udplab::run_scenario(&scenario, scenario.seed).expect("lesson starts");
         assert!(out.failures.is_empty(), "{}: expectations fail: {:?}", path.display(), out.failures);
         let again = udplab::run_scenario(&scenario, scenario.seed).expect("lesson starts");
@@ -25,7 +25,7 @@ fn a_lesson_run_with_another_seed_changes_its_fates() {
         .into_iter()
         .find(|p| p.to_string_lossy().contains("random-loss"))
         .expect("random-loss lesson");
-    let scenario = udplab::scenario_file::load(&path).unwrap();
+    let scenario = udplab_scenario::load(&path).unwrap();
     let a = udplab::run_scenario(&scenario, scenario.seed).unwrap();
     let b = udplab::run_scenario(&scenario, scenario.seed + 1).unwrap();
     assert_ne!(a.timeline, b.timeline);

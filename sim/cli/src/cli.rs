@@ -9,7 +9,7 @@ use udplab_sim::Scenario;
 use udplab_sim::net::Captured;
 
 use crate::run::RunOutput;
-use crate::{scenario_file, teach};
+use crate::teach;
 
 /// Exit status: the scenario's expectations did not hold.
 pub const EXIT_EXPECTATIONS: u8 = 1;
@@ -206,7 +206,7 @@ pub enum Command {
 }
 
 fn load(file: &Path) -> Result<Scenario, ExitCode> {
-    scenario_file::load(file).map_err(|e| {
+    udplab_scenario::load(file).map_err(|e| {
         eprintln!("{e}");
         ExitCode::from(EXIT_BAD_INPUT)
     })

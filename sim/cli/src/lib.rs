@@ -3,7 +3,6 @@
 
 pub mod cli;
 pub mod run;
-pub mod scenario_file;
 pub mod tap;
 pub mod teach;
 pub mod wokwi;

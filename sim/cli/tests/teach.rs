@@ -52,7 +52,7 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn load(path: &Path) -> (Scenario, udplab::RunOutput) {
-    let scenario = udplab::scenario_file::load(path).unwrap_or_else(|e| panic!("{e}"));
+    let scenario = udplab_scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
     let out = udplab::run_scenario(&scenario, scenario.seed).unwrap();
     (scenario, out)
 }
