@@ -8,8 +8,7 @@ use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 use udplab_sim::Scenario;
 use udplab_sim::net::Captured;
 
-use crate::run::RunOutput;
-use crate::teach;
+use udplab_teach::RunOutput;
 
 /// Exit status: the scenario's expectations did not hold.
 pub const EXIT_EXPECTATIONS: u8 = 1;
@@ -95,8 +94,8 @@ pub struct Pictures {
 }
 
 impl Pictures {
-    pub fn requested(&self) -> teach::Requested {
-        teach::Requested {
+    pub fn requested(&self) -> udplab_teach::Requested {
+        udplab_teach::Requested {
             svg: self.svg.clone(),
             mermaid: self.mermaid.clone(),
             html: self.html.clone(),
@@ -240,11 +239,11 @@ pub(crate) fn report_taught(
     if !pictures.quiet && !pictures.ladder && !requested.any() {
         return report(out, output);
     }
-    let written = teach::write_requested(out, captured, &requested);
+    let written = udplab_teach::write_requested(out, captured, &requested);
     let text = if pictures.quiet {
         String::new()
     } else if pictures.ladder {
-        teach::ladder_text(out, pictures.color.enabled())
+        udplab_teach::ladder_text(out, pictures.color.enabled())
     } else {
         default_text(out, output)
     };
@@ -285,7 +284,7 @@ pub fn main(args: Args) -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            match teach::run(&scenario, output.seed.unwrap_or(scenario.seed), pictures.pcap.is_some()) {
+            match udplab_teach::run(&scenario, output.seed.unwrap_or(scenario.seed), pictures.pcap.is_some()) {
                 Ok((out, captured)) => report_taught(&out, &captured, &output, &pictures),
                 Err(e) => {
                     eprintln!("error: {}: {e}", file.display());
@@ -305,7 +304,7 @@ pub fn main(args: Args) -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            let request = teach::sweep::Request {
+            let request = udplab_teach::sweep::Request {
                 vary,
                 seeds,
                 csv,
@@ -313,7 +312,7 @@ pub fn main(args: Args) -> ExitCode {
                 jobs: jobs.map(usize::from),
                 progress: std::io::stderr().is_terminal(),
             };
-            match teach::sweep::command(&scenario, &request) {
+            match udplab_teach::sweep::command(&scenario, &request) {
                 Ok(_) if quiet => ExitCode::SUCCESS,
                 Ok(table) => {
                     let mut stdout = std::io::stdout().lock();
@@ -322,11 +321,11 @@ pub fn main(args: Args) -> ExitCode {
                         Err(_) => ExitCode::from(EXIT_IO),
                     }
                 }
-                Err(e @ teach::sweep::SweepError::BadInput(_)) => {
+                Err(e @ udplab_teach::sweep::SweepError::BadInput(_)) => {
                     eprintln!("error: {e}");
                     ExitCode::from(EXIT_BAD_INPUT)
                 }
-                Err(e @ teach::sweep::SweepError::Io(_)) => {
+                Err(e @ udplab_teach::sweep::SweepError::Io(_)) => {
                     eprintln!("error: {e}");
                     ExitCode::from(EXIT_IO)
                 }

@@ -2,9 +2,5 @@
 //! without spawning a process.
 
 pub mod cli;
-pub mod run;
 pub mod tap;
-pub mod teach;
 pub mod wokwi;
-
-pub use run::{RunOutput, run_scenario};

@@ -74,10 +74,10 @@ pub fn main(
         Stop::DeviceGone => eprintln!("note: the TAP device went away; the run stopped early"),
         Stop::Done | Stop::Duration => {}
     }
-    let out = crate::run::RunOutput::from_trace(scenario, seed, run.trace);
+    let out = udplab_teach::RunOutput::from_trace(scenario, seed, run.trace);
     if holding {
         // The live lines were the output; still write the pictures asked for.
-        return match crate::teach::write_requested(&out, &run.captured, &pictures.requested()) {
+        return match udplab_teach::write_requested(&out, &run.captured, &pictures.requested()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
