@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use udplab::wokwi::automation::{KNOWN_FLAGS, KNOWN_STEPS};
+use udplab_cli::wokwi::automation::{KNOWN_FLAGS, KNOWN_STEPS};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
