@@ -5,8 +5,9 @@ use std::process::ExitCode;
 use udplab_sim::Scenario;
 
 #[cfg(all(target_os = "linux", feature = "tap"))]
-use crate::cli::EXIT_BAD_INPUT;
-use crate::cli::{EXIT_ENVIRONMENT, Output, Pictures};
+use crate::exit::EXIT_BAD_INPUT;
+use crate::exit::EXIT_ENVIRONMENT;
+use crate::output::{Output, Pictures};
 
 /// `pictures` are written as for `udplab run`: the pictures from the trace, the capture from the
 /// bytes the TAP runner kept, with real-clock timestamps.
@@ -81,11 +82,11 @@ pub fn main(
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
-                ExitCode::from(crate::cli::EXIT_IO)
+                ExitCode::from(crate::exit::EXIT_IO)
             }
         };
     }
-    crate::cli::report_taught(&out, &run.captured, output, pictures)
+    crate::output::report_taught(&out, &run.captured, output, pictures)
 }
 
 #[cfg(all(target_os = "linux", feature = "tap"))]
