@@ -7,13 +7,13 @@
 #     number of Offer and Arrive events in the run's trace (`udplab run --json`);
 #   - every frame carries a comment, and as many say LOST as the trace has lost datagrams.
 # Installs tshark (Debian) when it is missing. Needs the release binary: `cargo build --release
-# -p udplab` (.ci/run builds it before calling this).
+# -p udplab-cli` (.ci/run builds it before calling this).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bin=./target/release/udplab
 if [ ! -x "$bin" ]; then
-    echo "tshark-check: $bin is missing: run 'cargo build --release -p udplab' first" >&2
+    echo "tshark-check: $bin is missing: run 'cargo build --release -p udplab-cli' first" >&2
     exit 1
 fi
 if ! command -v tshark >/dev/null 2>&1; then

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use udplab::teach::lessons;
+use udplab_teach::lessons;
 
 const REGENERATE: &str = "UDPLAB_REGENERATE=1 cargo test -p udplab-tests --test lessons";
 

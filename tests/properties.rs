@@ -290,7 +290,7 @@ proptest! {
 
     #[test]
     fn the_scenario_parser_never_panics_on_arbitrary_text(text in "\\PC{0,400}") {
-        if let Err(e) = udplab::scenario_file::parse(&text, "arbitrary.toml") {
+        if let Err(e) = udplab_scenario::parse(&text, "arbitrary.toml") {
             prop_assert!(!e.message.is_empty());
         }
     }
@@ -309,7 +309,7 @@ proptest! {
         let end = (i + cut).min(chars.len());
         chars.splice(i..end, insert.chars());
         let damaged: String = chars.into_iter().collect();
-        match udplab::scenario_file::parse(&damaged, "damaged.toml") {
+        match udplab_scenario::parse(&damaged, "damaged.toml") {
             // Whatever parses must also run.
             Ok(s) => { udplab_sim::run(&s, s.seed).map_err(|e| TestCaseError::fail(format!("{e:?}")))?; }
             Err(e) => prop_assert!(e.line.is_some(), "a parse error without a position: {}", e),

@@ -96,7 +96,7 @@ fn embed_scenarios(manifest: &Path, out: &Path) {
     table.push_str("pub static SCENARIOS: &[(&str, &[u8])] = &[\n");
     for (i, (name, path)) in entries.iter().enumerate() {
         println!("cargo:rerun-if-changed={}", path.display());
-        let scenario = udplab::scenario_file::load(path).unwrap_or_else(|e| fail(format_args!("\n{e}")));
+        let scenario = udplab_scenario::load(path).unwrap_or_else(|e| fail(format_args!("\n{e}")));
         let bytes = serde_json::to_vec(&scenario)
             .unwrap_or_else(|e| fail(format_args!("{}: cannot serialise: {e}", path.display())));
         // Round-trip now, on the host, so a model the chip cannot decode fails the build.

@@ -1,108 +1,22 @@
-//! Command-line arguments, in one place, and what each command does with them.
+//! Command-line arguments, in one place, and what each command does with them. The options
+//! `run` and `tap` share, and how they print, are in [`crate::output`]; the exit statuses in
+//! [`crate::exit`].
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use udplab_sim::Scenario;
-use udplab_sim::net::Captured;
 
-use crate::run::RunOutput;
-use crate::{scenario_file, teach};
-
-/// Exit status: the scenario's expectations did not hold.
-pub const EXIT_EXPECTATIONS: u8 = 1;
-/// Exit status: bad input (scenario file or arguments).
-pub const EXIT_BAD_INPUT: u8 = 2;
-/// Exit status: the output could not be written.
-pub const EXIT_IO: u8 = 3;
-/// Exit status: the environment lacks what the command needs (root, /dev/net/tun, a tool).
-pub const EXIT_ENVIRONMENT: u8 = 4;
+use crate::exit::{EXIT_BAD_INPUT, EXIT_IO};
+use crate::output::{Output, Pictures, report_taught};
 
 #[derive(Debug, Parser)]
 #[command(name = "udplab", version, about = "Test and teach UDP over unreliable networks")]
 pub struct Args {
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// How a run's result is printed.
-#[derive(Debug, Clone, ClapArgs)]
-pub struct Output {
-    /// Use this seed instead of the scenario's.
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Print the full trace and summary as JSON instead of text.
-    #[arg(long)]
-    pub json: bool,
-    /// Print only the summary, not the per-datagram timeline.
-    #[arg(long, conflicts_with = "json")]
-    pub summary: bool,
-}
-
-/// When the terminal ladder is coloured.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum Color {
-    /// When stdout is a terminal and NO_COLOR is not set.
-    #[default]
-    Auto,
-    Always,
-    Never,
-}
-
-impl Color {
-    pub fn enabled(self) -> bool {
-        match self {
-            Color::Always => true,
-            Color::Never => false,
-            Color::Auto => {
-                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-            }
-        }
-    }
-}
-
-/// Pictures and files for teaching: a ladder instead of the timeline, and output files
-/// (each written whole: a temporary file, then renamed).
-#[derive(Debug, Clone, Default, ClapArgs)]
-pub struct Pictures {
-    /// Print a ladder (sequence) diagram instead of the timeline: one column per node, one
-    /// arrow per datagram, X for lost ones with the reason.
-    #[arg(long, conflicts_with_all = ["json", "summary"])]
-    pub ladder: bool,
-    /// Colour the ladder: auto (when stdout is a terminal), always or never.
-    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
-    pub color: Color,
-    /// Write the ladder as a standalone SVG (time runs down, slopes are latencies).
-    #[arg(long, value_name = "FILE")]
-    pub svg: Option<PathBuf>,
-    /// Write the ladder as Mermaid sequenceDiagram text; a FILE ending in .md gets a Markdown
-    /// file with a mermaid block, which GitHub renders.
-    #[arg(long, value_name = "FILE")]
-    pub mermaid: Option<PathBuf>,
-    /// Write a self-contained HTML report (summary, ladder, latency and loss charts, timeline).
-    #[arg(long, value_name = "FILE")]
-    pub html: Option<PathBuf>,
-    /// Write a pcapng capture of what crossed each link (one interface per link, lost
-    /// datagrams included, each frame commented), for Wireshark or tshark.
-    #[arg(long, value_name = "FILE")]
-    pub pcap: Option<PathBuf>,
-    /// Print nothing on stdout (files are still written; failed expectations still go to
-    /// stderr and set the exit status).
-    #[arg(long, short, conflicts_with_all = ["json", "summary", "ladder"])]
-    pub quiet: bool,
-}
-
-impl Pictures {
-    pub fn requested(&self) -> teach::Requested {
-        teach::Requested {
-            svg: self.svg.clone(),
-            mermaid: self.mermaid.clone(),
-            html: self.html.clone(),
-            pcap: self.pcap.clone(),
-        }
-    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -206,76 +120,10 @@ pub enum Command {
 }
 
 fn load(file: &Path) -> Result<Scenario, ExitCode> {
-    scenario_file::load(file).map_err(|e| {
+    udplab_scenario::load(file).map_err(|e| {
         eprintln!("{e}");
         ExitCode::from(EXIT_BAD_INPUT)
     })
-}
-
-/// Prints `out` as asked and turns its verdict into the exit status.
-pub(crate) fn report(out: &RunOutput, output: &Output) -> ExitCode {
-    print_and_judge(out, &default_text(out, output))
-}
-
-fn default_text(out: &RunOutput, output: &Output) -> String {
-    if output.json {
-        out.json()
-    } else if output.summary {
-        out.summary_text()
-    } else {
-        out.text()
-    }
-}
-
-/// Like [`report`], with the teaching options: writes the requested files (the pcapng from
-/// `captured`), prints the ladder instead of the timeline or nothing at all, and exits with 3
-/// when a file could not be written.
-pub(crate) fn report_taught(
-    out: &RunOutput,
-    captured: &[Captured],
-    output: &Output,
-    pictures: &Pictures,
-) -> ExitCode {
-    let requested = pictures.requested();
-    if !pictures.quiet && !pictures.ladder && !requested.any() {
-        return report(out, output);
-    }
-    let written = teach::write_requested(out, captured, &requested);
-    let text = if pictures.quiet {
-        String::new()
-    } else if pictures.ladder {
-        teach::ladder_text(out, pictures.color.enabled())
-    } else {
-        default_text(out, output)
-    };
-    let code = print_and_judge(out, &text);
-    match written {
-        Ok(()) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(EXIT_IO)
-        }
-    }
-}
-
-/// Prints `text` and turns the run's verdict into the exit status.
-fn print_and_judge(out: &RunOutput, text: &str) -> ExitCode {
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
-        // A closed pipe (`udplab run x | head`) is not worth a message.
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: writing output: {e}");
-        }
-        return ExitCode::from(EXIT_IO);
-    }
-    if out.failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        for f in &out.failures {
-            eprintln!("expectation failed: {f}");
-        }
-        ExitCode::from(EXIT_EXPECTATIONS)
-    }
 }
 
 pub fn main(args: Args) -> ExitCode {
@@ -285,7 +133,8 @@ pub fn main(args: Args) -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            match teach::run(&scenario, output.seed.unwrap_or(scenario.seed), pictures.pcap.is_some()) {
+            match udplab_teach::run(&scenario, output.seed.unwrap_or(scenario.seed), pictures.pcap.is_some())
+            {
                 Ok((out, captured)) => report_taught(&out, &captured, &output, &pictures),
                 Err(e) => {
                     eprintln!("error: {}: {e}", file.display());
@@ -305,7 +154,7 @@ pub fn main(args: Args) -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            let request = teach::sweep::Request {
+            let request = udplab_teach::sweep::Request {
                 vary,
                 seeds,
                 csv,
@@ -313,7 +162,7 @@ pub fn main(args: Args) -> ExitCode {
                 jobs: jobs.map(usize::from),
                 progress: std::io::stderr().is_terminal(),
             };
-            match teach::sweep::command(&scenario, &request) {
+            match udplab_teach::sweep::command(&scenario, &request) {
                 Ok(_) if quiet => ExitCode::SUCCESS,
                 Ok(table) => {
                     let mut stdout = std::io::stdout().lock();
@@ -322,11 +171,11 @@ pub fn main(args: Args) -> ExitCode {
                         Err(_) => ExitCode::from(EXIT_IO),
                     }
                 }
-                Err(e @ teach::sweep::SweepError::BadInput(_)) => {
+                Err(e @ udplab_teach::sweep::SweepError::BadInput(_)) => {
                     eprintln!("error: {e}");
                     ExitCode::from(EXIT_BAD_INPUT)
                 }
-                Err(e @ teach::sweep::SweepError::Io(_)) => {
+                Err(e @ udplab_teach::sweep::SweepError::Io(_)) => {
                     eprintln!("error: {e}");
                     ExitCode::from(EXIT_IO)
                 }

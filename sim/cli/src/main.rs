@@ -3,6 +3,6 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let args = udplab::cli::Args::parse();
-    udplab::cli::main(args)
+    let args = udplab_cli::cli::Args::parse();
+    udplab_cli::cli::main(args)
 }

@@ -4,13 +4,14 @@ use std::process::ExitCode;
 
 use udplab_sim::Scenario;
 
-#[cfg(all(target_os = "linux", feature = "tap"))]
-use crate::cli::EXIT_BAD_INPUT;
-use crate::cli::{EXIT_ENVIRONMENT, Output, Pictures};
+#[cfg(target_os = "linux")]
+use crate::exit::EXIT_BAD_INPUT;
+use crate::exit::EXIT_ENVIRONMENT;
+use crate::output::{Output, Pictures};
 
 /// `pictures` are written as for `udplab run`: the pictures from the trace, the capture from the
 /// bytes the TAP runner kept, with real-clock timestamps.
-#[cfg(all(target_os = "linux", feature = "tap"))]
+#[cfg(target_os = "linux")]
 pub fn main(
     scenario: &Scenario,
     output: &Output,
@@ -74,21 +75,21 @@ pub fn main(
         Stop::DeviceGone => eprintln!("note: the TAP device went away; the run stopped early"),
         Stop::Done | Stop::Duration => {}
     }
-    let out = crate::run::RunOutput::from_trace(scenario, seed, run.trace);
+    let out = udplab_teach::RunOutput::from_trace(scenario, seed, run.trace);
     if holding {
         // The live lines were the output; still write the pictures asked for.
-        return match crate::teach::write_requested(&out, &run.captured, &pictures.requested()) {
+        return match udplab_teach::write_requested(&out, &run.captured, &pictures.requested()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");
-                ExitCode::from(crate::cli::EXIT_IO)
+                ExitCode::from(crate::exit::EXIT_IO)
             }
         };
     }
-    crate::cli::report_taught(&out, &run.captured, output, pictures)
+    crate::output::report_taught(&out, &run.captured, output, pictures)
 }
 
-#[cfg(all(target_os = "linux", feature = "tap"))]
+#[cfg(target_os = "linux")]
 fn hold_instructions(r: &udplab_host::Ready) -> String {
     let ip = |a: [u8; 4]| std::net::Ipv4Addr::from(a).to_string();
     let fw = format!("{} {}", ip(r.firmware_addr), r.firmware_port);
@@ -110,8 +111,8 @@ fn hold_instructions(r: &udplab_host::Ready) -> String {
     )
 }
 
-#[cfg(not(all(target_os = "linux", feature = "tap")))]
+#[cfg(not(target_os = "linux"))]
 pub fn main(_: &Scenario, _: &Output, _: &Pictures, _: Option<String>, _: Option<u64>) -> ExitCode {
-    eprintln!("error: this udplab was built without TAP support (Linux only, feature `tap`)");
+    eprintln!("error: this udplab was built without TAP support (Linux only)");
     ExitCode::from(EXIT_ENVIRONMENT)
 }

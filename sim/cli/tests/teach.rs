@@ -8,10 +8,10 @@ use std::process::{Command, Output};
 
 use pcap_parser::pcapng::Block;
 use pcap_parser::{OptionCode, PcapBlockOwned, PcapError, PcapNGReader, traits::PcapReaderIterator};
-use udplab::teach::story::Story;
-use udplab::teach::{ladder, mermaid, svg};
 use udplab_sim::link::Fate;
 use udplab_sim::{Event, Scenario};
+use udplab_teach::story::Story;
+use udplab_teach::{ladder, mermaid, svg};
 
 fn udplab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_udplab")).args(args).output().expect("udplab runs")
@@ -27,7 +27,7 @@ fn root() -> PathBuf {
 
 /// The lesson files, sorted.
 fn lessons() -> Vec<PathBuf> {
-    let files = udplab::teach::lessons::lesson_files(&root()).unwrap();
+    let files = udplab_teach::lessons::lesson_files(&root()).unwrap();
     assert!(files.len() >= 8, "expected the eight lessons, found {}", files.len());
     files
 }
@@ -51,9 +51,9 @@ fn tmp(name: &str) -> PathBuf {
     d
 }
 
-fn load(path: &Path) -> (Scenario, udplab::RunOutput) {
-    let scenario = udplab::scenario_file::load(path).unwrap_or_else(|e| panic!("{e}"));
-    let out = udplab::run_scenario(&scenario, scenario.seed).unwrap();
+fn load(path: &Path) -> (Scenario, udplab_teach::RunOutput) {
+    let scenario = udplab_scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
+    let out = udplab_teach::run_scenario(&scenario, scenario.seed).unwrap();
     (scenario, out)
 }
 
@@ -277,8 +277,8 @@ fn the_pcapng_has_one_commented_frame_per_offer_and_arrival_at_virtual_times() {
             assert_eq!(f.interface as usize, link, "{name}: interface");
             // Ethernet: receiver, sender, IPv4; then the bytes the engine had.
             let l = &scenario.links[link];
-            assert_eq!(f.data[..6], udplab::teach::pcapng::mac(l.to), "{name}: destination MAC");
-            assert_eq!(f.data[6..12], udplab::teach::pcapng::mac(l.from), "{name}: source MAC");
+            assert_eq!(f.data[..6], udplab_teach::pcapng::mac(l.to), "{name}: destination MAC");
+            assert_eq!(f.data[6..12], udplab_teach::pcapng::mac(l.from), "{name}: source MAC");
             assert_eq!(f.data[12..14], [0x08, 0x00]);
             let c = captured.iter().find(|c| c.link == link && c.index == index && c.copy == copy).unwrap();
             assert_eq!(f.data[14..], c.packet[..], "{name}: packet bytes");

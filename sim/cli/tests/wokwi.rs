@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use udplab::wokwi::automation::{KNOWN_FLAGS, KNOWN_STEPS};
+use udplab_cli::wokwi::automation::{KNOWN_FLAGS, KNOWN_STEPS};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
@@ -44,7 +44,7 @@ exit "${FAKE_EXIT:-0}"
 /// The serial log of a chip that ran `lesson` with `seed` but claims `claimed_seed`.
 fn chip_log(lesson: &str, seed: u64, claimed_seed: u64) -> String {
     let path = root().join("scenarios").join(format!("{lesson}.toml"));
-    let scenario = udplab::scenario_file::load(&path).unwrap();
+    let scenario = udplab_scenario::load(&path).unwrap();
     let trace = udplab_sim::run(&scenario, seed).unwrap();
     let mut log = String::from("ESP-ROM:esp32c3-api1-20210207\r\nudplab-esp32 ready: 8 scenarios\r\n");
     udplab_sim::serial::emit_block(lesson, claimed_seed, &scenario, &trace, &mut |l| {

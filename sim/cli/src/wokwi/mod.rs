@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use udplab_sim::Scenario;
 
-use crate::cli::{EXIT_BAD_INPUT, EXIT_ENVIRONMENT};
-use crate::run::run_scenario;
+use crate::exit::{EXIT_BAD_INPUT, EXIT_ENVIRONMENT};
+use udplab_teach::run_scenario;
 
 /// Exit status: the chip's trace differs from the host's.
 pub const EXIT_MISMATCH: u8 = 1;

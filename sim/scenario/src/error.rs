@@ -135,7 +135,7 @@ impl Fail {
 /// `Err(Fail)` at `span` with a formatted message.
 macro_rules! fail {
     ($span:expr, $($arg:tt)*) => {
-        Err($crate::scenario_file::error::Fail::new($span, format!($($arg)*)))
+        Err($crate::error::Fail::new($span, format!($($arg)*)))
     };
 }
 pub(crate) use fail;

@@ -56,7 +56,7 @@ fn stem(path: &Path) -> String {
 pub fn artifacts(root: &Path) -> Result<Vec<Artifact>, String> {
     let mut out = Vec::new();
     for path in lesson_files(root)? {
-        let scenario = crate::scenario_file::load(&path).map_err(|e| e.to_string())?;
+        let scenario = udplab_scenario::load(&path).map_err(|e| e.to_string())?;
         let run = crate::run::run_scenario(&scenario, scenario.seed).map_err(|e| e.to_string())?;
         let story = Story::new(&scenario, &run.trace);
         let name = stem(&path);
@@ -84,7 +84,7 @@ pub fn artifacts(root: &Path) -> Result<Vec<Artifact>, String> {
 pub fn mermaid_blocks(root: &Path) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
     for path in lesson_files(root)? {
-        let scenario = crate::scenario_file::load(&path).map_err(|e| e.to_string())?;
+        let scenario = udplab_scenario::load(&path).map_err(|e| e.to_string())?;
         let run = crate::run::run_scenario(&scenario, scenario.seed).map_err(|e| e.to_string())?;
         out.push((stem(&path), mermaid::render(&Story::new(&scenario, &run.trace), run.seed)));
     }

@@ -110,7 +110,7 @@ mod tests {
 
     fn lesson(name: &str) -> Scenario {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios").join(name);
-        crate::scenario_file::load(&path).unwrap()
+        udplab_scenario::load(&path).unwrap()
     }
 
     #[test]

@@ -1,3 +1,10 @@
+//! The scenario-file front end of udplab, a crate of its own so that everything that reads
+//! scenario files uses the same parser without pulling in the rest: the `udplab` command
+//! (`udplab-cli`), the teaching outputs (`udplab-teach`: the lessons guide and sweeps load files),
+//! the cross-crate tests (`udplab-tests`) and the ESP32 image's build script
+//! (`firmware/esp32/build.rs`), which embeds the lessons. It needs only the scenario model
+//! (`udplab-sim`, `udplab-firmware`) and `toml`.
+//!
 //! Scenario files: TOML in, a validated [`udplab_sim::Scenario`] out.
 //!
 //! The format, with every key, its default and the impairment semantics, is documented in

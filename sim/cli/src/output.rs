@@ -1,0 +1,157 @@
+//! How a run's result reaches the user, shared by `udplab run` and `udplab tap`: the output
+//! options (`--seed`, `--json`, `--summary`), the teaching options (`--ladder`, `--svg`, `--html`,
+//! `--pcap`, ...), and printing the result and turning its verdict into the exit status.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args as ClapArgs, ValueEnum};
+use udplab_sim::net::Captured;
+use udplab_teach::RunOutput;
+
+use crate::exit::{EXIT_EXPECTATIONS, EXIT_IO};
+
+/// How a run's result is printed.
+#[derive(Debug, Clone, ClapArgs)]
+pub struct Output {
+    /// Use this seed instead of the scenario's.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Print the full trace and summary as JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Print only the summary, not the per-datagram timeline.
+    #[arg(long, conflicts_with = "json")]
+    pub summary: bool,
+}
+
+/// When the terminal ladder is coloured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// When stdout is a terminal and NO_COLOR is not set.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+impl Color {
+    pub fn enabled(self) -> bool {
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+}
+
+/// Pictures and files for teaching: a ladder instead of the timeline, and output files
+/// (each written whole: a temporary file, then renamed).
+#[derive(Debug, Clone, Default, ClapArgs)]
+pub struct Pictures {
+    /// Print a ladder (sequence) diagram instead of the timeline: one column per node, one
+    /// arrow per datagram, X for lost ones with the reason.
+    #[arg(long, conflicts_with_all = ["json", "summary"])]
+    pub ladder: bool,
+    /// Colour the ladder: auto (when stdout is a terminal), always or never.
+    #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
+    pub color: Color,
+    /// Write the ladder as a standalone SVG (time runs down, slopes are latencies).
+    #[arg(long, value_name = "FILE")]
+    pub svg: Option<PathBuf>,
+    /// Write the ladder as Mermaid sequenceDiagram text; a FILE ending in .md gets a Markdown
+    /// file with a mermaid block, which GitHub renders.
+    #[arg(long, value_name = "FILE")]
+    pub mermaid: Option<PathBuf>,
+    /// Write a self-contained HTML report (summary, ladder, latency and loss charts, timeline).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write a pcapng capture of what crossed each link (one interface per link, lost
+    /// datagrams included, each frame commented), for Wireshark or tshark.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// Print nothing on stdout (files are still written; failed expectations still go to
+    /// stderr and set the exit status).
+    #[arg(long, short, conflicts_with_all = ["json", "summary", "ladder"])]
+    pub quiet: bool,
+}
+
+impl Pictures {
+    pub fn requested(&self) -> udplab_teach::Requested {
+        udplab_teach::Requested {
+            svg: self.svg.clone(),
+            mermaid: self.mermaid.clone(),
+            html: self.html.clone(),
+            pcap: self.pcap.clone(),
+        }
+    }
+}
+
+/// Prints `out` as asked and turns its verdict into the exit status.
+pub(crate) fn report(out: &RunOutput, output: &Output) -> ExitCode {
+    print_and_judge(out, &default_text(out, output))
+}
+
+fn default_text(out: &RunOutput, output: &Output) -> String {
+    if output.json {
+        out.json()
+    } else if output.summary {
+        out.summary_text()
+    } else {
+        out.text()
+    }
+}
+
+/// Like [`report`], with the teaching options: writes the requested files (the pcapng from
+/// `captured`), prints the ladder instead of the timeline or nothing at all, and exits with 3
+/// when a file could not be written.
+pub(crate) fn report_taught(
+    out: &RunOutput,
+    captured: &[Captured],
+    output: &Output,
+    pictures: &Pictures,
+) -> ExitCode {
+    let requested = pictures.requested();
+    if !pictures.quiet && !pictures.ladder && !requested.any() {
+        return report(out, output);
+    }
+    let written = udplab_teach::write_requested(out, captured, &requested);
+    let text = if pictures.quiet {
+        String::new()
+    } else if pictures.ladder {
+        udplab_teach::ladder_text(out, pictures.color.enabled())
+    } else {
+        default_text(out, output)
+    };
+    let code = print_and_judge(out, &text);
+    match written {
+        Ok(()) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(EXIT_IO)
+        }
+    }
+}
+
+/// Prints `text` and turns the run's verdict into the exit status.
+fn print_and_judge(out: &RunOutput, text: &str) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        // A closed pipe (`udplab run x | head`) is not worth a message.
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            eprintln!("error: writing output: {e}");
+        }
+        return ExitCode::from(EXIT_IO);
+    }
+    if out.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        for f in &out.failures {
+            eprintln!("expectation failed: {f}");
+        }
+        ExitCode::from(EXIT_EXPECTATIONS)
+    }
+}
