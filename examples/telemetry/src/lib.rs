@@ -37,7 +37,7 @@ impl Message {
     /// Parses a datagram; `None` for anything that is not exactly one of ours.
     pub fn parse(bytes: &[u8]) -> Option<Message> {
         match bytes {
-            [MAGIC, READING, id @ .., ] if id.len() == 8 => Some(Message::Reading {
+            [MAGIC, READING, id @ ..] if id.len() == 8 => Some(Message::Reading {
                 id: u32::from_be_bytes([id[0], id[1], id[2], id[3]]),
                 value: i32::from_be_bytes([id[4], id[5], id[6], id[7]]),
             }),
@@ -161,7 +161,8 @@ impl App for Sensor {
             let slot = match self.pending.iter().position(Option::is_none) {
                 Some(free) => free,
                 None => {
-                    let oldest = (0..PENDING).min_by_key(|&i| self.pending[i].map_or(0, |p| p.id)).unwrap_or(0);
+                    let oldest =
+                        (0..PENDING).min_by_key(|&i| self.pending[i].map_or(0, |p| p.id)).unwrap_or(0);
                     if let Some(old) = self.pending[oldest] {
                         cx.note(Note::new("gave up").with("id", i64::from(old.id)));
                     }
@@ -171,7 +172,8 @@ impl App for Sensor {
             self.transmit(cx, &p);
             self.pending[slot] = Some(p);
         }
-        let next_reading = (self.next_id <= self.cfg.readings).then(|| u64::from(self.next_id - 1) * self.cfg.period_us);
+        let next_reading =
+            (self.next_id <= self.cfg.readings).then(|| u64::from(self.next_id - 1) * self.cfg.period_us);
         self.pending.iter().flatten().map(|p| p.due_us).chain(next_reading).min()
     }
 

@@ -225,6 +225,8 @@ enum Kind<'a, 'i> {
     Server(ServerConfig),
     /// `server` is the value naming the server, resolved once every node is known.
     Client(ClientConfig, &'a Value<'i>),
+    /// `role = "code"`: the app is attached in code.
+    Code,
 }
 
 struct Draft<'a, 'i> {
@@ -353,8 +355,23 @@ fn nodes(top: &Table<'_, '_>, source: &str) -> Result<Vec<Node>, Fail> {
         }
         addrs.insert(addr, (i, addr_span.unwrap_or(t.span.clone())));
 
-        let rv = t.require("role", "role = \"client\" or role = \"server\"")?;
-        let role = choice("role", rv, &["client", "server"])?;
+        let rv = t.require("role", "role = \"client\", role = \"server\" or role = \"code\"")?;
+        let role = choice("role", rv, &["client", "server", "code"])?;
+        if role == "code" {
+            // The app is attached in code (udplab::Sim::app): it decides its own port and
+            // traffic, so only the node's name and address belong here.
+            for (key, _) in t.entries() {
+                if !["name", "addr", "role"].contains(&key) {
+                    let span = t.key_span(key).unwrap_or(t.span.clone());
+                    return fail!(
+                        span,
+                        "`{key}` configures a built-in app, but node `{name}` runs an app supplied in code (role = \"code\"): only `name`, `addr` and `role` belong here"
+                    );
+                }
+            }
+            drafts.push(Draft { name, addr, kind: Kind::Code });
+            continue;
+        }
         let (others, this) = if role == "client" { (SERVER_ONLY, "client") } else { (CLIENT_ONLY, "server") };
         for (key, _) in t.entries() {
             if others.contains(&key) {
@@ -438,7 +455,11 @@ fn nodes(top: &Table<'_, '_>, source: &str) -> Result<Vec<Node>, Fail> {
             return fail!(sv.span(), "`server`: no node is named {s:?}{near}; the nodes are {}", list(&all));
         };
         let Kind::Server(server) = &drafts[j].kind else {
-            let what = if i == j { "itself" } else { "a client" };
+            let what = match drafts[j].kind {
+                _ if i == j => "itself",
+                Kind::Code => "an app supplied in code",
+                _ => "a client",
+            };
             return fail!(
                 sv.span(),
                 "`server`: node `{s}` is {what}; `server` must name a node with role = \"server\""
@@ -476,6 +497,7 @@ fn nodes(top: &Table<'_, '_>, source: &str) -> Result<Vec<Node>, Fail> {
                     c.server_addr = addr;
                     Role::Client(c)
                 }
+                Kind::Code => Role::Code,
             };
             Node { name: d.name, addr: d.addr, role }
         })
