@@ -85,6 +85,19 @@ pub struct SensorConfig {
     pub max_attempts: u16,
 }
 
+/// The sensor of the example scenario (`scenarios/telemetry.toml`): 30 readings to the
+/// gateway at 10.0.0.1, one every 100 ms, each retransmitted every 50 ms up to 6 times. The
+/// tests, the lab binary and the ESP32 image all build it here, so they run the same app.
+pub fn example_sensor() -> Sensor {
+    Sensor::new(SensorConfig {
+        gateway: Endpoint { addr: [10, 0, 0, 1], port: GATEWAY_PORT },
+        readings: 30,
+        period_us: 100_000,
+        retry_us: 50_000,
+        max_attempts: 6,
+    })
+}
+
 /// Most readings waiting for an ack at once; older ones are given up (bounded memory).
 const PENDING: usize = 8;
 
