@@ -280,6 +280,11 @@ impl App for Gateway {
         }
         None
     }
+
+    /// The gateway only answers: nothing to do on its own.
+    fn is_done(&self) -> bool {
+        true
+    }
 }
 
 /// Names the protocol's datagrams in udplab's traces and pictures (`reading=7`, `ack=7`).

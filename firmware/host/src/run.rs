@@ -401,10 +401,8 @@ async fn run_in_namespace(
         if opts.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
             break Stop::Interrupted;
         }
-        let clients_done = app.is_done() || matches!(fw.role, Role::Server(_));
-        let peers_done = peers
-            .iter()
-            .all(|(n, a, _, _)| a.is_done() || matches!(scenario.nodes[*n].role, Role::Server(_)));
+        let clients_done = app.is_done();
+        let peers_done = peers.iter().all(|(_, a, _, _)| a.is_done());
         if !opts.hold && clients_done && peers_done && device.next_release_us().is_none() {
             let since = *quiet_since.get_or_insert(now);
             if now - since >= QUIET.as_micros() as u64 {

@@ -80,9 +80,9 @@ pub trait App {
     /// poll it at time 0 and after every arrival.
     fn poll(&mut self, cx: &mut Context<'_>) -> Option<u64>;
 
-    /// Whether the app has nothing left to do on its own (a client that sent everything).
-    /// Real-clock runners end a run early once every app is done and the links are quiet;
-    /// the default, `false`, means "run until the scenario's duration".
+    /// Whether the app has nothing left to do on its own: a client that sent everything, or a
+    /// server (it only ever answers). Real-clock runners end a run early once every app is done
+    /// and the links are quiet; the default, `false`, means "run until the scenario's duration".
     fn is_done(&self) -> bool {
         false
     }

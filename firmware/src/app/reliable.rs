@@ -286,4 +286,9 @@ impl App for ReliableReceiver {
         self.send_acks(cx);
         None
     }
+
+    /// Nothing to do on its own once every acknowledgement is out.
+    fn is_done(&self) -> bool {
+        self.acks.is_empty()
+    }
 }

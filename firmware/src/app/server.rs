@@ -61,4 +61,9 @@ impl App for Server {
         self.rx = rx;
         None
     }
+
+    /// A server has nothing to do on its own.
+    fn is_done(&self) -> bool {
+        true
+    }
 }

@@ -76,3 +76,6 @@ pub use udplab_sim::{Flow, Label, Labeller, Outcome, Scenario, Sim, SimError, Vi
 /// The crates underneath, for what this facade does not re-export.
 pub use udplab_firmware as firmware;
 pub use udplab_sim as engine;
+
+#[cfg(all(feature = "tap", target_os = "linux"))]
+pub mod tap;

@@ -1,0 +1,36 @@
+//! Your apps on a real TAP device (Linux, root or CAP_NET_ADMIN, `/dev/net/tun`): one node's
+//! app runs over smoltcp on the TAP with the scenario's links in the device path, the other
+//! nodes' apps over kernel UDP sockets on the other side, on the real clock.
+//!
+//! The run happens inside a network namespace made for it, which the calling thread enters for
+//! good and which disappears (TAP included) with that thread: run it on a thread of its own if
+//! the caller needs the ordinary network afterwards, as the example below does.
+//!
+//! ```no_run
+//! # fn my_sim() -> udplab::Sim<'static> { unimplemented!() }
+//! // The Sim is built on the thread that runs it (apps need not be Send).
+//! let out = std::thread::spawn(|| udplab::tap::run(&my_sim(), 7, "gateway")).join().unwrap();
+//! match out {
+//!     Ok((outcome, stop)) => println!("{stop:?}\n{}", outcome.timeline()),
+//!     Err(e) => eprintln!("not run: {e}"),
+//! }
+//! ```
+
+pub use udplab_host::{Hooks, HostError, Ready, Stop, TapOptions, TapRun};
+
+use crate::{Outcome, Sim};
+
+/// Runs `sim` with `seed`, node `firmware`'s app on the TAP, and returns the outcome (a trace
+/// on the real clock) and how the run ended. [`HostError::Missing`] when the machine lacks
+/// privileges or devices: nothing ran.
+pub fn run(sim: &Sim<'_>, seed: u64, firmware: &str) -> Result<(Outcome, Stop), HostError> {
+    let opts = TapOptions { firmware: Some(firmware.to_string()), ..TapOptions::default() };
+    let run = run_with(sim, seed, &opts, Hooks { ready: &mut |_| {}, live: &mut |_| {} })?;
+    Ok((Outcome::new(sim.scenario().clone(), seed, run.trace), run.stop))
+}
+
+/// [`run`] with every option and hook of the TAP runner.
+pub fn run_with(sim: &Sim<'_>, seed: u64, opts: &TapOptions, hooks: Hooks<'_>) -> Result<TapRun, HostError> {
+    let apps = sim.apps().map_err(|e| HostError::Scenario(e.to_string()))?;
+    udplab_host::run_tap_apps(sim.scenario(), seed, apps, opts, hooks)
+}
