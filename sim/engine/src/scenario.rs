@@ -1,6 +1,6 @@
 //! A scenario, validated and in integers: what every runner executes.
 //!
-//! The TOML front end (in the `udplab` crate) turns a file into this; the ESP32 build embeds
+//! The TOML front end (in the `udplab-scenario` crate) turns a file into this; the ESP32 build embeds
 //! the same values. Nothing here is a float, so all targets decide identically.
 
 use alloc::string::String;
