@@ -30,6 +30,7 @@ use std::fmt;
 
 use pcap_parser::pcapng::{EnhancedPacketBlock, InterfaceDescriptionBlock, SectionHeaderBlock};
 use pcap_parser::{Linktype, OptionCode, PcapNGOption, ToVec};
+use udplab_firmware::AppEvent;
 use udplab_sim::net::Captured;
 use udplab_sim::trace::{Event, Record};
 
@@ -100,7 +101,7 @@ pub fn capture(story: &Story, trace: &[Record], captured: &[Captured]) -> Result
         };
         out.extend(idb.to_vec().map_err(gen_error)?);
     }
-    for r in trace {
+    for (i, r) in trace.iter().enumerate() {
         let (link, index, copy) = match r.event {
             Event::Offer { link, index, .. } => (link, index, None),
             Event::Arrive { link, index, copy, .. } => (link, index, Some(copy)),
@@ -116,10 +117,25 @@ pub fn capture(story: &Story, trace: &[Record], captured: &[Captured]) -> Result
                 story.link_name(link)
             )));
         };
-        let comment = match copy {
+        let mut comment = match copy {
             None => story.offer_sentence(d),
             Some(copy) => story.arrival_sentence(d, copy),
         };
+        if copy.is_some() {
+            // What the receiving app noted on this arrival (its own events, `Context::note`):
+            // the app records right after an arrival, at its instant, are the receiver's poll.
+            for n in &trace[i + 1..] {
+                let Event::App { node, app } = n.event else { break };
+                if n.at_us != r.at_us {
+                    break;
+                }
+                if let AppEvent::Note(note) = app
+                    && node == d.to
+                {
+                    comment.push_str(&format!("; {}: {note}", story.node_name(node)));
+                }
+            }
+        }
         let mut frame = Vec::with_capacity(14 + c.packet.len());
         frame.extend_from_slice(&mac(d.to));
         frame.extend_from_slice(&mac(d.from));
