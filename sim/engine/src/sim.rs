@@ -20,7 +20,7 @@ use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use core::fmt;
-use udplab_firmware::{App, AppError};
+use udplab_firmware::{App, AppError, Role};
 
 use crate::net::{Apps, Captured, Network, StartError};
 use crate::outcome::Outcome;
@@ -82,6 +82,24 @@ impl<'a> Sim<'a> {
     pub fn labeller(&mut self, labeller: Labeller) -> &mut Self {
         self.labeller = Some(labeller);
         self
+    }
+
+    /// The labeller set with [`Sim::labeller`], for runners that label datagrams themselves
+    /// (the TAP runner's device).
+    pub fn current_labeller(&self) -> Option<Labeller> {
+        self.labeller
+    }
+
+    /// The nodes whose role is `code` and that have no app attached, in node order: all of
+    /// them, where [`Sim::run`] reports only the first.
+    pub fn missing_apps(&self) -> Vec<&str> {
+        self.scenario
+            .nodes
+            .iter()
+            .zip(&self.factories)
+            .filter(|(node, factory)| node.role == Role::Code && factory.is_none())
+            .map(|(node, _)| node.name.as_str())
+            .collect()
     }
 
     pub fn scenario(&self) -> &Scenario {
@@ -238,6 +256,18 @@ mod tests {
         let err = Sim::new(code_pair(0)).run(1).unwrap_err();
         assert_eq!(err, SimError::Start { node: "laptop".into(), error: AppError::NeedsCode });
         assert!(err.to_string().contains("role is \"code\""), "{err}");
+    }
+
+    #[test]
+    fn missing_apps_names_every_code_node_without_one() {
+        let mut sim = Sim::new(code_pair(0));
+        assert_eq!(sim.missing_apps(), ["laptop", "board"]);
+        sim.app("board", || Collector);
+        assert_eq!(sim.missing_apps(), ["laptop"]);
+        assert!(Sim::new(Pair::default().build()).missing_apps().is_empty(), "built-in roles need none");
+        assert!(sim.current_labeller().is_none());
+        sim.labeller(counter_label);
+        assert!(sim.current_labeller().is_some());
     }
 
     #[test]
