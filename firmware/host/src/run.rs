@@ -33,7 +33,7 @@ use tokio::io::unix::AsyncFd;
 use udplab_firmware::{App, AppEvent, Context, Role, SmoltcpSocket, add_smoltcp_socket};
 use udplab_sim::impaired::{Direction, Impaired, PathLink};
 use udplab_sim::net::{Apps, builtin_apps};
-use udplab_sim::{Event, Record, Scenario, Trace};
+use udplab_sim::{Event, Labeller, Record, Scenario, Trace};
 
 use crate::kernel::KernelSocket;
 use crate::netns::{self, Missing};
@@ -66,6 +66,9 @@ pub struct TapOptions {
     pub stop: Option<Arc<AtomicBool>>,
     /// Keep the bytes of every datagram crossing a link, for a packet capture.
     pub capture: bool,
+    /// Names the datagrams of a user's own protocol in the trace, as in memory
+    /// (`udplab_sim::Sim::labeller`); `None`: udplab's own labels.
+    pub labeller: Option<Labeller>,
 }
 
 impl Default for TapOptions {
@@ -77,6 +80,7 @@ impl Default for TapOptions {
             tap_name: "udplab0".into(),
             stop: None,
             capture: false,
+            labeller: None,
         }
     }
 }
@@ -250,7 +254,9 @@ pub fn run_tap(
 }
 
 /// [`run_tap`] with `apps[i]` on node `i`: the firmware node's app runs over smoltcp on the
-/// TAP, the others over kernel sockets. Panics if `apps` does not have one app per node.
+/// TAP, the others over kernel sockets (`udplab_sim::Sim::apps` builds them, with your apps
+/// attached; pass its labeller in [`TapOptions::labeller`]). Panics if `apps` does not have one
+/// app per node.
 pub fn run_tap_apps(
     scenario: &Scenario,
     seed: u64,
@@ -301,6 +307,9 @@ async fn run_in_namespace(
     let mut device = Impaired::new(tap, seed, plan.links.clone());
     if opts.capture {
         device.capture();
+    }
+    if let Some(labeller) = opts.labeller {
+        device.set_labeller(labeller);
     }
     let mut iface = Interface::new(config, &mut device, Instant::ZERO);
     iface.update_ip_addrs(|a| {
