@@ -43,12 +43,23 @@ pub mod sweep;
 mod text;
 mod timeaxis;
 
-pub use run::{RunError, RunOutput, run_scenario};
+pub use run::{RunError, RunOutput, run_scenario, run_sim};
 
 use std::path::PathBuf;
 
-use udplab_sim::Scenario;
 use udplab_sim::net::Captured;
+use udplab_sim::{Scenario, Sim};
+
+/// Where a run's apps come from: builds the [`Sim`] that runs a scenario, with the apps (and
+/// the labeller) attached. [`builtin`] gives every node the built-in app its role describes; a
+/// lab binary attaches its user's apps (`udplab_cli::Lab::sim`). Sweeps call it on their worker
+/// threads, once per run, with the grid point's scenario: hence `Sync`, and a scenario by value.
+pub type MakeSim<'a> = dyn Fn(Scenario) -> Sim<'static> + Sync + 'a;
+
+/// The [`MakeSim`] of the plain `udplab` command: built-in apps only, no labeller.
+pub fn builtin(scenario: Scenario) -> Sim<'static> {
+    Sim::new(scenario)
+}
 
 /// The files a `udplab run` (or `tap`) was asked to write besides its text output.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,8 +82,8 @@ impl Requested {
     }
 }
 
-/// Runs `scenario` with `seed` in virtual time, keeping the bytes of every datagram on a link
-/// when `capture` is true (for `--pcap`): the trace is the same either way.
+/// Runs `scenario` with `seed` in virtual time with the built-in apps, keeping the bytes of every
+/// datagram on a link when `capture` is true (for `--pcap`): the trace is the same either way.
 pub fn run(scenario: &Scenario, seed: u64, capture: bool) -> Result<(RunOutput, Vec<Captured>), RunError> {
     if !capture {
         return crate::run::run_scenario(scenario, seed).map(|out| (out, Vec::new()));
@@ -82,6 +93,20 @@ pub fn run(scenario: &Scenario, seed: u64, capture: bool) -> Result<(RunOutput, 
         RunError(format!("node {node}: {}", e.error))
     })?;
     Ok((RunOutput::from_trace(scenario, seed, trace), captured))
+}
+
+/// [`run`] for a [`Sim`]: its apps and labeller, its scenario, `seed`; the capture when asked
+/// for. What `udplab run` (and a lab binary's `run`) does.
+pub fn run_sim_captured(
+    sim: &Sim<'_>,
+    seed: u64,
+    capture: bool,
+) -> Result<(RunOutput, Vec<Captured>), RunError> {
+    if !capture {
+        return run_sim(sim, seed).map(|out| (out, Vec::new()));
+    }
+    let (outcome, captured) = sim.run_with_capture(seed)?;
+    Ok((RunOutput::from_outcome(outcome), captured))
 }
 
 /// Writes every requested file for one run. `captured` is needed only for the pcapng.

@@ -7,7 +7,7 @@ use udplab_firmware::Role;
 use udplab_firmware::app::Ms;
 use udplab_sim::report::Summary;
 use udplab_sim::trace::{Lines, Time, digest};
-use udplab_sim::{Scenario, Trace};
+use udplab_sim::{Outcome, Scenario, Sim, SimError, Trace};
 
 /// Everything one run produced.
 #[derive(Debug)]
@@ -36,14 +36,35 @@ impl std::fmt::Display for RunError {
 
 impl std::error::Error for RunError {}
 
-/// Runs `scenario` in virtual time with `seed`.
+impl From<SimError> for RunError {
+    fn from(e: SimError) -> RunError {
+        match e {
+            SimError::Start { node, error } => RunError(format!("node {node}: {error}")),
+            e @ SimError::UnknownNode { .. } => RunError(e.to_string()),
+        }
+    }
+}
+
+/// Runs `scenario` in virtual time with `seed`, every node running the built-in app its role
+/// describes (a `code` node is an error: use [`run_sim`] with the apps attached).
 pub fn run_scenario(scenario: &Scenario, seed: u64) -> Result<RunOutput, RunError> {
     let trace = udplab_sim::run(scenario, seed)
         .map_err(|e| RunError(format!("node {}: {}", scenario.nodes[e.node].name, e.error)))?;
     Ok(RunOutput::from_trace(scenario, seed, trace))
 }
 
+/// Runs `sim` (a scenario with apps attached, and perhaps a labeller) in virtual time with
+/// `seed`. For a `Sim` without attached apps the result is that of [`run_scenario`].
+pub fn run_sim(sim: &Sim<'_>, seed: u64) -> Result<RunOutput, RunError> {
+    Ok(RunOutput::from_outcome(sim.run(seed)?))
+}
+
 impl RunOutput {
+    /// Summarises and renders what [`Sim::run`] returned.
+    pub fn from_outcome(outcome: Outcome) -> RunOutput {
+        RunOutput::from_trace(&outcome.scenario, outcome.seed, outcome.trace)
+    }
+
     /// Summarises and renders a trace, from whichever runner produced it.
     pub fn from_trace(scenario: &Scenario, seed: u64, trace: Trace) -> RunOutput {
         let summary = Summary::from_trace(scenario, seed, &trace);

@@ -13,10 +13,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use udplab_sim::Scenario;
 use udplab_sim::report::{Spread, Summary};
+use udplab_sim::{Scenario, SimError};
 
 use grid::{Dimension, Param, Value};
+
+use crate::MakeSim;
 
 /// Most runs one sweep may ask for.
 pub const MAX_RUNS: usize = 1_000_000;
@@ -148,9 +150,21 @@ impl Row {
     }
 }
 
-/// Runs the plan over `scenario` on `jobs` threads; `progress` shows a bar on stderr (only
-/// when stderr is a terminal). Rows come back in grid order.
+/// Runs the plan over `scenario` on `jobs` threads with the built-in apps; `progress` shows a
+/// bar on stderr (only when stderr is a terminal). Rows come back in grid order.
 pub fn run(scenario: &Scenario, plan: &Plan, jobs: usize, progress: bool) -> Result<Vec<Row>, String> {
+    run_with(&crate::builtin, scenario, plan, jobs, progress)
+}
+
+/// [`run`] with the apps `make` attaches: every run builds its own [`Sim`](udplab_sim::Sim)
+/// with `make`, on the worker thread that runs it, from the grid point's scenario.
+pub fn run_with(
+    make: &MakeSim<'_>,
+    scenario: &Scenario,
+    plan: &Plan,
+    jobs: usize,
+    progress: bool,
+) -> Result<Vec<Row>, String> {
     let runs = plan.runs();
     let jobs = jobs.clamp(1, runs.len().max(1));
     let bar = if progress {
@@ -171,7 +185,7 @@ pub fn run(scenario: &Scenario, plan: &Plan, jobs: usize, progress: bool) -> Res
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some((values, seed)) = runs.get(i) else { break };
-                    mine.push((i, one_run(scenario, &plan.dims, values, *seed)));
+                    mine.push((i, one_run(make, scenario, &plan.dims, values, *seed)));
                     bar.inc(1);
                 }
                 if let Ok(mut all) = results.lock() {
@@ -189,7 +203,13 @@ pub fn run(scenario: &Scenario, plan: &Plan, jobs: usize, progress: bool) -> Res
     results.into_iter().map(|(_, r)| r).collect()
 }
 
-fn one_run(scenario: &Scenario, dims: &[Dimension], values: &[Value], seed: u64) -> Result<Row, String> {
+fn one_run(
+    make: &MakeSim<'_>,
+    scenario: &Scenario,
+    dims: &[Dimension],
+    values: &[Value],
+    seed: u64,
+) -> Result<Row, String> {
     let mut sc = scenario.clone();
     for (d, v) in dims.iter().zip(values) {
         apply::apply(&mut sc, d.param, *v)?;
@@ -200,12 +220,12 @@ fn one_run(scenario: &Scenario, dims: &[Dimension], values: &[Value], seed: u64)
         parts.push(format!("seed={seed}"));
         parts.join(" ")
     };
-    let trace = udplab_sim::run(&sc, seed).map_err(|e| {
-        let node = sc.nodes.get(e.node).map_or("?", |n| n.name.as_str());
-        format!("at {}: node {node} cannot start: {}", point(), e.error)
+    let outcome = make(sc).run(seed).map_err(|e| match e {
+        SimError::Start { node, error } => format!("at {}: node {node} cannot start: {error}", point()),
+        e @ SimError::UnknownNode { .. } => format!("at {}: {e}", point()),
     })?;
-    let summary = Summary::from_trace(&sc, seed, &trace);
-    Ok(Row::measure(values.to_vec(), seed, &sc, &summary))
+    let summary = Summary::from_trace(&outcome.scenario, seed, &outcome.trace);
+    Ok(Row::measure(values.to_vec(), seed, &outcome.scenario, &summary))
 }
 
 /// What `udplab sweep` was asked for.
@@ -239,9 +259,14 @@ impl std::fmt::Display for SweepError {
     }
 }
 
-/// Runs a sweep of `scenario` as asked, writes the requested files, and returns the table for
-/// the terminal. A line about the plan goes to stderr first.
+/// Runs a sweep of `scenario` as asked, with the built-in apps, writes the requested files, and
+/// returns the table for the terminal. A line about the plan goes to stderr first.
 pub fn command(scenario: &Scenario, req: &Request) -> Result<String, SweepError> {
+    command_with(&crate::builtin, scenario, req)
+}
+
+/// [`command`] with the apps `make` attaches (see [`run_with`]): what `udplab sweep` does.
+pub fn command_with(make: &MakeSim<'_>, scenario: &Scenario, req: &Request) -> Result<String, SweepError> {
     let plan = Plan::parse(&req.vary, req.seeds.as_deref(), scenario.seed).map_err(SweepError::BadInput)?;
     let runs = plan.points() * plan.seeds.len();
     let jobs = req.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
@@ -252,7 +277,7 @@ pub fn command(scenario: &Scenario, req: &Request) -> Result<String, SweepError>
         plan.seeds.len(),
         jobs.min(runs.max(1))
     );
-    let rows = run(scenario, &plan, jobs, req.progress).map_err(SweepError::BadInput)?;
+    let rows = run_with(make, scenario, &plan, jobs, req.progress).map_err(SweepError::BadInput)?;
     if let Some(path) = &req.csv {
         super::files::write(path, output::csv(&plan, &rows).as_bytes()).map_err(SweepError::Io)?;
     }
