@@ -1,13 +1,14 @@
-//! Command-line arguments, in one place, and what each command does with them. The options
-//! `run` and `tap` share, and how they print, are in [`crate::output`]; the exit statuses in
-//! [`crate::exit`].
+//! Command-line arguments, in one place, and what each command does with them ([`run`]), with
+//! the apps a [`crate::Lab`] attaches. The options `run` and `tap` share, and how they print, are
+//! in [`crate::output`]; the exit statuses in [`crate::exit`].
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use udplab_sim::Scenario;
+use udplab_sim::Sim;
+use udplab_teach::MakeSim;
 
 use crate::exit::{EXIT_BAD_INPUT, EXIT_IO};
 use crate::output::{Output, Pictures, report_taught};
@@ -119,22 +120,54 @@ pub enum Command {
     },
 }
 
-fn load(file: &Path) -> Result<Scenario, ExitCode> {
-    udplab_scenario::load(file).map_err(|e| {
+/// Reads a scenario file and attaches the apps `make` gives it; a file error, or a `code` node
+/// left without an app, is reported here and becomes exit status 2.
+fn load(make: &MakeSim<'_>, file: &Path) -> Result<Sim<'static>, ExitCode> {
+    let scenario = udplab_scenario::load(file).map_err(|e| {
         eprintln!("{e}");
         ExitCode::from(EXIT_BAD_INPUT)
-    })
+    })?;
+    let sim = make(scenario);
+    let missing = sim.missing_apps();
+    if !missing.is_empty() {
+        eprintln!("error: {}: {}", file.display(), missing_apps(&missing));
+        return Err(ExitCode::from(EXIT_BAD_INPUT));
+    }
+    Ok(sim)
 }
 
-pub fn main(args: Args) -> ExitCode {
+/// What to say when `code` nodes have no app attached: every one of them, and how to attach.
+pub fn missing_apps(nodes: &[&str]) -> String {
+    let quoted: Vec<String> = nodes.iter().map(|n| format!("`{n}`")).collect();
+    let (which, has, its, it) = match quoted.as_slice() {
+        [one] => (format!("node {one}"), "has", "its app is", "it"),
+        [init @ .., last] => {
+            (format!("nodes {} and {last}", init.join(", ")), "have", "their apps are", "them")
+        }
+        [] => (String::from("no node"), "has", "its app is", "it"),
+    };
+    let attach: String = nodes.iter().map(|n| format!(".app(\"{n}\", || ...)")).collect();
+    format!(
+        "{which} {has} role = \"code\" but no app attached: {its} supplied in code, and this command \
+         has none for {it}.\n\
+         Attach {it} with `udplab::Sim::app` in a test, or run this file with a lab binary built on \
+         `udplab_cli::Lab`, which has every udplab command:\n\
+         \n    fn main() -> std::process::ExitCode {{\n        udplab_cli::Lab::new(){attach}.main()\n    }}\n\
+         \n(examples/telemetry/src/bin/telemetry-lab.rs is one)"
+    )
+}
+
+/// Runs the command `args` ask for, every scenario with the apps `make` attaches to it: the
+/// one code path of `udplab` and of every lab binary (see [`crate::Lab`]).
+pub fn run(make: &MakeSim<'_>, args: Args) -> ExitCode {
     match args.command {
         Command::Run { file, output, pictures } => {
-            let scenario = match load(&file) {
+            let sim = match load(make, &file) {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            match udplab_teach::run(&scenario, output.seed.unwrap_or(scenario.seed), pictures.pcap.is_some())
-            {
+            let seed = output.seed.unwrap_or(sim.scenario().seed);
+            match udplab_teach::run_sim_captured(&sim, seed, pictures.pcap.is_some()) {
                 Ok((out, captured)) => report_taught(&out, &captured, &output, &pictures),
                 Err(e) => {
                     eprintln!("error: {}: {e}", file.display());
@@ -143,14 +176,14 @@ pub fn main(args: Args) -> ExitCode {
             }
         }
         Command::Tap { file, output, firmware, hold, pictures } => {
-            let scenario = match load(&file) {
+            let sim = match load(make, &file) {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            crate::tap::main(&scenario, &output, &pictures, firmware, hold)
+            crate::tap::main(&sim, &output, &pictures, firmware, hold)
         }
         Command::Sweep { file, vary, seeds, csv, svg, jobs, quiet } => {
-            let scenario = match load(&file) {
+            let sim = match load(make, &file) {
                 Ok(s) => s,
                 Err(code) => return code,
             };
@@ -162,7 +195,7 @@ pub fn main(args: Args) -> ExitCode {
                 jobs: jobs.map(usize::from),
                 progress: std::io::stderr().is_terminal(),
             };
-            match udplab_teach::sweep::command(&scenario, &request) {
+            match udplab_teach::sweep::command_with(make, sim.scenario(), &request) {
                 Ok(_) if quiet => ExitCode::SUCCESS,
                 Ok(table) => {
                     let mut stdout = std::io::stdout().lock();
@@ -182,7 +215,7 @@ pub fn main(args: Args) -> ExitCode {
             }
         }
         Command::Wokwi { file, seed, elf, project, timeout, wall_timeout, serial_log } => {
-            let scenario = match load(&file) {
+            let sim = match load(make, &file) {
                 Ok(s) => s,
                 Err(code) => return code,
             };
@@ -194,7 +227,7 @@ pub fn main(args: Args) -> ExitCode {
                 wall_timeout: std::time::Duration::from_secs(wall_timeout),
                 serial_log,
             };
-            crate::wokwi::main(&scenario, &file, &opts)
+            crate::wokwi::main(&sim, &file, &opts)
         }
     }
 }

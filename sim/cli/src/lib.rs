@@ -4,12 +4,21 @@
 //! adds what only a command line needs: arguments, exit statuses, and the real-clock runners (TAP
 //! through `udplab-host`, the ESP32 image in Wokwi).
 //!
-//! Modules, each using only those listed after it: [`cli`] (the arguments and what each command
-//! does), [`tap`] and [`wokwi`] (the real-clock runners), [`output`] (printing a run, and the
-//! options `run` and `tap` share), [`exit`] (the exit statuses).
+//! [`Lab`] is the whole command: the plain `udplab` binary is `Lab::new().main()`, and a
+//! firmware developer's lab binary attaches their own apps to a scenario's nodes with
+//! [`Lab::app`] and gets every command (`run` and its outputs, `tap`, `wokwi`, `sweep`) for them.
+//!
+//! Modules, each using only those listed after it: [`lab`] (the [`Lab`]), [`cli`] (the arguments
+//! and what each command does), [`tap`] and [`wokwi`] (the real-clock runners), [`output`]
+//! (printing a run, and the options `run` and `tap` share), [`exit`] (the exit statuses).
 
 pub mod cli;
 pub mod exit;
+pub mod lab;
 pub mod output;
 pub mod tap;
 pub mod wokwi;
+
+pub use lab::{AppFactory, Lab};
+/// What a lab binary names its datagrams with ([`Lab::labeller`]).
+pub use udplab_sim::{Label, Labeller};

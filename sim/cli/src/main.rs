@@ -1,8 +1,7 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-
+/// The plain `udplab` command: the built-in apps only. A lab binary is this line with its
+/// apps attached (see `udplab_cli::Lab`).
 fn main() -> ExitCode {
-    let args = udplab_cli::cli::Args::parse();
-    udplab_cli::cli::main(args)
+    udplab_cli::Lab::new().main()
 }

@@ -2,33 +2,53 @@
 
 use std::process::ExitCode;
 
-use udplab_sim::Scenario;
+use udplab_sim::Sim;
 
 #[cfg(target_os = "linux")]
 use crate::exit::EXIT_BAD_INPUT;
 use crate::exit::EXIT_ENVIRONMENT;
 use crate::output::{Output, Pictures};
 
-/// `pictures` are written as for `udplab run`: the pictures from the trace, the capture from the
-/// bytes the TAP runner kept, with real-clock timestamps.
+/// Runs `sim`'s scenario with its apps (`Sim::apps`) and labeller, one node as firmware on the
+/// TAP. `pictures` are written as for `udplab run`: the pictures from the trace, the capture
+/// from the bytes the TAP runner kept, with real-clock timestamps.
 #[cfg(target_os = "linux")]
 pub fn main(
-    scenario: &Scenario,
+    sim: &Sim<'_>,
     output: &Output,
     pictures: &Pictures,
     firmware: Option<String>,
     hold: Option<u64>,
 ) -> ExitCode {
     use std::time::Duration;
-    use udplab_host::{Hooks, HostError, Ready, Stop, TapOptions, run_tap};
+    use udplab_firmware::Role;
+    use udplab_host::{Hooks, HostError, Ready, Stop, TapOptions, run_tap_apps};
     use udplab_sim::trace::Lines;
 
+    let scenario = sim.scenario();
     let seed = output.seed.unwrap_or(scenario.seed);
+    if firmware.is_none() && !scenario.nodes.iter().any(|n| matches!(n.role, Role::Server(_))) {
+        let names: Vec<&str> = scenario.nodes.iter().map(|n| n.name.as_str()).collect();
+        eprintln!(
+            "error: the scenario has no server node to run as firmware by default: name the node with \
+             --firmware NODE (its nodes: {})",
+            names.join(", ")
+        );
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    let apps = match sim.apps() {
+        Ok(apps) => apps,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
+    };
     let opts = TapOptions {
         firmware,
         hold: hold.is_some(),
         hold_for: hold.filter(|s| *s > 0).map(Duration::from_secs),
         capture: pictures.pcap.is_some(),
+        labeller: sim.current_labeller(),
         ..TapOptions::default()
     };
     let lines = Lines::new(scenario);
@@ -45,7 +65,7 @@ pub fn main(
             println!("{s}");
         }
     };
-    let run = match run_tap(scenario, seed, &opts, Hooks { ready: &mut ready, live: &mut live }) {
+    let run = match run_tap_apps(scenario, seed, apps, &opts, Hooks { ready: &mut ready, live: &mut live }) {
         Ok(run) => run,
         Err(HostError::Missing(why)) => {
             eprintln!("error: cannot run on a TAP here: {why}");
@@ -112,7 +132,7 @@ fn hold_instructions(r: &udplab_host::Ready) -> String {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn main(_: &Scenario, _: &Output, _: &Pictures, _: Option<String>, _: Option<u64>) -> ExitCode {
+pub fn main(_: &Sim<'_>, _: &Output, _: &Pictures, _: Option<String>, _: Option<u64>) -> ExitCode {
     eprintln!("error: this udplab was built without TAP support (Linux only)");
     ExitCode::from(EXIT_ENVIRONMENT)
 }

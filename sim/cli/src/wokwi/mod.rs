@@ -11,10 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use udplab_sim::Scenario;
+use udplab_sim::Sim;
 
 use crate::exit::{EXIT_BAD_INPUT, EXIT_ENVIRONMENT};
-use udplab_teach::run_scenario;
+use udplab_teach::run_sim;
 
 /// Exit status: the chip's trace differs from the host's.
 pub const EXIT_MISMATCH: u8 = 1;
@@ -126,7 +126,10 @@ fn run_with_timeout(program: &Path, args: &[String], limit: Duration) -> Result<
     }
 }
 
-pub fn main(scenario: &Scenario, file: &Path, opts: &WokwiOptions) -> ExitCode {
+/// Runs `sim`'s scenario on the ESP32 image in Wokwi and compares the chip's trace with the
+/// in-memory run of `sim` (its apps and labeller) with the same seed.
+pub fn main(sim: &Sim<'_>, file: &Path, opts: &WokwiOptions) -> ExitCode {
+    let scenario = sim.scenario();
     let name = match file.file_stem().map(|s| s.to_string_lossy().into_owned()) {
         Some(n) if !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) => n,
         _ => {
@@ -183,7 +186,7 @@ pub fn main(scenario: &Scenario, file: &Path, opts: &WokwiOptions) -> ExitCode {
     let code = run_with_timeout(&cli, &args, opts.wall_timeout);
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_file(&yaml);
-    let verdict = judge(scenario, &name, seed, code, &text, opts.wall_timeout);
+    let verdict = judge(sim, &name, seed, code, &text, opts.wall_timeout);
     if opts.serial_log.is_none() {
         let _ = std::fs::remove_file(&log);
     }
@@ -204,7 +207,7 @@ pub fn main(scenario: &Scenario, file: &Path, opts: &WokwiOptions) -> ExitCode {
 
 /// Decides the outcome from wokwi-cli's exit and the serial log.
 fn judge(
-    scenario: &Scenario,
+    sim: &Sim<'_>,
     name: &str,
     seed: u64,
     code: Result<Option<i32>, String>,
@@ -235,7 +238,7 @@ fn judge(
     if chip.seed != seed {
         return fail(format!("the chip ran seed {}, not {seed}", chip.seed));
     }
-    let host = match run_scenario(scenario, seed) {
+    let host = match run_sim(sim, seed) {
         Ok(out) => out,
         Err(e) => return Err((EXIT_BAD_INPUT, format!("error: {e}"))),
     };
