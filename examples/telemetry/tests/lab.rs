@@ -123,6 +123,72 @@ fn sweep_runs_the_apps_on_every_grid_point_and_thread() {
     }
 }
 
+/// A wokwi-cli stand-in (as sim/cli/tests/wokwi.rs uses): copies $FAKE_LOG to the
+/// --serial-log-file path and exits 0.
+fn fake_wokwi_cli(dir: &Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("wokwi-cli");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\nwhile [ $# -gt 0 ]; do\n  if [ \"$1\" = \"--serial-log-file\" ]; then cp \"$FAKE_LOG\" \"$2\"; fi\n  shift\ndone\nexit 0\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// The serial log of a chip that ran the telemetry scenario with `gateway`.
+fn chip_log(gateway: fn() -> telemetry::Gateway) -> String {
+    let scenario = udplab::load(Path::new(&scenario())).unwrap();
+    let mut sim = udplab::Sim::new(scenario.clone());
+    sim.app("sensor", sensor).app("gateway", gateway).labeller(|p| {
+        telemetry::label(p).map(|(kind, id)| udplab::Label::Named { kind, id: Some(u64::from(id)) })
+    });
+    let out = sim.run(scenario.seed).unwrap();
+    let mut log = String::from("udplab-esp32 ready\r\n");
+    udplab::engine::serial::emit_block("telemetry", scenario.seed, &scenario, &out.trace, &mut |l| {
+        log.push_str(l);
+        log.push_str("\r\n");
+    });
+    log
+}
+
+/// What the lab binary attaches to the sensor node (src/bin/telemetry-lab.rs).
+fn sensor() -> telemetry::Sensor {
+    telemetry::Sensor::new(telemetry::SensorConfig {
+        gateway: udplab::Endpoint { addr: [10, 0, 0, 1], port: telemetry::GATEWAY_PORT },
+        readings: 30,
+        period_us: 100_000,
+        retry_us: 50_000,
+        max_attempts: 6,
+    })
+}
+
+#[test]
+fn wokwi_compares_the_chip_with_the_labs_own_run() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
+    let dir = tmp("wokwi");
+    let cli = fake_wokwi_cli(&dir);
+    let wokwi = |log: &str| {
+        std::fs::write(dir.join("log"), log).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_telemetry-lab"))
+            .args(["wokwi", &scenario(), "--elf", "/dev/null", "--project", root.to_str().unwrap()])
+            .env("WOKWI_CLI", &cli)
+            .env("WOKWI_CLI_TOKEN", "test-token")
+            .env("FAKE_LOG", dir.join("log"))
+            .output()
+            .unwrap()
+    };
+    // A chip running the same apps prints the lab's trace line for line.
+    let out = wokwi(&chip_log(telemetry::Gateway::new));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("PASS: telemetry seed 4"), "{}", text(&out.stdout));
+    // A chip running the naive gateway stores readings twice: not what the lab runs.
+    let out = wokwi(&chip_log(telemetry::Gateway::naive));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("MISMATCH: telemetry seed 4"), "{}", text(&out.stderr));
+}
+
 /// Whether TAP tests can run here (`tap` exits 4 when root or /dev/net/tun is missing); prints
 /// why not, and fails under CI.
 fn tap_ran(test: &str, out: &Output) -> bool {
