@@ -271,10 +271,9 @@ fn tap_runs_the_apps_with_the_sensor_as_firmware() {
 /// As above, and every datagram gets the fate it gets in memory, datagram by datagram (as
 /// tests/tap.rs checks for the built-in apps).
 #[test]
-#[ignore = "fates shift with timing on the real clock until fates are keyed by content (see the \
-            lab branch's report): the sensor's retry of reading k and its first send of reading \
-            k+1 are due at the same instant, the real clock decides which goes first, and the \
-            per-position fates then fall to the other reading"]
+#[ignore = "fails until fates are keyed by a datagram's content, not its position on the link \
+            (DESIGN.md): the sensor's retry of reading k and first send of reading k+1 are due at \
+            the same instant, the real clock picks which goes first, and the two swap fates"]
 fn tap_fates_match_the_in_memory_run_datagram_by_datagram() {
     let test = "tap_fates_match_the_in_memory_run_datagram_by_datagram";
     let tap = lab(&["tap", "--json", "--firmware", "sensor", &scenario()]);
