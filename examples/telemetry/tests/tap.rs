@@ -27,7 +27,7 @@ fn udplab_host_check() -> Result<(), String> {
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(str::to_owned))
         .unwrap_or_default();
-    if !uid.split_whitespace().nth(1).is_some_and(|u| u == "0") {
+    if uid.split_whitespace().nth(1).is_none_or(|u| u != "0") {
         return Err("not root".into());
     }
     if !Path::new("/dev/net/tun").exists() {

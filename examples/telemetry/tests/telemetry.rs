@@ -79,6 +79,8 @@ fn networks() -> impl Strategy<Value = Scenario> {
     })
 }
 
+// The error is proptest's, matched on by the tests below, never passed up: its size is no cost.
+#[allow(clippy::result_large_err)]
 fn check(gateway: fn() -> Gateway, cases: u32) -> Result<(), TestError<Scenario>> {
     let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
     runner.run(&networks(), |s| {
