@@ -141,7 +141,7 @@ fn fake_wokwi_cli(dir: &Path) -> PathBuf {
 fn chip_log(gateway: fn() -> telemetry::Gateway) -> String {
     let scenario = udplab::load(Path::new(&scenario())).unwrap();
     let mut sim = udplab::Sim::new(scenario.clone());
-    sim.app("sensor", sensor).app("gateway", gateway).labeller(|p| {
+    sim.app("sensor", telemetry::example_sensor).app("gateway", gateway).labeller(|p| {
         telemetry::label(p).map(|(kind, id)| udplab::Label::Named { kind, id: Some(u64::from(id)) })
     });
     let out = sim.run(scenario.seed).unwrap();
@@ -151,17 +151,6 @@ fn chip_log(gateway: fn() -> telemetry::Gateway) -> String {
         log.push_str("\r\n");
     });
     log
-}
-
-/// What the lab binary attaches to the sensor node (src/bin/telemetry-lab.rs).
-fn sensor() -> telemetry::Sensor {
-    telemetry::Sensor::new(telemetry::SensorConfig {
-        gateway: udplab::Endpoint { addr: [10, 0, 0, 1], port: telemetry::GATEWAY_PORT },
-        readings: 30,
-        period_us: 100_000,
-        retry_us: 50_000,
-        max_attempts: 6,
-    })
 }
 
 #[test]

@@ -6,9 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Output};
 
-use telemetry::{GATEWAY_PORT, Gateway, Sensor, SensorConfig};
+use telemetry::{Gateway, example_sensor as sensor};
 use udplab_cli::{Lab, Label};
-use udplab_firmware::Endpoint;
 use udplab_sim::Scenario;
 use udplab_teach::sweep::{Plan, run as sweep_builtin, run_with as sweep_with};
 
@@ -22,16 +21,6 @@ fn telemetry_file() -> PathBuf {
 
 fn load(path: &Path) -> Scenario {
     udplab_scenario::load(path).unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn sensor() -> Sensor {
-    Sensor::new(SensorConfig {
-        gateway: Endpoint { addr: [10, 0, 0, 1], port: GATEWAY_PORT },
-        readings: 30,
-        period_us: 100_000,
-        retry_us: 50_000,
-        max_attempts: 6,
-    })
 }
 
 fn label(payload: &[u8]) -> Option<Label> {
