@@ -32,6 +32,7 @@ mod tests;
 
 use std::path::Path;
 
+pub use convert::DEFAULT_REORDER_HOLD_US;
 pub use error::ScenarioError;
 pub use write::to_toml;
 

@@ -64,7 +64,7 @@ pub use udplab_firmware::{
     App, AppEvent, ArqConfig, Client, ClientConfig, Context, Endpoint, Note, ReliableReceiver,
     ReliableSender, Reply, Role, SendFailure, Server, ServerConfig, Socket,
 };
-pub use udplab_scenario::{ScenarioError, load, parse};
+pub use udplab_scenario::{ScenarioError, load, parse, to_toml};
 pub use udplab_sim::link::{Fate, LossReason};
 pub use udplab_sim::outcome::Lost;
 pub use udplab_sim::pair::Pair;
