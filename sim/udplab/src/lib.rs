@@ -73,6 +73,9 @@ pub use udplab_sim::scenario::{Expect, Impairment, Jitter, Link, Loss, Node, Pha
 pub use udplab_sim::trace::{Event, Record, Trace};
 pub use udplab_sim::{Flow, Label, Labeller, Outcome, Scenario, Sim, SimError, Violation};
 
+#[cfg(feature = "proptest")]
+pub mod strategies;
+
 /// The crates underneath, for what this facade does not re-export.
 pub use udplab_firmware as firmware;
 pub use udplab_sim as engine;
