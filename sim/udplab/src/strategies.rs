@@ -80,8 +80,7 @@
 //!
 //! ```text
 //! Test failed: sensor -> gateway not exactly once (scenario `lab`, seed 4468328006483374505, 5 sent, 4 deliveries); never delivered: 3.
-//! minimal failing input: case =
-//! # proptest case: save as scenarios/lab.toml and run it: udplab::load it, attach your apps with Sim::app, Sim::run(4468328006483374505)
+//! minimal failing input: case = # proptest case: save as scenarios/lab.toml and run it: udplab::load it, attach your apps with Sim::app, Sim::run(4468328006483374505)
 //! name = "lab"
 //! seed = 4468328006483374505
 //! duration = "1s"
@@ -767,18 +766,16 @@ fn up_to_loss(max_ppb: u64) -> BoxedStrategy<Loss> {
 /// be saved and replayed as it is:
 ///
 /// ```text
-///
 /// # proptest case: save as scenarios/pair.toml and run: udplab run scenarios/pair.toml --seed 7
 /// name = "pair"
 /// seed = 7
 /// ...
 /// ```
 ///
-/// The output starts with a line break (so the file starts on a line of its own after
-/// proptest's `case = `), then that comment line, then [`to_toml`](crate::to_toml) of the
-/// scenario, which `udplab::parse` reads back to an equal scenario. For a scenario with
-/// `role = "code"` nodes, which `udplab run` cannot run alone, the comment says to load the file
-/// and attach your apps instead.
+/// That comment line (proptest prints it right after `minimal failing input: case = `), then
+/// [`to_toml`](crate::to_toml) of the scenario, which `udplab::parse` reads back to an equal
+/// scenario. For a scenario with `role = "code"` nodes, which `udplab run` cannot run alone, the
+/// comment says to load the file and attach your apps instead.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ScenarioCase(Scenario);
 
@@ -834,10 +831,10 @@ impl fmt::Debug for ScenarioCase {
         if s.nodes.iter().any(|n| n.role == Role::Code) {
             writeln!(
                 f,
-                "\n# proptest case: save as {path} and run it: udplab::load it, attach your apps with Sim::app, Sim::run({seed})"
+                "# proptest case: save as {path} and run it: udplab::load it, attach your apps with Sim::app, Sim::run({seed})"
             )?;
         } else {
-            writeln!(f, "\n# proptest case: save as {path} and run: udplab run {path} --seed {seed}")?;
+            writeln!(f, "# proptest case: save as {path} and run: udplab run {path} --seed {seed}")?;
         }
         f.write_str(&udplab_scenario::to_toml(s))
     }

@@ -105,7 +105,7 @@ fn a_failing_property_prints_a_file_that_reproduces_its_minimal_case() {
     });
     let Err(TestError::Fail(_, minimal)) = result else { panic!("the property should fail: {result:?}") };
     let printed = format!("{minimal:?}");
-    assert!(printed.starts_with("\n# proptest case: save as scenarios/lab.toml and run it"), "{printed}");
+    assert!(printed.starts_with("# proptest case: save as scenarios/lab.toml and run it"), "{printed}");
     assert_eq!(reparse_debug(&minimal), *minimal, "{printed}");
 
     // Shrunk towards less impairment: only loss on a->b is left; b->a is perfect.
