@@ -25,7 +25,8 @@ pub const MAX_WINDOW: u32 = 1024;
 pub const MAX_COUNT: u32 = 1_000_000;
 /// Longest node name.
 pub const MAX_NAME: usize = 16;
-/// `reorder_hold` when a link does not say.
+/// `reorder_hold` when a link does not say (so a `[[link]]` without impairment keys is
+/// `Impairment::default()` with this `reorder_hold_us`).
 pub const DEFAULT_REORDER_HOLD_US: u64 = 20_000;
 /// A client's `interval` when it does not say.
 pub const DEFAULT_INTERVAL_US: u64 = 100_000;

@@ -17,18 +17,24 @@
 //! and inconsistent settings are [`ScenarioError`]s that point at the file, line and column of
 //! the key or value concerned and say what was expected. Units (durations, percentages, bit
 //! rates) are converted exactly, in integers. Parsing never panics.
+//!
+//! [`to_toml`] goes the other way: a [`udplab_sim::Scenario`] written as a scenario file that
+//! [`parse`] reads back to an equal scenario.
 
 mod convert;
 mod error;
 mod table;
 mod units;
+mod write;
 
 #[cfg(test)]
 mod tests;
 
 use std::path::Path;
 
+pub use convert::DEFAULT_REORDER_HOLD_US;
 pub use error::ScenarioError;
+pub use write::to_toml;
 
 /// Parses the scenario in `source`; `path` names it in errors and, when the file has no `name`,
 /// gives the scenario its name (the file stem). Undeclared link directions are added as perfect

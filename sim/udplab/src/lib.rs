@@ -64,7 +64,7 @@ pub use udplab_firmware::{
     App, AppEvent, ArqConfig, Client, ClientConfig, Context, Endpoint, Note, ReliableReceiver,
     ReliableSender, Reply, Role, SendFailure, Server, ServerConfig, Socket,
 };
-pub use udplab_scenario::{ScenarioError, load, parse};
+pub use udplab_scenario::{ScenarioError, load, parse, to_toml};
 pub use udplab_sim::link::{Fate, LossReason};
 pub use udplab_sim::outcome::Lost;
 pub use udplab_sim::pair::Pair;
@@ -72,6 +72,9 @@ pub use udplab_sim::rng::Prob;
 pub use udplab_sim::scenario::{Expect, Impairment, Jitter, Link, Loss, Node, Phase};
 pub use udplab_sim::trace::{Event, Record, Trace};
 pub use udplab_sim::{Flow, Label, Labeller, Outcome, Scenario, Sim, SimError, Violation};
+
+#[cfg(feature = "proptest")]
+pub mod strategies;
 
 /// The crates underneath, for what this facade does not re-export.
 pub use udplab_firmware as firmware;
