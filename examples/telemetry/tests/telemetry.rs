@@ -7,6 +7,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestError, TestRunner};
 use telemetry::{Gateway, example_sensor};
+use udplab::strategies::{ScenarioCase, Space, with_links};
 use udplab::{Label, Outcome, Scenario, Sim};
 
 fn scenario() -> Scenario {
@@ -62,29 +63,20 @@ fn the_naive_gateway_stores_a_retransmitted_reading_twice() {
     promise(&sim(s.clone(), Gateway::new).run(s.seed).unwrap()).unwrap();
 }
 
-/// The example network with any loss up to 45% and any duplication each way, reordering
-/// (jitter up to 30 ms), and any seed.
-fn networks() -> impl Strategy<Value = Scenario> {
-    let link = (0u64..=450_000_000, 0u64..=300_000_000, 0u64..30_000);
-    (link.clone(), link, any::<u64>()).prop_map(|((l1, d1, j1), (l2, d2, j2), seed)| {
-        let mut s = scenario();
-        s.seed = seed;
-        for (link, (loss, dup, jitter)) in s.links.iter_mut().zip([(l1, d1, j1), (l2, d2, j2)]) {
-            let p = |ppb| udplab::Prob::from_ppb(ppb).unwrap();
-            link.impairment.loss = udplab::Loss::Bernoulli { p: p(loss) };
-            link.impairment.duplicate = p(dup);
-            link.impairment.jitter_us = jitter;
-        }
-        s
-    })
+/// The example network with any loss up to 45% and any duplication up to 30% each way,
+/// reordering (jitter up to 30 ms, held-back datagrams), and any seed. A failure prints the
+/// shrunk network as a scenario file.
+fn networks() -> impl Strategy<Value = ScenarioCase> {
+    let space = Space::new().loss_up_to(0.45).duplicate_up_to(0.3).jitter_up_to_ms(30).reorder();
+    with_links(scenario(), &space)
 }
 
 // The error is proptest's, matched on by the tests below, never passed up: its size is no cost.
 #[allow(clippy::result_large_err)]
-fn check(gateway: fn() -> Gateway, cases: u32) -> Result<(), TestError<Scenario>> {
+fn check(gateway: fn() -> Gateway, cases: u32) -> Result<(), TestError<ScenarioCase>> {
     let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
-    runner.run(&networks(), |s| {
-        let out = sim(s.clone(), gateway).run(s.seed).unwrap();
+    runner.run(&networks(), |case| {
+        let out = sim(case.clone().into_inner(), gateway).run(case.seed).unwrap();
         promise(&out).map_err(TestCaseError::fail)
     })
 }
@@ -97,7 +89,14 @@ fn the_gateway_keeps_its_promise_on_any_of_these_networks() {
 #[test]
 fn the_property_finds_the_naive_gateways_bug() {
     match check(Gateway::naive, 256) {
-        Err(TestError::Fail(why, _)) => assert!(why.message().contains("delivered more than once"), "{why}"),
+        Err(TestError::Fail(why, case)) => {
+            assert!(why.message().contains("delivered more than once"), "{why}");
+            // What proptest prints for the shrunk case is a scenario file that reproduces it.
+            let file = format!("{case:?}");
+            let again = udplab::parse(&file, "shrunk.toml").unwrap_or_else(|e| panic!("{e}\n{file}"));
+            assert_eq!(again, *case);
+            assert!(promise(&sim(again.clone(), Gateway::naive).run(again.seed).unwrap()).is_err());
+        }
         other => panic!("the naive gateway should fail the property, got {other:?}"),
     }
 }
