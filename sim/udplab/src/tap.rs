@@ -25,12 +25,15 @@ use crate::{Outcome, Sim};
 /// privileges or devices: nothing ran.
 pub fn run(sim: &Sim<'_>, seed: u64, firmware: &str) -> Result<(Outcome, Stop), HostError> {
     let opts = TapOptions { firmware: Some(firmware.to_string()), ..TapOptions::default() };
+    // The labeller comes from the Sim (run_with), so the trace names datagrams as in memory.
     let run = run_with(sim, seed, &opts, Hooks { ready: &mut |_| {}, live: &mut |_| {} })?;
     Ok((Outcome::new(sim.scenario().clone(), seed, run.trace), run.stop))
 }
 
-/// [`run`] with every option and hook of the TAP runner.
+/// [`run`] with every option and hook of the TAP runner. The Sim's labeller is used unless
+/// `opts` names one.
 pub fn run_with(sim: &Sim<'_>, seed: u64, opts: &TapOptions, hooks: Hooks<'_>) -> Result<TapRun, HostError> {
     let apps = sim.apps().map_err(|e| HostError::Scenario(e.to_string()))?;
-    udplab_host::run_tap_apps(sim.scenario(), seed, apps, opts, hooks)
+    let opts = TapOptions { labeller: opts.labeller.or(sim.current_labeller()), ..opts.clone() };
+    udplab_host::run_tap_apps(sim.scenario(), seed, apps, &opts, hooks)
 }
