@@ -353,16 +353,10 @@ impl AppNode {
             return Err(AppError::Bind);
         }
         let socket = udplab_firmware::add_smoltcp_socket(&mut net.sockets, app.port())?;
-        Ok(AppNode {
-            app,
-            socket,
-            node,
-            origin_us,
-            window_start_us: 0,
-            shown: 0,
-            hidden: 0,
-            done_reported: false,
-        })
+        // Only an app that becomes done is reported (a client that sent everything); a server
+        // says it is done from the start (it only answers) and is never reported.
+        let done_reported = app.is_done();
+        Ok(AppNode { app, socket, node, origin_us, window_start_us: 0, shown: 0, hidden: 0, done_reported })
     }
 
     /// Runs the app once; returns when (chip time) it next wants to run.
