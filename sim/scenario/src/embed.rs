@@ -24,10 +24,8 @@
 //! A build script usually needs only [`build_script`]:
 //!
 //! ```no_run
-//! // build.rs of a firmware image
-//! fn main() {
-//!     udplab_scenario::embed::build_script(&["../scenarios/telemetry.toml"]);
-//! }
+//! // The body of `fn main` in a firmware image's build.rs:
+//! udplab_scenario::embed::build_script(&["../scenarios/telemetry.toml"]);
 //! ```
 
 use std::fmt::{self, Write as _};
