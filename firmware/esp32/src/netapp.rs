@@ -133,6 +133,13 @@ impl Impairments {
                 }
             }
         };
+        let node = &scenario.nodes[board];
+        if node.role == Role::Code && image.app_for(&node.name).is_none() {
+            return Err(alloc::format!(
+                "{name}: node `{}` runs an app supplied in code, and this image has none for it",
+                node.name
+            ));
+        }
         Ok(Some(Impairments { name, seed: seed.unwrap_or(scenario.seed), scenario, board, peer }))
     }
 
