@@ -1,25 +1,22 @@
 //! Runs on the host before the firmware is compiled:
 //!
-//! 1. parses every `scenarios/*.toml` (and `$UDPLAB_EXTRA_SCENARIO`, if set) with the project's
-//!    own parser, serialises each (compact JSON) into `$OUT_DIR`, and writes `scenarios.rs`, the
-//!    table the image embeds with `include_bytes!`;
-//!
-//! Why JSON and not postcard: the model's enums are internally tagged (`Role` has
-//! `#[serde(tag = "role")]`, `Loss` `#[serde(tag = "model")]`, so `udplab run --json` reads
-//! well), and internally tagged enums need a self-describing format to deserialise; postcard
-//! answers "This is a feature that PostCard will never implement". serde_json runs in
-//! `no_std` + `alloc` on the chip, and a scenario is about a kilobyte of it.
+//! 1. embeds the lessons, every `scenarios/*.toml` (and `$UDPLAB_EXTRA_SCENARIO`, if set), for
+//!    the lesson image: `udplab_scenario::embed` parses each with the project's own parser and
+//!    writes the JSON and the table `scenarios.rs` into `$OUT_DIR` (the lesson binary includes
+//!    it; the library does not, so your own image embeds only your scenarios, with the same
+//!    helper in your build.rs);
 //! 2. reads the build-time settings (`UDPLAB_WIFI_SSID`, `UDPLAB_PEER`, ...), checks them, and
-//!    writes `settings.rs`, so a bad value fails the build instead of the board.
+//!    writes `settings.rs`, the library's `Settings::BUILD` (what `Image::new` starts from, in
+//!    the lesson image and in yours), so a bad value fails the build instead of the board.
 //!
 //! Errors print the parser's message (file:line:column) and stop the build.
 
 use std::env;
-use std::fmt::Write as _;
-use std::fs;
 use std::net::SocketAddrV4;
 use std::path::{Path, PathBuf};
 use std::process::exit;
+
+use udplab_scenario::embed;
 
 /// Every environment variable this script reads.
 const ENV_VARS: &[&str] = &[
@@ -67,66 +64,22 @@ fn embed_scenarios(manifest: &Path, out: &Path) {
     let dir = manifest.join("../../scenarios");
     // A directory: cargo rescans it, so added, removed and edited files all trigger a rebuild.
     println!("cargo:rerun-if-changed={}", dir.display());
-    let mut files: Vec<PathBuf> = match fs::read_dir(&dir) {
-        Ok(entries) => entries
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
-            .collect(),
-        Err(e) => fail(format_args!("cannot read {}: {e}", dir.display())),
-    };
-    files.sort();
-    let mut entries: Vec<(String, PathBuf)> = files.into_iter().map(|p| (stem(&p), p)).collect();
+    let mut files = embed::toml_files(&dir).unwrap_or_else(|e| fail(e));
     if let Some(extra) = var("UDPLAB_EXTRA_SCENARIO") {
         // Relative paths are taken from this crate's folder (where cargo runs build scripts).
         let path = manifest.join(&extra);
-        println!("cargo:rerun-if-changed={}", path.display());
         if !path.is_file() {
             fail(format_args!("UDPLAB_EXTRA_SCENARIO={extra}: no such file ({})", path.display()));
         }
-        let name = stem(&path);
-        // The file the host asked for wins over a lesson of the same name.
-        match entries.iter_mut().find(|(n, _)| *n == name) {
-            Some(entry) => entry.1 = path,
-            None => entries.push((name, path)),
-        }
+        // Last in the list: it takes the place of a lesson of the same name (`embed` says so).
+        files.push(path);
     }
-
-    let mut table =
-        String::from("/// Every scenario built into the image: (name, JSON bytes), in `list` order.\n");
-    table.push_str("pub static SCENARIOS: &[(&str, &[u8])] = &[\n");
-    for (i, (name, path)) in entries.iter().enumerate() {
-        println!("cargo:rerun-if-changed={}", path.display());
-        let scenario = udplab_scenario::load(path).unwrap_or_else(|e| fail(format_args!("\n{e}")));
-        let bytes = serde_json::to_vec(&scenario)
-            .unwrap_or_else(|e| fail(format_args!("{}: cannot serialise: {e}", path.display())));
-        // Round-trip now, on the host, so a model the chip cannot decode fails the build.
-        match serde_json::from_slice::<udplab_sim::Scenario>(&bytes) {
-            Ok(back) if back == scenario => {}
-            Ok(_) => fail(format_args!("{}: the serialised scenario reads back different", path.display())),
-            Err(e) => {
-                fail(format_args!("{}: the serialised scenario does not read back: {e}", path.display()))
-            }
-        }
-        let file = out.join(format!("scenario-{i}.json"));
-        write(&file, &bytes);
-        let _ = writeln!(table, "    ({name:?}, include_bytes!({:?})),", file.display().to_string());
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
     }
-    table.push_str("];\n");
-    write(&out.join("scenarios.rs"), table.as_bytes());
-}
-
-/// The scenario's name: its file stem, which must be one console word.
-fn stem(path: &Path) -> String {
-    let Some(name) = path.file_stem().and_then(|s| s.to_str()) else {
-        fail(format_args!("{}: file name is not UTF-8", path.display()))
-    };
-    if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_graphic()) {
-        fail(format_args!(
-            "{}: a scenario name (file stem) must be 1 to 64 printable ASCII characters without spaces",
-            path.display()
-        ));
+    if let Err(e) = embed::embed(&files, out) {
+        fail(format_args!("\n{e}"));
     }
-    name.to_owned()
 }
 
 fn number<T: std::str::FromStr>(name: &str, default: T, ok: impl Fn(&T) -> bool, what: &str) -> T {
@@ -178,25 +131,25 @@ fn write_settings(out: &Path) {
     };
     let s = format!(
         "// Generated by build.rs from the UDPLAB_* environment variables.\n\
-         pub const WIFI_SSID: &str = {ssid:?};\n\
-         pub const WIFI_PASSWORD: &str = {password:?};\n\
-         pub const WIFI_CHANNEL: u8 = {channel};\n\
-         pub const AP_SSID: &str = {ap_ssid:?};\n\
-         pub const AP_CHANNEL: u8 = {ap_channel};\n\
-         pub const PORT: u16 = {port};\n\
-         pub const PEER: Option<([u8; 4], u16)> = {peer};\n\
-         pub const COUNT: u32 = {count};\n\
-         pub const INTERVAL_MS: u64 = {interval_ms};\n\
-         pub const SIZE: usize = {size};\n\
-         pub const RELIABLE: bool = {reliable};\n"
+         /// The settings the `UDPLAB_*` environment variables gave when this crate was built.\n\
+         pub const BUILD: Settings = Settings {{\n\
+         \x20   wifi_ssid: {ssid:?},\n\
+         \x20   wifi_password: {password:?},\n\
+         \x20   wifi_channel: {channel},\n\
+         \x20   ap_ssid: {ap_ssid:?},\n\
+         \x20   ap_channel: {ap_channel},\n\
+         \x20   port: {port},\n\
+         \x20   peer: {peer},\n\
+         \x20   count: {count},\n\
+         \x20   interval_ms: {interval_ms},\n\
+         \x20   size: {size},\n\
+         \x20   reliable: {reliable},\n\
+         }};\n"
     );
     write(&out.join("settings.rs"), s.as_bytes());
 }
 
-/// Writes only when the contents change, so an unchanged table does not recompile the crate.
+/// Writes only when the contents change, so unchanged settings do not recompile the crate.
 fn write(path: &Path, contents: &[u8]) {
-    if fs::read(path).is_ok_and(|old| old == contents) {
-        return;
-    }
-    fs::write(path, contents).unwrap_or_else(|e| fail(format_args!("{}: {e}", path.display())));
+    embed::write_if_changed(path, contents).unwrap_or_else(|e| fail(e));
 }

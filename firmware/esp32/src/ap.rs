@@ -1,5 +1,6 @@
 //! Access-point mode: an open network `UDPLAB_AP_SSID` (default "udplab") with the board at
-//! 192.168.4.1/24 and the udplab echo server on `UDPLAB_PORT` (default 3333).
+//! 192.168.4.1/24 and the board's app: the image's app for the scenario node the board plays,
+//! else the udplab echo server on `UDPLAB_PORT` (default 3333).
 //!
 //! smoltcp has no DHCP server: a laptop or phone that joins must be given a static address in
 //! 192.168.4.0/24 (for example 192.168.4.2, netmask 255.255.255.0, no gateway).
@@ -10,24 +11,25 @@ use esp_radio::wifi::{AuthenticationMethodConfig, Config, ControllerConfig, Inte
 use smoltcp::wire::{Ipv4Address, Ipv4Cidr};
 
 use crate::console::Console;
-use crate::netapp::{self, Impairments, Net, now_us};
+use crate::netapp::{self, BoardApp, Impairments, Net, now_us};
 use crate::wifi::{RX_QUEUE, TX_QUEUE};
-use crate::{say, settings};
+use crate::{Image, say};
 
 /// The board's address on its own network.
 pub const ADDRESS: Ipv4Address = Ipv4Address::new(192, 168, 4, 1);
 pub const PREFIX: u8 = 24;
 
 /// Runs access-point mode for ever; returns only if the Wi-Fi driver could not start.
-pub fn run(console: &mut Console, wifi: WIFI<'static>, impair: Option<Impairments>) {
-    let Ok(ssid) = settings::AP_SSID.try_into() else {
-        say!(console, "error: ap: bad SSID `{}`", settings::AP_SSID);
+pub fn run(image: &Image, console: &mut Console, wifi: WIFI<'static>, impair: Option<Impairments>) {
+    let settings = &image.settings;
+    let Ok(ssid) = settings.ap_ssid.try_into() else {
+        say!(console, "error: ap: bad SSID `{}`", settings.ap_ssid);
         return;
     };
     let ap = AccessPointConfig::default()
         .with_ssid(ssid)
         .with_authentication(AuthenticationMethodConfig::Open)
-        .with_channel(settings::AP_CHANNEL);
+        .with_channel(settings.ap_channel);
     let config = ControllerConfig::default()
         .with_initial_config(Config::AccessPoint(ap))
         .with_rx_queue_size(RX_QUEUE)
@@ -42,7 +44,8 @@ pub fn run(console: &mut Console, wifi: WIFI<'static>, impair: Option<Impairment
     };
     let iface = Interface::access_point();
     let mac = iface.mac_address();
-    let device = netapp::wrap(iface, impair.as_ref(), netapp::app_port(false));
+    let board_app = BoardApp::choose(image, impair.as_ref());
+    let device = netapp::wrap(image, iface, impair.as_ref(), board_app.port(settings, false));
     let mut net = Net::new(device, mac, netapp::random_seed());
     if let Some(i) = &impair {
         i.describe(console);
@@ -51,12 +54,12 @@ pub fn run(console: &mut Console, wifi: WIFI<'static>, impair: Option<Impairment
     say!(
         console,
         "ap: ssid `{}` open, channel {}, bssid {}, ip {ADDRESS}/{PREFIX}",
-        settings::AP_SSID,
-        settings::AP_CHANNEL,
+        settings.ap_ssid,
+        settings.ap_channel,
         netapp::Mac(mac)
     );
     say!(console, "ap: no DHCP server: give clients a static address in 192.168.4.0/24 (e.g. 192.168.4.2)");
-    let mut app = netapp::start_app(console, &mut net, false, now_us());
+    let mut app = netapp::start_app(console, &mut net, settings, &board_app, false, now_us());
     loop {
         let now = now_us();
         net.device.pump(now);

@@ -1,5 +1,6 @@
-//! The udplab app over smoltcp on a Wi-Fi interface: the part station and access-point mode
-//! share. The app is the same `udplab_firmware::App` the simulation and the host run; here its
+//! An app over smoltcp on a Wi-Fi interface: the part station and access-point mode share. The
+//! app is the same `udplab_firmware::App` the simulation and the host run (the image's own app
+//! for the scenario node the board plays, else the built-in app the settings describe); here its
 //! clock is the chip's microsecond timer and its socket a smoltcp UDP socket on the radio.
 
 use alloc::boxed::Box;
@@ -21,7 +22,8 @@ use udplab_sim::trace::{Lines, Time};
 
 use crate::console::Console;
 use crate::radio_device::{Drops, RadioDevice};
-use crate::{say, scenario_mode, settings};
+use crate::shell::Target;
+use crate::{AppFactory, Image, Settings, say, scenario_mode};
 
 /// Microseconds since boot: the clock smoltcp and the app run on.
 pub fn now_us() -> u64 {
@@ -61,10 +63,16 @@ impl<D: Driver> RadioLink for NetDevice<D> {
     }
 }
 
-/// A scenario's links placed in the radio's path (`wifi NAME [SEED]`, `ap NAME [SEED]`): the
-/// board plays the scenario's server (or its client, when the board is a client), and every
-/// datagram of the app's port gets the fate the scenario's link gives it, on the same keys as
-/// in memory, on the chip's clock.
+/// A scenario's links placed in the radio's path (`wifi NAME [SEED] [NODE]`, `ap ...`): the board
+/// plays one of the scenario's nodes, and every datagram of the app's port gets the fate the
+/// scenario's link between that node and its peer gives it, on the same keys as in memory, on
+/// the chip's clock.
+///
+/// Which node the board plays: the NODE argument if given; else, when the scenario has a
+/// client, its server (or the client itself when the board is the built-in client, with
+/// `UDPLAB_PEER`), as the lessons do; else the one node the image has an app for. Its peer is
+/// the other node: a scenario for the radio has two nodes (or, without NODE, a client and its
+/// server).
 pub struct Impairments {
     pub name: &'static str,
     pub scenario: Scenario,
@@ -76,27 +84,68 @@ pub struct Impairments {
 impl Impairments {
     /// `None` when no scenario was named.
     pub fn load(
-        arg: Option<(&str, Option<u64>)>,
+        image: &Image,
+        target: Option<Target<'_>>,
         client_allowed: bool,
     ) -> Result<Option<Impairments>, String> {
-        let Some((name, seed)) = arg else { return Ok(None) };
-        let (name, scenario) = scenario_mode::load(name)?;
-        let client = scenario
-            .nodes
-            .iter()
-            .position(|n| matches!(n.role, Role::Client(_)))
-            .ok_or_else(|| alloc::format!("{name} has no client node"))?;
-        let Role::Client(c) = &scenario.nodes[client].role else { unreachable!("found as a client") };
-        let server = scenario
-            .nodes
-            .iter()
-            .position(|n| n.addr == c.server_addr)
-            .ok_or_else(|| alloc::format!("{name}: the client's server is not a node"))?;
-        let (board, peer) = match role(client_allowed, 0) {
-            Role::Client(_) => (client, server),
-            Role::Server(_) | Role::Code => (server, client),
+        let Some(Target { name, seed, node }) = target else { return Ok(None) };
+        let (name, scenario) = scenario_mode::load(image.scenarios, name)?;
+        let nodes = || {
+            let names: Vec<&str> = scenario.nodes.iter().map(|n| n.name.as_str()).collect();
+            names.join(", ")
         };
+        let client = scenario.nodes.iter().position(|n| matches!(n.role, Role::Client(_)));
+        let (board, peer) = match (node, client) {
+            (Some(node), _) => {
+                let board =
+                    scenario.nodes.iter().position(|n| n.name == node).ok_or_else(|| {
+                        alloc::format!("{name} has no node `{node}` (its nodes: {})", nodes())
+                    })?;
+                (board, only_peer(name, &scenario, board)?)
+            }
+            (None, Some(client)) => {
+                let Role::Client(c) = &scenario.nodes[client].role else { unreachable!("found as a client") };
+                let server = scenario
+                    .nodes
+                    .iter()
+                    .position(|n| n.addr == c.server_addr)
+                    .ok_or_else(|| alloc::format!("{name}: the client's server is not a node"))?;
+                match role(&image.settings, client_allowed, 0) {
+                    Role::Client(_) => (client, server),
+                    Role::Server(_) | Role::Code => (server, client),
+                }
+            }
+            (None, None) => {
+                let mut with_app =
+                    (0..scenario.nodes.len()).filter(|&i| image.app_for(&scenario.nodes[i].name).is_some());
+                match (with_app.next(), with_app.next()) {
+                    (Some(board), None) => (board, only_peer(name, &scenario, board)?),
+                    (None, _) if image.apps.is_empty() => {
+                        return Err(alloc::format!("{name} has no client node"));
+                    }
+                    _ => {
+                        let mode = if client_allowed { "wifi" } else { "ap" };
+                        return Err(alloc::format!(
+                            "{name}: which node does the board play? `{mode} {name} [SEED] NODE` (its nodes: {})",
+                            nodes()
+                        ));
+                    }
+                }
+            }
+        };
+        let node = &scenario.nodes[board];
+        if node.role == Role::Code && image.app_for(&node.name).is_none() {
+            return Err(alloc::format!(
+                "{name}: node `{}` runs an app supplied in code, and this image has none for it",
+                node.name
+            ));
+        }
         Ok(Some(Impairments { name, seed: seed.unwrap_or(scenario.seed), scenario, board, peer }))
+    }
+
+    /// The scenario node the board plays.
+    pub fn board_node(&self) -> &str {
+        &self.scenario.nodes[self.board].name
     }
 
     fn path_links(&self, port: u16) -> Vec<PathLink> {
@@ -129,11 +178,25 @@ impl Impairments {
     }
 }
 
+/// The board's one peer in a two-node scenario.
+fn only_peer(name: &str, scenario: &Scenario, board: usize) -> Result<usize, String> {
+    match scenario.nodes.len() {
+        2 => Ok(1 - board),
+        n => Err(alloc::format!(
+            "{name} has {n} nodes: the radio's path takes the links between the board's node and one peer"
+        )),
+    }
+}
+
 /// Wraps the radio interface for smoltcp, with the scenario's links for the app's `port` in
 /// its path when there are impairments (else the wrapper passes everything through).
-pub fn wrap<D: Driver>(driver: D, impair: Option<&Impairments>, port: u16) -> NetDevice<D> {
+pub fn wrap<D: Driver>(image: &Image, driver: D, impair: Option<&Impairments>, port: u16) -> NetDevice<D> {
     let (seed, links) = impair.map_or((0, Vec::new()), |i| (i.seed, i.path_links(port)));
-    Impaired::new(RadioDevice::new(driver), seed, links)
+    let mut device = Impaired::new(RadioDevice::new(driver), seed, links);
+    if let Some(labeller) = image.labeller {
+        device.set_labeller(labeller);
+    }
+    device
 }
 
 /// Prints the link decisions as trace lines (the same format as `udplab run`).
@@ -193,31 +256,55 @@ impl<D: RadioLink> Net<D> {
     }
 }
 
-/// The role the board plays on a real network, from the build-time settings: a client
-/// towards `UDPLAB_PEER` if set (station mode only), else a server on `UDPLAB_PORT`.
-pub fn role(client_allowed: bool, start_us: u64) -> Role {
-    let arq = settings::RELIABLE.then(ArqConfig::default);
-    match settings::PEER {
+/// The built-in app's role on a real network, from the settings: a client towards `peer` if set
+/// (station mode only), else a server on `port`.
+pub fn role(settings: &Settings, client_allowed: bool, start_us: u64) -> Role {
+    let arq = settings.reliable.then(ArqConfig::default);
+    match settings.peer {
         Some((server_addr, server_port)) if client_allowed => Role::Client(ClientConfig {
             port: 49152,
             server_addr,
             server_port,
-            count: settings::COUNT,
-            interval_us: settings::INTERVAL_MS * 1000,
+            count: settings.count,
+            interval_us: settings.interval_ms * 1000,
             start_us,
-            size: settings::SIZE,
+            size: settings.size,
             reliable: arq,
         }),
-        _ => Role::Server(ServerConfig { port: settings::PORT, reply: Reply::Echo, reliable: arq }),
+        _ => Role::Server(ServerConfig { port: settings.port, reply: Reply::Echo, reliable: arq }),
     }
 }
 
-/// The UDP port the app in [`role`] binds (what the impairments watch).
-pub fn app_port(client_allowed: bool) -> u16 {
-    match role(client_allowed, 0) {
-        Role::Server(s) => s.port,
-        Role::Client(c) => c.port,
-        Role::Code => 0,
+/// The app the board runs on a real network.
+pub enum BoardApp {
+    /// The built-in app the settings describe ([`role`]), on the chip's clock.
+    BuiltIn,
+    /// The image's app for the scenario node the board plays, on a clock that starts at 0 when
+    /// the app starts (as in memory and on the host's TAP).
+    Image { node: String, make: AppFactory },
+}
+
+impl BoardApp {
+    /// The image's app for the node the board plays, if it has one.
+    pub fn choose(image: &Image, impair: Option<&Impairments>) -> BoardApp {
+        let Some(i) = impair else { return BoardApp::BuiltIn };
+        let node = i.board_node();
+        match image.app_for(node) {
+            Some(make) => BoardApp::Image { node: String::from(node), make },
+            None => BoardApp::BuiltIn,
+        }
+    }
+
+    /// The UDP port the app binds (what the impairments watch).
+    pub fn port(&self, settings: &Settings, client_allowed: bool) -> u16 {
+        match self {
+            BoardApp::BuiltIn => match role(settings, client_allowed, 0) {
+                Role::Server(s) => s.port,
+                Role::Client(c) => c.port,
+                Role::Code => 0,
+            },
+            BoardApp::Image { make, .. } => make().port(),
+        }
     }
 }
 
@@ -251,6 +338,11 @@ const EVENTS_PER_SECOND: u32 = 20;
 pub struct AppNode {
     app: Box<dyn App>,
     socket: SocketHandle,
+    /// The node the image's app plays (its events are printed under this name); `None` for the
+    /// built-in app, printed as `board`.
+    node: Option<String>,
+    /// The chip time that is the app's time 0 (0 for the built-in app: the chip's clock).
+    origin_us: u64,
     window_start_us: u64,
     shown: u32,
     hidden: u32,
@@ -258,13 +350,23 @@ pub struct AppNode {
 }
 
 impl AppNode {
-    pub fn start<D: RadioLink>(net: &mut Net<D>, role: &Role) -> Result<AppNode, AppError> {
-        let app = role.build()?;
+    pub fn start<D: RadioLink>(
+        net: &mut Net<D>,
+        app: Box<dyn App>,
+        node: Option<String>,
+        origin_us: u64,
+    ) -> Result<AppNode, AppError> {
+        if app.port() == 0 {
+            return Err(AppError::Bind);
+        }
         let socket = udplab_firmware::add_smoltcp_socket(&mut net.sockets, app.port())?;
-        Ok(AppNode { app, socket, window_start_us: 0, shown: 0, hidden: 0, done_reported: false })
+        // Only an app that becomes done is reported (a client that sent everything); a server
+        // says it is done from the start (it only answers) and is never reported.
+        let done_reported = app.is_done();
+        Ok(AppNode { app, socket, node, origin_us, window_start_us: 0, shown: 0, hidden: 0, done_reported })
     }
 
-    /// Runs the app once; returns when it next wants to run.
+    /// Runs the app once; returns when (chip time) it next wants to run.
     pub fn poll<D: RadioLink>(
         &mut self,
         net: &mut Net<D>,
@@ -281,21 +383,26 @@ impl AppNode {
         }
         let socket = net.sockets.get_mut::<udp::Socket>(self.socket);
         let mut sock = SmoltcpSocket(socket);
+        let who = self.node.as_deref().unwrap_or("board");
         let (shown, hidden) = (&mut self.shown, &mut self.hidden);
         let mut out = |event| {
             if *shown < EVENTS_PER_SECOND {
                 *shown += 1;
-                say!(console, "{:>10}  board  {event}", Time(now_us));
+                say!(console, "{:>10}  {who}  {event}", Time(now_us));
             } else {
                 *hidden += 1;
             }
         };
-        let wake = self.app.poll(&mut Context::new(now_us, &mut sock, &mut out));
+        let app_now = now_us.saturating_sub(self.origin_us);
+        let wake = self.app.poll(&mut Context::new(app_now, &mut sock, &mut out));
         if self.app.is_done() && !self.done_reported {
             self.done_reported = true;
-            say!(console, "app: client done");
+            match &self.node {
+                None => say!(console, "app: client done"),
+                Some(node) => say!(console, "app: {node} done"),
+            }
         }
-        wake
+        wake.map(|w| w.saturating_add(self.origin_us))
     }
 }
 
@@ -308,17 +415,29 @@ pub fn idle(now_us: u64, wakes: &[Option<u64>]) {
     sleep_us(next.saturating_sub(now_us).clamp(MIN, MAX));
 }
 
-/// Starts the app in the role the settings give (see [`role`]), printing it or why it cannot.
+/// Starts the board's app (see [`BoardApp`]), printing it or why it cannot.
 pub fn start_app<D: RadioLink>(
     console: &mut Console,
     net: &mut Net<D>,
+    settings: &Settings,
+    board_app: &BoardApp,
     client_allowed: bool,
     now_us: u64,
 ) -> Option<AppNode> {
-    // A client starts one second after the network is up, so the first lines are readable.
-    let role = role(client_allowed, now_us + 1_000_000);
-    describe(console, &role);
-    match AppNode::start(net, &role) {
+    let started = match board_app {
+        BoardApp::BuiltIn => {
+            // A client starts one second after the network is up, so the first lines are readable.
+            let role = role(settings, client_allowed, now_us + 1_000_000);
+            describe(console, &role);
+            role.build().and_then(|app| AppNode::start(net, app, None, 0))
+        }
+        BoardApp::Image { node, make } => {
+            let app = make();
+            say!(console, "app: `{node}` (the image's app) on port {}", app.port());
+            AppNode::start(net, app, Some(node.clone()), now_us)
+        }
+    };
+    match started {
         Ok(app) => Some(app),
         Err(e) => {
             say!(console, "error: app: {e}");

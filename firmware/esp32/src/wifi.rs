@@ -1,6 +1,7 @@
-//! Station mode: join `UDPLAB_WIFI_SSID` (default Wokwi-GUEST, open, channel 6), get an
-//! address with smoltcp's DHCP client, print `wifi: ip A.B.C.D/PREFIX gw G.G.G.G`, then run
-//! the udplab app (echo server on `UDPLAB_PORT`, or a client towards `UDPLAB_PEER`).
+//! Station mode: join the settings' network (`UDPLAB_WIFI_SSID`, default Wokwi-GUEST, open,
+//! channel 6), get an address with smoltcp's DHCP client, print `wifi: ip A.B.C.D/PREFIX gw
+//! G.G.G.G`, then run the board's app: the image's app for the scenario node the board plays,
+//! else the built-in one (echo server on `UDPLAB_PORT`, or a client towards `UDPLAB_PEER`).
 
 use esp_hal::peripherals::WIFI;
 use esp_radio::wifi::sta::StationConfig;
@@ -8,23 +9,24 @@ use esp_radio::wifi::{AuthenticationMethodConfig, Config, ControllerConfig, Inte
 use smoltcp::socket::dhcpv4;
 
 use crate::console::Console;
-use crate::netapp::{self, AppNode, Impairments, Net, RadioLink, block_on, now_us, sleep_us};
-use crate::{say, settings};
+use crate::netapp::{self, AppNode, BoardApp, Impairments, Net, RadioLink, block_on, now_us, sleep_us};
+use crate::{Image, say};
 
 /// Frames the driver queues for the stack, and frames in flight to the radio (bounded).
 pub const RX_QUEUE: usize = 5;
 pub const TX_QUEUE: usize = 3;
 
 /// Runs station mode for ever; returns only if the Wi-Fi driver could not start.
-pub fn run(console: &mut Console, wifi: WIFI<'static>, impair: Option<Impairments>) {
-    let Ok(ssid) = settings::WIFI_SSID.try_into() else {
-        say!(console, "error: wifi: bad SSID `{}`", settings::WIFI_SSID);
+pub fn run(image: &Image, console: &mut Console, wifi: WIFI<'static>, impair: Option<Impairments>) {
+    let settings = &image.settings;
+    let Ok(ssid) = settings.wifi_ssid.try_into() else {
+        say!(console, "error: wifi: bad SSID `{}`", settings.wifi_ssid);
         return;
     };
-    let auth = if settings::WIFI_PASSWORD.is_empty() {
+    let auth = if settings.wifi_password.is_empty() {
         AuthenticationMethodConfig::Open
     } else {
-        match settings::WIFI_PASSWORD.try_into() {
+        match settings.wifi_password.try_into() {
             Ok(p) => AuthenticationMethodConfig::Wpa2Personal(p),
             Err(_) => {
                 say!(console, "error: wifi: bad password");
@@ -33,8 +35,8 @@ pub fn run(console: &mut Console, wifi: WIFI<'static>, impair: Option<Impairment
         }
     };
     let mut station = StationConfig::default().with_ssid(ssid).with_authentication(auth);
-    if settings::WIFI_CHANNEL != 0 {
-        station = station.with_channel(settings::WIFI_CHANNEL);
+    if settings.wifi_channel != 0 {
+        station = station.with_channel(settings.wifi_channel);
     }
     let config = ControllerConfig::default()
         .with_initial_config(Config::Station(station))
@@ -49,17 +51,18 @@ pub fn run(console: &mut Console, wifi: WIFI<'static>, impair: Option<Impairment
     };
     let iface = Interface::station();
     let mac = iface.mac_address();
-    let security = if settings::WIFI_PASSWORD.is_empty() { "open" } else { "WPA2" };
+    let security = if settings.wifi_password.is_empty() { "open" } else { "WPA2" };
     say!(
         console,
         "wifi: station {} joining `{}` ({security}, channel {})",
         netapp::Mac(mac),
-        settings::WIFI_SSID,
-        settings::WIFI_CHANNEL
+        settings.wifi_ssid,
+        settings.wifi_channel
     );
     connect(console, &mut controller);
 
-    let device = netapp::wrap(iface, impair.as_ref(), netapp::app_port(true));
+    let board_app = BoardApp::choose(image, impair.as_ref());
+    let device = netapp::wrap(image, iface, impair.as_ref(), board_app.port(settings, true));
     let mut net = Net::new(device, mac, netapp::random_seed());
     if let Some(i) = &impair {
         i.describe(console);
@@ -83,7 +86,7 @@ pub fn run(console: &mut Console, wifi: WIFI<'static>, impair: Option<Impairment
                     None => say!(console, "wifi: ip {}/{} gw none", cidr.address(), cidr.prefix_len()),
                 }
                 if app.is_none() {
-                    app = netapp::start_app(console, &mut net, true, now);
+                    app = netapp::start_app(console, &mut net, settings, &board_app, true, now);
                 }
             }
             Some(None) => {

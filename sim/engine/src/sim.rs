@@ -310,6 +310,28 @@ mod tests {
         assert_eq!(out.summary().flows[0].lost, lost.len() as u64, "the summary agrees");
     }
 
+    /// What an ESP32 image with the user's apps prints for `run NAME SEED` (the network of
+    /// [`Sim::network`] streamed by `serial::emit_network`, never holding the trace) is the block
+    /// of the trace the host gets from [`Sim::run`]: `udplab wokwi` compares exactly these.
+    #[test]
+    fn the_chip_s_streamed_block_of_user_apps_is_the_block_of_the_host_s_run() {
+        let mut sim = sim(300_000_000);
+        sim.labeller(counter_label);
+        for seed in [1, 3, 7, 0xdead_beef] {
+            let out = sim.run(seed).unwrap();
+            let mut host = Vec::new();
+            crate::serial::emit_block("code", seed, sim.scenario(), &out.trace, &mut |l| {
+                host.push(l.to_string())
+            });
+            let mut chip = Vec::new();
+            let net = sim.network(seed).unwrap();
+            let n = crate::serial::emit_network("code", seed, net, &mut |l| chip.push(l.to_string()));
+            assert_eq!(n, out.trace.len());
+            assert_eq!(chip, host, "seed {seed}");
+            assert!(host.iter().any(|l| l.contains("count=") && l.contains("LOST")), "labelled losses");
+        }
+    }
+
     #[test]
     fn built_in_apps_through_sim_give_the_trace_of_run() {
         let s = crate::net::tests::echo(300_000_000, true);

@@ -1,9 +1,9 @@
 //! The scenario-file front end of udplab, a crate of its own so that everything that reads
 //! scenario files uses the same parser without pulling in the rest: the `udplab` command
 //! (`udplab-cli`), the teaching outputs (`udplab-teach`: the lessons guide and sweeps load files),
-//! the cross-crate tests (`udplab-tests`) and the ESP32 image's build script
-//! (`firmware/esp32/build.rs`), which embeds the lessons. It needs only the scenario model
-//! (`udplab-sim`, `udplab-firmware`) and `toml`.
+//! the cross-crate tests (`udplab-tests`) and the build scripts of ESP32 images (the lesson image
+//! `firmware/esp32/build.rs` and your own image's), which embed scenarios with [`embed`]. It
+//! needs only the scenario model (`udplab-sim`, `udplab-firmware`), `toml` and `serde_json`.
 //!
 //! Scenario files: TOML in, a validated [`udplab_sim::Scenario`] out.
 //!
@@ -22,6 +22,7 @@
 //! [`parse`] reads back to an equal scenario.
 
 mod convert;
+pub mod embed;
 mod error;
 mod table;
 mod units;

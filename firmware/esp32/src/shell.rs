@@ -1,0 +1,154 @@
+//! The console's commands: the banner, parsing, and dispatch to scenario mode or a network mode.
+
+use alloc::string::String;
+use esp_hal::peripherals::WIFI;
+
+use crate::console::Console;
+use crate::netapp::{self, Impairments};
+use crate::{Image, ap, say, scenario_mode, wifi};
+
+/// How long the board waits for a command after the banner before it runs `all`.
+const DEFAULT_AFTER_US: u64 = 2_000_000;
+const USAGE: &str = "list | run NAME [SEED] | all | wifi [NAME [SEED]] | ap [NAME [SEED]]";
+/// An image with apps of its own also says which scenario node the board plays on the radio.
+const USAGE_NODES: &str =
+    "list | run NAME [SEED] | all | wifi [NAME [SEED] [NODE]] | ap [NAME [SEED] [NODE]]";
+
+/// `NAME [SEED] [NODE]` after `wifi` or `ap`: the scenario whose links sit in the radio's path,
+/// and which of its nodes the board plays.
+pub struct Target<'a> {
+    pub name: &'a str,
+    pub seed: Option<u64>,
+    pub node: Option<&'a str>,
+}
+
+enum Command<'a> {
+    List,
+    Run {
+        name: &'a str,
+        seed: Option<u64>,
+    },
+    All,
+    /// Station mode, optionally with a scenario's links in the radio's path.
+    Wifi(Option<Target<'a>>),
+    Ap(Option<Target<'a>>),
+    Help,
+}
+
+fn parse<'a>(line: &'a str, usage: &str, nodes: bool) -> Result<Command<'a>, String> {
+    let mut words = line.split_ascii_whitespace();
+    let cmd = words.next().unwrap_or("");
+    let command = match cmd {
+        "list" => Command::List,
+        "all" => Command::All,
+        "wifi" => Command::Wifi(target(&mut words, nodes)?),
+        "ap" => Command::Ap(target(&mut words, nodes)?),
+        "help" => Command::Help,
+        "run" => {
+            let Some(name) = words.next() else {
+                return Err("`run` needs a scenario name: run NAME [SEED]".into());
+            };
+            let seed = match words.next() {
+                None => None,
+                Some(s) => Some(parse_seed(s).ok_or_else(|| {
+                    alloc::format!("bad seed `{s}`: expected 0..=18446744073709551615 or 0x...")
+                })?),
+            };
+            Command::Run { name, seed }
+        }
+        other => return Err(alloc::format!("unknown command `{other}` ({usage})")),
+    };
+    if let Some(extra) = words.next() {
+        return Err(alloc::format!("unexpected `{extra}` after `{cmd}` ({usage})"));
+    }
+    Ok(command)
+}
+
+/// `[NAME [SEED]]` after `wifi` or `ap`, and in an image with apps `[NAME [SEED] [NODE]]`: after
+/// NAME, a word that reads as a seed (decimal or `0x` hex) is the seed, any other word names the
+/// node (to name a node called `42`, give the seed first: `wifi NAME SEED 42`).
+fn target<'a>(words: &mut impl Iterator<Item = &'a str>, nodes: bool) -> Result<Option<Target<'a>>, String> {
+    let Some(name) = words.next() else { return Ok(None) };
+    let mut target = Target { name, seed: None, node: None };
+    let Some(word) = words.next() else { return Ok(Some(target)) };
+    match parse_seed(word) {
+        Some(seed) => {
+            target.seed = Some(seed);
+            if nodes {
+                target.node = words.next();
+            }
+        }
+        None if nodes => target.node = Some(word),
+        None => return Err(alloc::format!("bad seed `{word}`")),
+    }
+    Ok(Some(target))
+}
+
+fn parse_seed(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}
+
+/// The banner, then commands for ever (a network mode, once started, never returns).
+pub fn run(image: &Image, mut console: Console, wifi: WIFI<'static>) -> ! {
+    let usage = if image.apps.is_empty() { USAGE } else { USAGE_NODES };
+    let mut radio = Some(wifi);
+    if image.apps.is_empty() {
+        say!(console, "udplab-esp32 ready: {} scenarios ({usage})", image.scenarios.len());
+    } else {
+        let mut nodes = String::new();
+        for (name, _) in image.apps {
+            nodes.push(' ');
+            nodes.push_str(name);
+        }
+        say!(console, "udplab-esp32 ready: {} scenarios, apps for{nodes} ({usage})", image.scenarios.len());
+    }
+    let deadline = netapp::now_us() + DEFAULT_AFTER_US;
+    let mut waiting_for_first = true;
+    loop {
+        let Some(line) = console.poll_line() else {
+            if waiting_for_first && netapp::now_us() >= deadline {
+                waiting_for_first = false;
+                scenario_mode::run_all(image, &mut console);
+            }
+            netapp::sleep_us(10_000);
+            continue;
+        };
+        waiting_for_first = false;
+        let line = match line {
+            Ok(l) => l,
+            Err(e) => {
+                say!(console, "error: {}", e.message());
+                continue;
+            }
+        };
+        match parse(&line, usage, !image.apps.is_empty()) {
+            Err(msg) => say!(console, "error: {msg}"),
+            Ok(Command::Help) => say!(console, "commands: {usage}"),
+            Ok(Command::List) => scenario_mode::list(image, &mut console),
+            Ok(Command::All) => scenario_mode::run_all(image, &mut console),
+            Ok(Command::Run { name, seed }) => scenario_mode::run(image, &mut console, name, seed),
+            Ok(Command::Wifi(_) | Command::Ap(_)) if radio.is_none() => {
+                say!(console, "error: the radio was already started once; reset the board to try again")
+            }
+            Ok(Command::Wifi(target)) => match Impairments::load(image, target, true) {
+                Err(e) => say!(console, "error: {e}"),
+                Ok(impair) => {
+                    if let Some(wifi) = radio.take() {
+                        wifi::run(image, &mut console, wifi, impair);
+                    }
+                }
+            },
+            Ok(Command::Ap(target)) => match Impairments::load(image, target, false) {
+                Err(e) => say!(console, "error: {e}"),
+                Ok(impair) => {
+                    if let Some(wifi) = radio.take() {
+                        ap::run(image, &mut console, wifi, impair);
+                    }
+                }
+            },
+        }
+    }
+}
