@@ -153,7 +153,7 @@ pub fn missing_apps(nodes: &[&str]) -> String {
          Attach {it} with `udplab::Sim::app` in a test, or run this file with a lab binary built on \
          `udplab_cli::Lab`, which has every udplab command:\n\
          \n    fn main() -> std::process::ExitCode {{\n        udplab_cli::Lab::new(){attach}.main()\n    }}\n\
-         \n(examples/telemetry/src/bin/telemetry-lab.rs is one)"
+         \n(examples/telemetry/lab/src/main.rs is one)"
     )
 }
 

@@ -27,8 +27,8 @@ pub type AppFactory = Arc<dyn Fn() -> Box<dyn App> + Send + Sync>;
 /// its threads) starts from a fresh app. A name that a scenario does not have is ignored for
 /// that scenario, so one lab binary can serve several scenario files.
 ///
-/// A lab binary is a few lines in your crate (`src/bin/my-lab.rs`, with `udplab-cli` as a
-/// dependency):
+/// A lab binary is a few lines, best in a small package of its own (so your protocol crate
+/// does not depend on the CLI), with `udplab-cli` as a dependency:
 ///
 /// ```no_run
 /// use udplab_cli::{Label, Lab};
@@ -61,7 +61,7 @@ pub type AppFactory = Arc<dyn Fn() -> Box<dyn App> + Send + Sync>;
 /// }
 /// ```
 ///
-/// The worked example is `examples/telemetry/src/bin/telemetry-lab.rs`. In a test, attach your
+/// The worked example is `examples/telemetry/lab/src/main.rs`. In a test, attach your
 /// apps to a [`Sim`] instead ([`Lab::sim`] gives the one a lab runs).
 #[derive(Clone, Default)]
 pub struct Lab {

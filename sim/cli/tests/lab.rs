@@ -1,7 +1,7 @@
 //! `udplab_cli::Lab`: the `udplab` command with a user's apps attached (the telemetry example's
 //! sensor and gateway), run in process; and the plain `udplab` binary on a file whose `code`
 //! nodes need apps it does not have. What a lab binary prints is checked by spawning the
-//! example's own `telemetry-lab` in examples/telemetry/tests/lab.rs.
+//! example's own `telemetry-lab` in examples/telemetry/lab/tests/lab.rs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Output};
@@ -27,7 +27,7 @@ fn label(payload: &[u8]) -> Option<Label> {
     telemetry::label(payload).map(|(kind, id)| Label::Named { kind, id: Some(u64::from(id)) })
 }
 
-/// What examples/telemetry/src/bin/telemetry-lab.rs builds.
+/// What examples/telemetry/lab/src/main.rs builds.
 fn telemetry_lab() -> Lab {
     Lab::new().app("sensor", sensor).app("gateway", Gateway::new).labeller(label)
 }

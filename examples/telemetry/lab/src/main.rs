@@ -1,9 +1,10 @@
 //! The telemetry protocol's lab: every `udplab` command, with the sensor and the gateway of
-//! `src/lib.rs` on the scenario's `code` nodes.
+//! the `telemetry` crate on the scenario's `code` nodes. A package of its own, so the protocol
+//! crate depends on the app trait alone: its tests use the `udplab` library, not the CLI.
 //!
 //! ```sh
-//! cargo run -p telemetry --bin telemetry-lab -- run examples/telemetry/scenarios/telemetry.toml --ladder
-//! cargo run -p telemetry --bin telemetry-lab -- sweep examples/telemetry/scenarios/telemetry.toml --vary loss=0..0.4:0.1
+//! cargo run -p telemetry-lab -- run examples/telemetry/scenarios/telemetry.toml --ladder
+//! cargo run -p telemetry-lab -- sweep examples/telemetry/scenarios/telemetry.toml --vary loss=0..0.4:0.1
 //! sudo target/debug/telemetry-lab tap examples/telemetry/scenarios/telemetry.toml --firmware sensor
 //! ```
 
@@ -17,7 +18,7 @@ fn label(payload: &[u8]) -> Option<Label> {
     telemetry::label(payload).map(|(kind, id)| Label::Named { kind, id: Some(u64::from(id)) })
 }
 
-/// The sensor of `scenarios/telemetry.toml` ([`example_sensor`]: 30 readings to the gateway at
+/// The sensor of `../scenarios/telemetry.toml` ([`example_sensor`]: 30 readings to the gateway at
 /// 10.0.0.1:4210, one every 100 ms, each retransmitted every 50 ms, at most 6 transmissions)
 /// and the gateway that stores each reading once.
 fn main() -> ExitCode {

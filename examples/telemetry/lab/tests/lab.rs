@@ -1,4 +1,4 @@
-//! The telemetry lab binary (`src/bin/telemetry-lab.rs`) as its user meets it: every `udplab`
+//! The telemetry lab binary (`src/main.rs`) as its user meets it: every `udplab`
 //! command on `scenarios/telemetry.toml`, with the sensor and gateway of this crate attached.
 //!
 //! The TAP test needs root and /dev/net/tun. Without them it says loudly that it was skipped;
@@ -15,7 +15,7 @@ fn lab(args: &[&str]) -> Output {
 }
 
 fn scenario() -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/telemetry.toml");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios/telemetry.toml");
     path.to_string_lossy().into_owned()
 }
 
@@ -155,7 +155,7 @@ fn chip_log(gateway: fn() -> telemetry::Gateway) -> String {
 
 #[test]
 fn wokwi_compares_the_chip_with_the_labs_own_run() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..").canonicalize().unwrap();
     let dir = tmp("wokwi");
     let cli = fake_wokwi_cli(&dir);
     let wokwi = |log: &str| {
