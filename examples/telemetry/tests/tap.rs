@@ -8,8 +8,9 @@ use telemetry::{Gateway, Sensor, SensorConfig};
 use udplab::Endpoint;
 use udplab::{Event, Fate, Sim, Trace};
 
+/// Whether TAP tests can run here; says loudly why not, and fails under CI (root).
 fn privileged(test: &str) -> bool {
-    match udplab_host_check() {
+    match udplab::tap::check_privileges() {
         Ok(()) => true,
         Err(why) => {
             if std::env::var("CI").is_ok_and(|v| v == "true") {
@@ -19,21 +20,6 @@ fn privileged(test: &str) -> bool {
             false
         }
     }
-}
-
-/// Root and /dev/net/tun, as the TAP runner needs them.
-fn udplab_host_check() -> Result<(), String> {
-    let uid = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("Uid:")).map(str::to_owned))
-        .unwrap_or_default();
-    if uid.split_whitespace().nth(1).is_none_or(|u| u != "0") {
-        return Err("not root".into());
-    }
-    if !Path::new("/dev/net/tun").exists() {
-        return Err("no /dev/net/tun".into());
-    }
-    Ok(())
 }
 
 /// Each link's decisions, datagram by datagram, without absolute times.

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use crate::app::event::{AppEvent, Endpoint};
 use crate::app::seq::SeqTracker;
-use crate::app::{App, Context, Schedule, drain};
+use crate::app::{App, Context, Receive, Schedule, receive_all};
 use crate::wire::{self, Datagram, HEADER_LEN, Kind, Repr};
 
 /// Sends `count` numbered datagrams to a server on a fixed schedule.
@@ -35,6 +35,12 @@ impl Client {
             rx: Vec::new(),
         }
     }
+}
+
+impl Receive for Client {
+    fn rx(&mut self) -> &mut Vec<u8> {
+        &mut self.rx
+    }
 
     fn on_datagram(&mut self, cx: &mut Context<'_>, data: &[u8], from: Endpoint) {
         let bytes = data.len();
@@ -59,9 +65,7 @@ impl App for Client {
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Option<u64> {
-        let mut rx = core::mem::take(&mut self.rx);
-        drain(&mut rx, cx, |cx, data, from| self.on_datagram(cx, data, from));
-        self.rx = rx;
+        receive_all(self, cx);
         let now_us = cx.now_us();
         while self.next <= self.schedule.count && self.schedule.release_us(self.next) <= now_us {
             let seq = self.next;

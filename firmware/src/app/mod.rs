@@ -367,12 +367,21 @@ impl Schedule {
     }
 }
 
-/// Runs `each` on every datagram waiting in the socket, with a receive buffer the app owns.
-fn drain(rx: &mut Vec<u8>, cx: &mut Context<'_>, mut each: impl FnMut(&mut Context<'_>, &[u8], Endpoint)) {
+/// A built-in app's receive side: its own buffer and what it does with each datagram.
+trait Receive {
+    fn rx(&mut self) -> &mut Vec<u8>;
+    fn on_datagram(&mut self, cx: &mut Context<'_>, data: &[u8], from: Endpoint);
+}
+
+/// Hands every datagram waiting in the socket to `app`, through a buffer the app owns (kept
+/// between polls, so receiving allocates nothing).
+fn receive_all(app: &mut impl Receive, cx: &mut Context<'_>) {
+    let mut rx = core::mem::take(app.rx());
     if rx.len() < RX_BUFFER {
         rx.resize(RX_BUFFER, 0);
     }
-    while let Some((n, from)) = cx.recv_from(rx) {
-        each(cx, &rx[..n], from);
+    while let Some((n, from)) = cx.recv_from(&mut rx) {
+        app.on_datagram(cx, &rx[..n], from);
     }
+    *app.rx() = rx;
 }

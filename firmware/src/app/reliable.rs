@@ -16,7 +16,7 @@ use alloc::vec::Vec;
 use crate::app::client::send_repr;
 use crate::app::event::{AppEvent, Endpoint, SendFailure};
 use crate::app::seq::SeqTracker;
-use crate::app::{App, ArqConfig, Context, Schedule, drain};
+use crate::app::{App, ArqConfig, Context, Receive, Schedule, receive_all};
 use crate::wire::{self, Datagram, HEADER_LEN, Kind, Repr};
 
 #[derive(Debug, Clone, Copy)]
@@ -78,32 +78,6 @@ impl ReliableSender {
         }
     }
 
-    fn on_datagram(&mut self, cx: &mut Context<'_>, data: &[u8], from: Endpoint) {
-        let now_us = cx.now_us();
-        let mut out = |e| cx.report(e);
-        let bytes = data.len();
-        let ack = match Datagram::new_checked(data).and_then(|d| Repr::parse(&d)) {
-            Ok(r) if r.kind == Kind::Ack => r,
-            Ok(_) => return out(AppEvent::Invalid { from, bytes, error: wire::Error::BadKind }),
-            Err(error) => return out(AppEvent::Invalid { from, bytes, error }),
-        };
-        match self.in_flight.get(&ack.seq).copied() {
-            Some(f) => {
-                let rtt_us =
-                    (f.attempt == 1 && ack.attempt == 1).then(|| now_us.saturating_sub(f.first_sent_us));
-                out(AppEvent::Acked { seq: ack.seq, rtt_us, cumulative: false });
-                self.finish(ack.seq);
-            }
-            None => out(AppEvent::DuplicateAck { seq: ack.seq }),
-        }
-        // The cumulative part covers messages whose own acks were lost.
-        let covered: Vec<u32> = self.in_flight.range(..ack.ack).map(|(s, _)| *s).collect();
-        for seq in covered {
-            out(AppEvent::Acked { seq, rtt_us: None, cumulative: true });
-            self.finish(seq);
-        }
-    }
-
     fn tick(&mut self, cx: &mut Context<'_>) -> Option<u64> {
         let now_us = cx.now_us();
         let expired: Vec<u32> =
@@ -160,15 +134,45 @@ impl ReliableSender {
     }
 }
 
+impl Receive for ReliableSender {
+    fn rx(&mut self) -> &mut Vec<u8> {
+        &mut self.rx
+    }
+
+    fn on_datagram(&mut self, cx: &mut Context<'_>, data: &[u8], from: Endpoint) {
+        let now_us = cx.now_us();
+        let mut out = |e| cx.report(e);
+        let bytes = data.len();
+        let ack = match Datagram::new_checked(data).and_then(|d| Repr::parse(&d)) {
+            Ok(r) if r.kind == Kind::Ack => r,
+            Ok(_) => return out(AppEvent::Invalid { from, bytes, error: wire::Error::BadKind }),
+            Err(error) => return out(AppEvent::Invalid { from, bytes, error }),
+        };
+        match self.in_flight.get(&ack.seq).copied() {
+            Some(f) => {
+                let rtt_us =
+                    (f.attempt == 1 && ack.attempt == 1).then(|| now_us.saturating_sub(f.first_sent_us));
+                out(AppEvent::Acked { seq: ack.seq, rtt_us, cumulative: false });
+                self.finish(ack.seq);
+            }
+            None => out(AppEvent::DuplicateAck { seq: ack.seq }),
+        }
+        // The cumulative part covers messages whose own acks were lost.
+        let covered: Vec<u32> = self.in_flight.range(..ack.ack).map(|(s, _)| *s).collect();
+        for seq in covered {
+            out(AppEvent::Acked { seq, rtt_us: None, cumulative: true });
+            self.finish(seq);
+        }
+    }
+}
+
 impl App for ReliableSender {
     fn port(&self) -> u16 {
         self.port
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Option<u64> {
-        let mut rx = core::mem::take(&mut self.rx);
-        drain(&mut rx, cx, |cx, data, from| self.on_datagram(cx, data, from));
-        self.rx = rx;
+        receive_all(self, cx);
         self.tick(cx)
     }
 
@@ -207,6 +211,28 @@ impl ReliableReceiver {
             scratch: Vec::new(),
             rx: Vec::new(),
         }
+    }
+
+    /// Sends the acknowledgements the socket has room for; the rest wait (bounded) for the
+    /// next poll.
+    fn send_acks(&mut self, cx: &mut Context<'_>) {
+        while let Some((ack, to)) = self.acks.front().copied() {
+            self.scratch.resize(ack.buffer_len(), 0);
+            ack.emit(&mut self.scratch);
+            match cx.try_send_to(&self.scratch, to) {
+                Ok(()) => {
+                    cx.report(AppEvent::AckSent { seq: ack.seq, cumulative: ack.ack, to });
+                    self.acks.pop_front();
+                }
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+impl Receive for ReliableReceiver {
+    fn rx(&mut self) -> &mut Vec<u8> {
+        &mut self.rx
     }
 
     fn on_datagram(&mut self, cx: &mut Context<'_>, data: &[u8], from: Endpoint) {
@@ -256,22 +282,6 @@ impl ReliableReceiver {
         }
         self.acks.push_back((ack, from));
     }
-
-    /// Sends the acknowledgements the socket has room for; the rest wait (bounded) for the
-    /// next poll.
-    fn send_acks(&mut self, cx: &mut Context<'_>) {
-        while let Some((ack, to)) = self.acks.front().copied() {
-            self.scratch.resize(ack.buffer_len(), 0);
-            ack.emit(&mut self.scratch);
-            match cx.try_send_to(&self.scratch, to) {
-                Ok(()) => {
-                    cx.report(AppEvent::AckSent { seq: ack.seq, cumulative: ack.ack, to });
-                    self.acks.pop_front();
-                }
-                Err(_) => break,
-            }
-        }
-    }
 }
 
 impl App for ReliableReceiver {
@@ -280,9 +290,7 @@ impl App for ReliableReceiver {
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Option<u64> {
-        let mut rx = core::mem::take(&mut self.rx);
-        drain(&mut rx, cx, |cx, data, from| self.on_datagram(cx, data, from));
-        self.rx = rx;
+        receive_all(self, cx);
         self.send_acks(cx);
         None
     }

@@ -5,7 +5,7 @@ use alloc::vec::Vec;
 
 use crate::app::event::{AppEvent, Endpoint};
 use crate::app::seq::SeqTracker;
-use crate::app::{App, Context, Reply, drain};
+use crate::app::{App, Context, Receive, Reply, receive_all};
 use crate::wire::{self, Datagram, Kind, Repr};
 
 /// Echo or sink server on one port.
@@ -20,6 +20,12 @@ pub struct Server {
 impl Server {
     pub fn new(port: u16, reply: Reply) -> Server {
         Server { port, reply, seen: SeqTracker::default(), rx: Vec::new() }
+    }
+}
+
+impl Receive for Server {
+    fn rx(&mut self) -> &mut Vec<u8> {
+        &mut self.rx
     }
 
     fn on_datagram(&mut self, cx: &mut Context<'_>, data: &[u8], from: Endpoint) {
@@ -56,9 +62,7 @@ impl App for Server {
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Option<u64> {
-        let mut rx = core::mem::take(&mut self.rx);
-        drain(&mut rx, cx, |cx, data, from| self.on_datagram(cx, data, from));
-        self.rx = rx;
+        receive_all(self, cx);
         None
     }
 

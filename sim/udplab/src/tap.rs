@@ -20,6 +20,12 @@ pub use udplab_host::{Hooks, HostError, Ready, Stop, TapOptions, TapRun};
 
 use crate::{Outcome, Sim};
 
+/// Whether TAP runs can happen here (root or the capabilities, `/dev/net/tun`); `Err` says
+/// what is missing and how to get it. Tests use it to skip loudly instead of failing.
+pub fn check_privileges() -> Result<(), String> {
+    udplab_host::netns::check_privileges().map_err(|m| m.0)
+}
+
 /// Runs `sim` with `seed`, node `firmware`'s app on the TAP, and returns the outcome (a trace
 /// on the real clock) and how the run ended. [`HostError::Missing`] when the machine lacks
 /// privileges or devices: nothing ran.
