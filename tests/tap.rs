@@ -17,20 +17,6 @@ use udplab_sim::scenario::{Impairment, Loss};
 use udplab_sim::{Event, Scenario, Trace};
 use udplab_tests::{Traffic, link, two_nodes};
 
-/// Whether TAP tests can run here; prints why not, and fails under CI.
-fn privileged(test: &str) -> bool {
-    match udplab_host::netns::check_privileges() {
-        Ok(()) => true,
-        Err(why) => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{test}: TAP tests must run in CI but cannot: {why}");
-            }
-            eprintln!("\n*** SKIPPED {test}: {why} ***\n");
-            false
-        }
-    }
-}
-
 /// Runs on a thread of its own, so the namespace (and the TAP) go away with that thread and
 /// the test's thread stays in the root namespace.
 fn tap(
@@ -100,7 +86,7 @@ fn no_tap_left_behind() {
 
 #[test]
 fn kernel_client_and_firmware_server_over_a_perfect_link() {
-    if !privileged("kernel_client_and_firmware_server_over_a_perfect_link") {
+    if !udplab::tap::privileged_or_skip("kernel_client_and_firmware_server_over_a_perfect_link") {
         return;
     }
     let imp = Impairment { delay_us: 2_000, ..Impairment::default() };
@@ -122,7 +108,7 @@ fn kernel_client_and_firmware_server_over_a_perfect_link() {
 
 #[test]
 fn firmware_client_and_kernel_server() {
-    if !privileged("firmware_client_and_kernel_server") {
+    if !udplab::tap::privileged_or_skip("firmware_client_and_kernel_server") {
         return;
     }
     let s = two_nodes(
@@ -143,7 +129,7 @@ fn firmware_client_and_kernel_server() {
 
 #[test]
 fn impaired_fates_match_the_in_memory_run_datagram_by_datagram() {
-    if !privileged("impaired_fates_match_the_in_memory_run_datagram_by_datagram") {
+    if !udplab::tap::privileged_or_skip("impaired_fates_match_the_in_memory_run_datagram_by_datagram") {
         return;
     }
     // The firmware as the server (a kernel client), then as the client (a kernel server).
@@ -188,7 +174,7 @@ fn fates_match_with_firmware(firmware: &str) {
 
 #[test]
 fn reliable_mode_over_the_tap_delivers_exactly_once_in_order() {
-    if !privileged("reliable_mode_over_the_tap_delivers_exactly_once_in_order") {
+    if !udplab::tap::privileged_or_skip("reliable_mode_over_the_tap_delivers_exactly_once_in_order") {
         return;
     }
     let lossy = Impairment {
@@ -213,7 +199,7 @@ fn reliable_mode_over_the_tap_delivers_exactly_once_in_order() {
 
 #[test]
 fn an_outside_tool_talks_to_the_firmware_while_it_holds() {
-    if !privileged("an_outside_tool_talks_to_the_firmware_while_it_holds") {
+    if !udplab::tap::privileged_or_skip("an_outside_tool_talks_to_the_firmware_while_it_holds") {
         return;
     }
     let s = two_nodes(
@@ -266,7 +252,7 @@ fn an_outside_tool_talks_to_the_firmware_while_it_holds() {
 
 #[test]
 fn taking_the_tap_down_mid_run_does_not_panic() {
-    if !privileged("taking_the_tap_down_mid_run_does_not_panic") {
+    if !udplab::tap::privileged_or_skip("taking_the_tap_down_mid_run_does_not_panic") {
         return;
     }
     let s = two_nodes(

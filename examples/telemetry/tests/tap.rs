@@ -8,20 +8,6 @@ use telemetry::{Gateway, Sensor, SensorConfig};
 use udplab::Endpoint;
 use udplab::{Event, Fate, Sim, Trace};
 
-/// Whether TAP tests can run here; says loudly why not, and fails under CI (root).
-fn privileged(test: &str) -> bool {
-    match udplab::tap::check_privileges() {
-        Ok(()) => true,
-        Err(why) => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{test}: TAP tests must run in CI but cannot: {why}");
-            }
-            eprintln!("\n*** SKIPPED {test}: {why} ***\n");
-            false
-        }
-    }
-}
-
 /// Each link's decisions, datagram by datagram, without absolute times.
 fn fates(trace: &Trace) -> BTreeMap<usize, Vec<String>> {
     let mut out: BTreeMap<usize, Vec<String>> = BTreeMap::new();
@@ -56,7 +42,7 @@ fn telemetry(s: udplab::Scenario) -> Sim<'static> {
 
 #[test]
 fn the_telemetry_apps_on_a_tap_meet_the_same_fates_as_in_memory() {
-    if !privileged("the_telemetry_apps_on_a_tap_meet_the_same_fates_as_in_memory") {
+    if !udplab::tap::privileged_or_skip("the_telemetry_apps_on_a_tap_meet_the_same_fates_as_in_memory") {
         return;
     }
     let mut s =

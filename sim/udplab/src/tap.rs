@@ -21,9 +21,31 @@ pub use udplab_host::{Hooks, HostError, Ready, Stop, TapOptions, TapRun};
 use crate::{Outcome, Sim};
 
 /// Whether TAP runs can happen here (root or the capabilities, `/dev/net/tun`); `Err` says
-/// what is missing and how to get it. Tests use it to skip loudly instead of failing.
+/// what is missing and how to get it.
 pub fn check_privileges() -> Result<(), String> {
     udplab_host::netns::check_privileges().map_err(|m| m.0)
+}
+
+/// For a test that needs a TAP: `true` when TAP runs can happen here. Otherwise it says loudly
+/// on stderr that `test` is skipped and why, and returns `false`, except under CI (`CI=true`),
+/// where such tests must run: there it panics, so a missing privilege never looks like a pass.
+///
+/// ```no_run
+/// #[test]
+/// fn my_app_on_a_tap() {
+///     if !udplab::tap::privileged_or_skip("my_app_on_a_tap") {
+///         return;
+///     }
+///     // ... udplab::tap::run(...)
+/// }
+/// ```
+pub fn privileged_or_skip(test: &str) -> bool {
+    let Err(why) = check_privileges() else { return true };
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{test}: TAP tests must run in CI but cannot: {why}");
+    }
+    eprintln!("\n*** SKIPPED {test}: {why} ***\n");
+    false
 }
 
 /// Runs `sim` with `seed`, node `firmware`'s app on the TAP, and returns the outcome (a trace

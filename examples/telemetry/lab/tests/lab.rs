@@ -178,20 +178,6 @@ fn wokwi_compares_the_chip_with_the_labs_own_run() {
     assert!(text(&out.stderr).contains("MISMATCH: telemetry seed 4"), "{}", text(&out.stderr));
 }
 
-/// Whether TAP tests can run here (`tap` exits 4 when root or /dev/net/tun is missing); prints
-/// why not, and fails under CI.
-fn tap_ran(test: &str, out: &Output) -> bool {
-    if out.status.code() != Some(4) {
-        return true;
-    }
-    let why = text(&out.stderr);
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("{test}: TAP tests must run in CI but cannot: {why}");
-    }
-    eprintln!("\n*** SKIPPED {test}: {} ***\n", why.trim());
-    false
-}
-
 /// Each link's decisions, datagram by datagram, without absolute times (as tests/tap.rs
 /// compares the built-in apps), from `--json` output.
 fn fates(json: &[u8]) -> BTreeMap<u64, Vec<String>> {
@@ -237,10 +223,10 @@ fn no_tap_left_behind() {
 #[test]
 fn tap_runs_the_apps_with_the_sensor_as_firmware() {
     let test = "tap_runs_the_apps_with_the_sensor_as_firmware";
-    let tap = lab(&["tap", "--json", "--firmware", "sensor", &scenario()]);
-    if !tap_ran(test, &tap) {
+    if !udplab::tap::privileged_or_skip(test) {
         return;
     }
+    let tap = lab(&["tap", "--json", "--firmware", "sensor", &scenario()]);
     assert_eq!(tap.status.code(), Some(0), "{}", text(&tap.stderr));
     no_tap_left_behind();
     let t = fates(&tap.stdout);
@@ -265,10 +251,10 @@ fn tap_runs_the_apps_with_the_sensor_as_firmware() {
             the same instant, the real clock picks which goes first, and the two swap fates"]
 fn tap_fates_match_the_in_memory_run_datagram_by_datagram() {
     let test = "tap_fates_match_the_in_memory_run_datagram_by_datagram";
-    let tap = lab(&["tap", "--json", "--firmware", "sensor", &scenario()]);
-    if !tap_ran(test, &tap) {
+    if !udplab::tap::privileged_or_skip(test) {
         return;
     }
+    let tap = lab(&["tap", "--json", "--firmware", "sensor", &scenario()]);
     assert_eq!(tap.status.code(), Some(0), "{}", text(&tap.stderr));
     let memory = lab(&["run", "--json", &scenario()]);
     assert_eq!(memory.status.code(), Some(0));
