@@ -53,6 +53,8 @@ fn the_telemetry_apps_on_a_tap_meet_the_same_fates_as_in_memory() {
     }
     s.duration_us = 8_000_000;
     let memory = telemetry(s.clone()).run(s.seed).unwrap();
+    // Two busy loops beside the run, as on a loaded laptop: timers fire late.
+    let _load = udplab::tap::CpuLoad::new(2);
     // On a thread of its own: the thread enters the run's network namespace for good.
     let (seed, on_tap) = (s.seed, s.clone());
     let (tap, _stop) = std::thread::spawn(move || udplab::tap::run(&telemetry(on_tap), seed, "gateway"))

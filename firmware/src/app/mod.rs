@@ -385,3 +385,42 @@ fn receive_all(app: &mut impl Receive, cx: &mut Context<'_>) {
     }
     *app.rx() = rx;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::vec;
+
+    /// A socket whose transmit buffer is always full.
+    struct Full;
+
+    impl Socket for Full {
+        fn recv_from(&mut self, _: &mut [u8]) -> Option<(usize, Endpoint)> {
+            None
+        }
+        fn send_to(&mut self, _: &[u8], _: Endpoint) -> Result<(), SendFailure> {
+            Err(SendFailure::BufferFull)
+        }
+    }
+
+    #[test]
+    fn a_send_the_socket_cannot_take_is_traced_as_a_drop_and_a_retry_is_not() {
+        let to = Endpoint { addr: [10, 0, 0, 1], port: 9 };
+        let mut events = vec![];
+        let mut out = |e| events.push(e);
+        let mut socket = Full;
+        let mut cx = Context::new(5, &mut socket, &mut out);
+        assert_eq!(cx.send_to(&[1, 2, 3], to), Err(SendFailure::BufferFull));
+        assert_eq!(cx.send_message(7, 2, &[0; 4], to), Err(SendFailure::BufferFull));
+        assert_eq!(cx.try_send_to(&[1], to), Err(SendFailure::BufferFull));
+        drop(cx);
+        assert_eq!(
+            events,
+            vec![
+                AppEvent::SendFailed { seq: None, to, bytes: 3, reason: SendFailure::BufferFull },
+                AppEvent::SendFailed { seq: Some(7), to, bytes: 4, reason: SendFailure::BufferFull },
+            ],
+            "send_to and send_message trace the drop; try_send_to leaves the datagram to the app"
+        );
+    }
+}

@@ -18,7 +18,49 @@
 
 pub use udplab_host::{Hooks, HostError, Ready, Stop, TapOptions, TapRun};
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::{Outcome, Sim};
+
+/// Busy threads for as long as it lives: real-clock runs are tested the way users run them, on a
+/// machine doing something else, where timers fire late. One thread per `threads`.
+///
+/// ```no_run
+/// let _load = udplab::tap::CpuLoad::new(2); // two busy loops beside the run
+/// // ... udplab::tap::run(...)
+/// ```
+pub struct CpuLoad {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl CpuLoad {
+    pub fn new(threads: usize) -> CpuLoad {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..threads)
+            .map(|_| {
+                let stop = Arc::clone(&stop);
+                std::thread::spawn(move || {
+                    let mut x = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
+                    }
+                })
+            })
+            .collect();
+        CpuLoad { stop, threads }
+    }
+}
+
+impl Drop for CpuLoad {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
 
 /// Whether TAP runs can happen here (root or the capabilities, `/dev/net/tun`); `Err` says
 /// what is missing and how to get it.
