@@ -407,13 +407,14 @@ mod tests {
     fn a_send_the_socket_cannot_take_is_traced_as_a_drop_and_a_retry_is_not() {
         let to = Endpoint { addr: [10, 0, 0, 1], port: 9 };
         let mut events = vec![];
-        let mut out = |e| events.push(e);
-        let mut socket = Full;
-        let mut cx = Context::new(5, &mut socket, &mut out);
-        assert_eq!(cx.send_to(&[1, 2, 3], to), Err(SendFailure::BufferFull));
-        assert_eq!(cx.send_message(7, 2, &[0; 4], to), Err(SendFailure::BufferFull));
-        assert_eq!(cx.try_send_to(&[1], to), Err(SendFailure::BufferFull));
-        drop(cx);
+        {
+            let mut out = |e| events.push(e);
+            let mut socket = Full;
+            let mut cx = Context::new(5, &mut socket, &mut out);
+            assert_eq!(cx.send_to(&[1, 2, 3], to), Err(SendFailure::BufferFull));
+            assert_eq!(cx.send_message(7, 2, &[0; 4], to), Err(SendFailure::BufferFull));
+            assert_eq!(cx.try_send_to(&[1], to), Err(SendFailure::BufferFull));
+        }
         assert_eq!(
             events,
             vec![
