@@ -49,7 +49,7 @@ fn offer_many(imp: Impairment, seed: u64, n: u64) -> Vec<Fate> {
     (0..n)
         .map(|i| {
             let mut p = template.clone();
-            state.offer(&link, i * 1000, &mut p).1
+            state.offer(&link, i * 1000, &mut p, 1).1
         })
         .collect()
 }
@@ -385,4 +385,82 @@ proptest! {
         prop_assert_eq!(&first.trace, &second.trace);
         prop_assert_eq!(first.timeline(), second.timeline());
     }
+}
+
+/// A udplab data datagram numbered `seq`: its content, for the dice, is `(seq, attempt)`.
+fn data_packet(seq: u32, attempt: u16, sent_us: u64) -> Vec<u8> {
+    let mut p = smoltcp_packet::build(HEADER_LEN + 16);
+    let repr = Repr { kind: Kind::Data, seq, sent_us, ack: 0, attempt, payload_len: 16 };
+    repr.emit(&mut p[28..]);
+    p
+}
+
+/// Each datagram's fate relative to the time it was offered, by content.
+fn fates_by_content(offers: &[(u64, u32, u16)], imp: &Impairment, seed: u64) -> BTreeMap<(u32, u16), String> {
+    let link = Link { from: 0, to: 1, impairment: imp.clone(), phases: Vec::new() };
+    let mut state = LinkState::new(seed, 9);
+    let mut out = BTreeMap::new();
+    for &(at_us, seq, attempt) in offers {
+        let mut p = data_packet(seq, attempt, at_us);
+        let identity = udplab_sim::Label::of_ipv4(&p, None).identity();
+        let (_, fate) = state.offer(&link, at_us, &mut p, identity);
+        let what = match fate {
+            Fate::Lost(r) => format!("{r:?}"),
+            Fate::Passed(p) => {
+                let d: Vec<u64> = p.arrive_us[..usize::from(p.copies)].iter().map(|a| a - at_us).collect();
+                format!("delays {d:?} held {} corrupted {:?}", p.held_us, p.corrupted)
+            }
+        };
+        out.insert((seq, attempt), what);
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// What a real clock does to a run: a retransmission goes out a few ms late, two datagrams
+    /// due at one instant leave in the other order. Neither may change any datagram's fate.
+    #[test]
+    fn fates_follow_the_datagram_not_its_place_in_line(
+        seed in any::<u64>(),
+        loss in 0u64..500_000_000,
+        dup in 0u64..500_000_000,
+        corrupt in 0u64..300_000_000,
+        reorder in 0u64..500_000_000,
+        jitter_us in 0u64..5_000,
+        n in 2u32..60,
+        late in prop::collection::vec(0u64..3_000, 60),
+    ) {
+        let imp = Impairment {
+            loss: Loss::Bernoulli { p: Prob::from_ppb(loss).unwrap() },
+            duplicate: Prob::from_ppb(dup).unwrap(),
+            corrupt: Prob::from_ppb(corrupt).unwrap(),
+            reorder: Prob::from_ppb(reorder).unwrap(),
+            reorder_hold_us: 20_000,
+            delay_us: 5_000,
+            jitter_us,
+            ..Impairment::default()
+        };
+        // A datagram every millisecond, every other one a retransmission of the one before; on
+        // the real clock each leaves up to 3 ms late, so neighbours change places.
+        let virtual_clock: Vec<(u64, u32, u16)> =
+            (0..n).map(|i| (u64::from(i) * 1_000, i / 2 + 1, (i % 2) as u16 + 1)).collect();
+        let mut real_clock: Vec<(u64, u32, u16)> =
+            virtual_clock.iter().zip(&late).map(|(&(t, s, a), l)| (t + l, s, a)).collect();
+        real_clock.sort_by_key(|&(t, _, _)| t);
+        prop_assert_eq!(fates_by_content(&virtual_clock, &imp, seed), fates_by_content(&real_clock, &imp, seed));
+    }
+}
+
+#[test]
+fn a_repeated_foreign_payload_gets_fresh_dice_each_time() {
+    // The same 5 bytes (`nc` sending "hello" again and again) must not share one fate.
+    let imp = Impairment {
+        loss: Loss::Bernoulli { p: Prob::from_ppb(500_000_000).unwrap() },
+        ..Impairment::default()
+    };
+    let fates = offer_many(imp, 1, 64);
+    let lost = fates.iter().filter(|f| matches!(f, Fate::Lost(_))).count();
+    assert!(lost > 0 && lost < 64, "{lost} of 64 identical datagrams lost");
 }

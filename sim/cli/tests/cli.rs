@@ -148,3 +148,26 @@ fn tap_without_privileges_says_what_is_missing_and_exits_four() {
     assert!(text(&out.stderr).contains("run it as root"), "{}", text(&out.stderr));
     assert!(out.stdout.is_empty());
 }
+
+/// README's "What a run shows" quotes a run of lesson 02: every line it quotes (between the
+/// `...` cuts) must be a line the run prints now, in the same order.
+#[test]
+fn the_readme_quotes_a_run_the_code_prints_now() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../README.md")).unwrap();
+    let section = readme.split("## What a run shows").nth(1).expect("the section exists");
+    let block = section.split("```text\n").nth(1).and_then(|b| b.split("```").next()).expect("a text block");
+    let run = udplab(&["run", &lesson("02-random-loss")]);
+    assert_eq!(run.status.code(), Some(0));
+    let out = text(&run.stdout);
+    let mut printed = out.lines();
+    let mut quoted = 0;
+    for line in block.lines().filter(|l| l.trim() != "...") {
+        assert!(
+            printed.any(|p| p == line),
+            "README quotes a line the run does not print (in this order): {line:?}"
+        );
+        quoted += 1;
+    }
+    assert!(quoted > 20, "the README quotes a real run ({quoted} lines)");
+}

@@ -3,7 +3,8 @@
 //! directions, through the scenario link that joins its source and destination.
 //!
 //! Fates are decided by the same [`LinkState`] as in the virtual-time network, with the same
-//! keys, so the n-th datagram on a link gets the same fate on every runner. Time comes from the
+//! keys (what the datagram is, not when it came), so a datagram gets the same fate on every
+//! runner even when the real clock moves it a little. Time comes from the
 //! timestamps smoltcp passes to `receive`/`transmit` (the runner's clock); delayed copies wait in
 //! a bounded queue until [`Impaired::pump`] releases them. Frames that are not IPv4 UDP (ARP,
 //! for one) pass straight through: impairing ARP would change which datagrams exist.
@@ -237,7 +238,7 @@ impl<D: Device> Impaired<D> {
         };
         let offered = self.captured.is_some().then(|| frame[ip_start..].to_vec());
         let a = &mut self.links[li];
-        let (index, fate) = a.state.offer(&a.path.spec, now_us, &mut frame[ip_start..]);
+        let (index, fate) = a.state.offer(&a.path.spec, now_us, &mut frame[ip_start..], label.identity());
         let link = a.path.index;
         let event = Event::Offer { link, index, label, bytes, fate };
         self.records.push(Record { at_us: now_us, event });
@@ -342,6 +343,10 @@ mod tests {
         p
     }
 
+    fn label_of_test_packet() -> u64 {
+        Label::of_ipv4(&udp_packet([192, 0, 2, 1], [192, 0, 2, 2]), None).identity()
+    }
+
     fn path(direction: Option<Direction>, imp: Impairment) -> PathLink {
         PathLink {
             index: 0,
@@ -374,7 +379,12 @@ mod tests {
         let mut passed = 0;
         for i in 0..200u64 {
             send(&mut dev, i * 10);
-            let (_, want) = reference.offer(&link, i * 10, &mut udp_packet([192, 0, 2, 1], [192, 0, 2, 2]));
+            let (_, want) = reference.offer(
+                &link,
+                i * 10,
+                &mut udp_packet([192, 0, 2, 1], [192, 0, 2, 2]),
+                label_of_test_packet(),
+            );
             let got = dev.take_records();
             let offer = got.iter().find_map(|r| match r.event {
                 Event::Offer { fate, index, .. } => Some((index, fate)),

@@ -13,6 +13,7 @@ pub mod link;
 pub mod net;
 pub mod outcome;
 pub mod pair;
+pub mod repeats;
 pub mod report;
 pub mod rng;
 pub mod scenario;

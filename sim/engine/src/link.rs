@@ -1,7 +1,14 @@
 //! The impairment engine: one directed link's decisions about each datagram it is offered.
 //!
-//! Order of decisions for datagram #i (numbered from 1 on each link), all drawn from
-//! `(seed, link, i, purpose)`:
+//! Every random decision about a datagram is drawn from `(seed, link, content, purpose)`, where
+//! `content` is what the datagram is (its [`crate::Label::identity`]: udplab's seq and attempt,
+//! a user labeller's kind and id, or the ports and a digest of a foreign payload) together
+//! with how many times the same content was offered on this link before ([`Repeats`]). Not
+//! its number on the link: a real clock fires a retransmission timer a little late, or sends
+//! two simultaneous echoes in the other order, and that must not hand one datagram another's
+//! dice.
+//!
+//! Order of decisions for datagram #i (numbered from 1 on each link, for the reader):
 //!
 //! 1. the Gilbert-Elliott chain steps (when that model is active), whatever happens next;
 //! 2. lost if the link is down (outage phase), if `i` is in the drop list, if the packet is over
@@ -11,16 +18,19 @@
 //!    copies carry the same damage), possibly held back for reordering, and each copy delayed by
 //!    `delay` plus its own jitter.
 //!
-//! The only inputs besides the key are the virtual time (which phase is active, how busy the
-//! rate limiter is) and the packet size, so two runners that offer the same datagrams at the
-//! same times get the same fates.
+//! What the dice cannot fix, and so can differ between a virtual and a real clock when the
+//! real one moves a datagram: decisions that depend on *when* (the active phase, the rate
+//! limiter's backlog, how many datagrams the queue holds) and on *order* (the drop list and
+//! `reorder_gap` count datagrams by number; the Gilbert-Elliott chain steps once per datagram
+//! in arrival order). Everything else is a pure function of the datagram and the seed.
 
 use alloc::collections::BinaryHeap;
 use core::cmp::Reverse;
 use serde::Serialize;
 use smoltcp::wire::{IpProtocol, Ipv4Packet, UdpPacket};
 
-use crate::rng::{Prob, Purpose, draw};
+use crate::repeats::Repeats;
+use crate::rng::{Prob, Purpose, draw, mix};
 use crate::scenario::{Jitter, Link, Loss};
 
 /// Why a link lost a datagram.
@@ -77,6 +87,7 @@ pub struct LinkState {
     seed: u64,
     key: u64,
     next_index: u64,
+    repeats: Repeats,
     ge_bad: bool,
     busy_until_us: u64,
     /// Arrival times of the copies the link still holds (bounded by the queue limit).
@@ -86,30 +97,41 @@ pub struct LinkState {
 impl LinkState {
     /// `key` identifies the link for the random draws (see [`crate::rng::name_key`]).
     pub fn new(seed: u64, key: u64) -> LinkState {
-        LinkState { seed, key, next_index: 1, ge_bad: false, busy_until_us: 0, held: BinaryHeap::new() }
+        LinkState {
+            seed,
+            key,
+            next_index: 1,
+            repeats: Repeats::default(),
+            ge_bad: false,
+            busy_until_us: 0,
+            held: BinaryHeap::new(),
+        }
     }
 
-    fn draw(&self, index: u64, purpose: u64) -> u64 {
-        draw(self.seed, self.key, index, purpose)
+    fn draw(&self, content: u64, purpose: u64) -> u64 {
+        draw(self.seed, self.key, content, purpose)
     }
 
-    /// Decides the fate of the next datagram, an IPv4 packet offered at `now_us`, and applies
-    /// any corruption to `packet` in place. Returns the datagram's index and its fate.
-    pub fn offer(&mut self, link: &Link, now_us: u64, packet: &mut [u8]) -> (u64, Fate) {
+    /// Decides the fate of the next datagram, an IPv4 packet offered at `now_us` whose content
+    /// is `identity` (see [`crate::Label::identity`]), and applies any corruption to `packet`
+    /// in place. Returns the datagram's number on the link and its fate.
+    pub fn offer(&mut self, link: &Link, now_us: u64, packet: &mut [u8], identity: u64) -> (u64, Fate) {
         let index = self.next_index;
         self.next_index += 1;
-        let fate = self.decide(link, index, now_us, packet);
+        let repeat = self.repeats.count(identity);
+        let content = mix(identity ^ mix(repeat.wrapping_add(0x5851_f42d_4c95_7f2d)));
+        let fate = self.decide(link, index, content, now_us, packet);
         (index, fate)
     }
 
-    fn decide(&mut self, link: &Link, index: u64, now_us: u64, packet: &mut [u8]) -> Fate {
+    fn decide(&mut self, link: &Link, index: u64, content: u64, now_us: u64, packet: &mut [u8]) -> Fate {
         let imp = link.active(now_us);
 
         let ge_step = |state: &mut bool, p: Prob, r: Prob, d: u64| {
             *state = if *state { !r.hit(d) } else { p.hit(d) };
         };
         if let Loss::GilbertElliott { p, r, .. } = imp.loss {
-            let d = self.draw(index, Purpose::GilbertElliott as u64);
+            let d = self.draw(content, Purpose::GilbertElliott as u64);
             ge_step(&mut self.ge_bad, p, r, d);
         }
 
@@ -123,7 +145,7 @@ impl LinkState {
         if imp.mtu != 0 && packet.len() as u64 > u64::from(imp.mtu) {
             return Fate::Lost(LossReason::TooBig { mtu: imp.mtu });
         }
-        let loss_draw = self.draw(index, Purpose::Loss as u64);
+        let loss_draw = self.draw(content, Purpose::Loss as u64);
         match imp.loss {
             Loss::None => {}
             Loss::Bernoulli { p } => {
@@ -142,7 +164,7 @@ impl LinkState {
         while self.held.peek().is_some_and(|Reverse(t)| *t <= now_us) {
             self.held.pop();
         }
-        let copies: u8 = if imp.duplicate.hit(self.draw(index, Purpose::Duplicate as u64)) { 2 } else { 1 };
+        let copies: u8 = if imp.duplicate.hit(self.draw(content, Purpose::Duplicate as u64)) { 2 } else { 1 };
         if self.held.len() + usize::from(copies) > imp.queue as usize {
             return Fate::Lost(LossReason::QueueFull { limit: imp.queue });
         }
@@ -156,15 +178,15 @@ impl LinkState {
         };
         self.busy_until_us = depart;
 
-        let corrupted = if imp.corrupt.hit(self.draw(index, Purpose::Corrupt as u64)) {
-            let bit_draw = self.draw(index, Purpose::CorruptBit as u64);
+        let corrupted = if imp.corrupt.hit(self.draw(content, Purpose::Corrupt as u64)) {
+            let bit_draw = self.draw(content, Purpose::CorruptBit as u64);
             flip_udp_payload_bit(packet, bit_draw, imp.corrupt_fix_checksum)
         } else {
             None
         };
 
         let candidate = imp.reorder_gap != 0 && index.is_multiple_of(u64::from(imp.reorder_gap));
-        let held_us = if candidate && imp.reorder.hit(self.draw(index, Purpose::Reorder as u64)) {
+        let held_us = if candidate && imp.reorder.hit(self.draw(content, Purpose::Reorder as u64)) {
             imp.reorder_hold_us
         } else {
             0
@@ -172,7 +194,7 @@ impl LinkState {
 
         let mut arrive_us = [0; 2];
         for (c, slot) in arrive_us.iter_mut().enumerate().take(usize::from(copies)) {
-            let d = self.draw(index, Purpose::Delay as u64 + 16 * c as u64);
+            let d = self.draw(content, Purpose::Delay as u64 + 16 * c as u64);
             let delay = jittered(imp.delay_us, imp.jitter_us, imp.jitter, d);
             *slot = depart + delay + held_us;
             self.held.push(Reverse(*slot));

@@ -292,7 +292,8 @@ impl<'s> Network<'s> {
             return;
         };
         let offered = self.capture.is_some().then(|| packet.clone());
-        let (index, fate) = self.links[link].offer(&self.scenario.links[link], now_us, &mut packet);
+        let (index, fate) =
+            self.links[link].offer(&self.scenario.links[link], now_us, &mut packet, label.identity());
         self.trace.push(Record { at_us: now_us, event: Event::Offer { link, index, label, bytes, fate } });
         if let (Some(c), Some(packet)) = (&mut self.capture, offered) {
             c.push(Captured { at_us: now_us, link, index, copy: None, packet });

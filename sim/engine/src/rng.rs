@@ -1,5 +1,5 @@
 //! Counter-based randomness: every decision is a pure function of
-//! `(seed, link, datagram index, purpose)`.
+//! `(seed, link, datagram content, purpose)` (the content key: see [`crate::link`]).
 //!
 //! There is no RNG stream to share, so nothing a runner does (ARP frames, polling order, real
 //! clocks, how many datagrams another link carried) can shift a later decision. Each draw runs

@@ -89,6 +89,32 @@ impl Label {
     }
 }
 
+impl Label {
+    /// What makes two datagrams "the same content" for the dice (see [`crate::link`]): udplab's
+    /// seq and attempt (not its send time, which differs on a real clock), a labeller's kind and
+    /// id, a foreign datagram's ports, length and payload digest. Two datagrams with equal
+    /// identities on one link are told apart by how often it was seen before, so a labeller
+    /// that gives no `id` leaves its datagrams' fates to their order.
+    pub fn identity(&self) -> u64 {
+        use crate::rng::{mix, name_key};
+        let tagged = |tag: u64, value: u64| mix(mix(tag) ^ value);
+        match *self {
+            Label::Data { seq, attempt } => tagged(1, u64::from(seq) << 16 | u64::from(attempt)),
+            Label::Ack { seq } => tagged(2, u64::from(seq)),
+            Label::Damaged { seq } => tagged(3, u64::from(seq)),
+            Label::Foreign { src_port, dst_port, bytes, digest } => tagged(
+                4,
+                mix(u64::from(src_port) << 48 | u64::from(dst_port) << 32 | u64::from(bytes))
+                    ^ u64::from(digest),
+            ),
+            Label::Named { kind, id } => {
+                tagged(5, name_key(kind) ^ mix(id.map_or(u64::MAX, |i| i.wrapping_add(1))))
+            }
+            Label::Other => tagged(6, 0),
+        }
+    }
+}
+
 /// FNV-1a over the payload, folded to 32 bits: a short name for content, not a checksum.
 fn content_digest(payload: &[u8]) -> u32 {
     let h = crate::rng::name_key_bytes(payload);
