@@ -162,13 +162,16 @@ impl App for Sensor {
                 continue;
             }
             p.attempts += 1;
-            p.due_us = now + self.cfg.retry_us;
+            // From when it was due, not from now: a poll that comes late on a real clock then
+            // shifts nothing after it, and timers due together stay together.
+            p.due_us += self.cfg.retry_us;
             self.transmit(cx, &p);
             self.pending[i] = Some(p);
         }
         // New readings on schedule.
         while self.next_id <= self.cfg.readings && u64::from(self.next_id - 1) * self.cfg.period_us <= now {
-            let p = Pending { id: self.next_id, attempts: 1, due_us: now + self.cfg.retry_us };
+            let scheduled = u64::from(self.next_id - 1) * self.cfg.period_us;
+            let p = Pending { id: self.next_id, attempts: 1, due_us: scheduled + self.cfg.retry_us };
             self.next_id += 1;
             // A full table gives up its oldest reading: bounded memory on the chip.
             let slot = match self.pending.iter().position(Option::is_none) {

@@ -7,6 +7,7 @@
 //! nothing to clean up and nothing to leak.
 
 pub mod kernel;
+pub mod kernel_view;
 pub mod netns;
 pub mod run;
 pub mod tap;

@@ -36,6 +36,7 @@ use udplab_sim::net::{Apps, builtin_apps};
 use udplab_sim::{Event, Labeller, Record, Scenario, Trace};
 
 use crate::kernel::KernelSocket;
+use crate::kernel_view;
 use crate::netns::{self, Missing};
 use crate::tap::{DeviceErrors, TapDevice};
 
@@ -48,6 +49,9 @@ const KERNEL_MAC: [u8; 6] = [0x02, 0x75, 0x64, 0x70, 0x00, 0x02];
 const QUIET: Duration = Duration::from_millis(300);
 /// Longest sleep between polls: a safety net, not a timing assumption.
 const MAX_SLEEP: Duration = Duration::from_millis(50);
+/// How often the run asks the kernel whether the TAP is still up (a TAP set down keeps its
+/// descriptor; only the routes through it vanish).
+const LINK_CHECK_US: u64 = 200_000;
 /// Wake-ups closer than this are waited for by polling rather than by the millisecond timer.
 const SPIN_BELOW: Duration = Duration::from_micros(1_500);
 
@@ -141,10 +145,25 @@ pub enum Stop {
     Done,
     /// The scenario's duration ran out.
     Duration,
-    /// Ctrl-C.
+    /// Ctrl-C (SIGINT), or [`TapOptions::stop`] was set.
     Interrupted,
+    /// SIGTERM.
+    Terminated,
     /// The TAP device went away.
     DeviceGone,
+}
+
+impl Stop {
+    /// Why the run did not finish, or `None` when it did (every client done, or the
+    /// scenario's duration over, as in memory). Expectations are judged only on a finished run.
+    pub fn incomplete(self) -> Option<&'static str> {
+        match self {
+            Stop::Done | Stop::Duration => None,
+            Stop::Interrupted => Some("interrupted (SIGINT) before the scenario was done"),
+            Stop::Terminated => Some("terminated (SIGTERM) before the scenario was done"),
+            Stop::DeviceGone => Some("the TAP device went away (or went down) before the scenario was done"),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -153,6 +172,12 @@ pub struct TapRun {
     pub firmware: usize,
     pub stop: Stop,
     pub device_errors: DeviceErrors,
+    /// Frames towards the firmware that the kernel dropped in the TAP's queue (its transmit
+    /// drop counter over the run): datagrams the kernel peers sent that never reached a link.
+    pub kernel_dropped: u64,
+    /// Times the TAP went down and came back during a hold, and the route and neighbour entry
+    /// to the firmware were put back.
+    pub link_restored: u32,
     /// Received frames dropped because the stack's ready queue was full.
     pub overflow: u64,
     /// Packet bytes, when [`TapOptions::capture`] asked for them.
@@ -195,6 +220,14 @@ fn plan(scenario: &Scenario, opts: &TapOptions) -> Result<Plan, HostError> {
         }
     }
     Ok(Plan { firmware, peers, links })
+}
+
+/// The host route and permanent neighbour entry through which the kernel reaches the firmware
+/// without ARP on the impaired link. The kernel flushes both when the TAP goes down.
+fn reach_firmware(dev: &str, fw_addr: [u8; 4]) -> Result<(), netns::Missing> {
+    netns::ip(&["route", "replace", &format!("{}/32", dotted(fw_addr)), "dev", dev])?;
+    let fw_mac = mac_text(FIRMWARE_MAC);
+    netns::ip(&["neigh", "replace", &dotted(fw_addr), "lladdr", &fw_mac, "dev", dev, "nud", "permanent"])
 }
 
 fn dotted(a: [u8; 4]) -> String {
@@ -285,17 +318,20 @@ async fn run_in_namespace(
 ) -> Result<TapRun, HostError> {
     let mut apps: Vec<Option<Box<dyn App + '_>>> = apps.into_iter().map(Some).collect();
     let fw = &scenario.nodes[plan.firmware];
-    let mut tap =
-        TapDevice::open(&opts.tap_name).map_err(|e| HostError::Setup(format!("creating TAP: {e}")))?;
+    let mut tap = TapDevice::open(&opts.tap_name).map_err(|e| {
+        // Nothing about the scenario can make this fail: it is the machine.
+        HostError::Missing(format!(
+            "cannot create a TAP device through /dev/net/tun: {e} (is it the TUN/TAP character device, \
+                 major 10 minor 200, and is the tun module loaded?)"
+        ))
+    })?;
     let dev = tap.name().to_string();
     for &p in &plan.peers {
         netns::ip(&["addr", "add", &format!("{}/32", dotted(scenario.nodes[p].addr)), "dev", &dev])?;
     }
     netns::ip(&["link", "set", "dev", &dev, "address", &mac_text(KERNEL_MAC)])?;
     netns::ip(&["link", "set", &dev, "up"])?;
-    netns::ip(&["route", "add", &format!("{}/32", dotted(fw.addr)), "dev", &dev])?;
-    let fw_mac = mac_text(FIRMWARE_MAC);
-    netns::ip(&["neigh", "replace", &dotted(fw.addr), "lladdr", &fw_mac, "dev", &dev, "nud", "permanent"])?;
+    reach_firmware(&dev, fw.addr)?;
     for &p in &plan.peers {
         tap.inject(arp_request(KERNEL_MAC, scenario.nodes[p].addr, fw.addr));
     }
@@ -343,6 +379,8 @@ async fn run_in_namespace(
 
     let afd = watch(tap_fd).map_err(|e| HostError::Setup(format!("watching the TAP: {e}")))?;
     let mut ctrl_c = std::pin::pin!(tokio::signal::ctrl_c());
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| HostError::Setup(format!("watching for SIGTERM: {e}")))?;
 
     // Let the injected ARP request be answered before the clock starts.
     iface.poll(Instant::ZERO, &mut device, &mut sockets);
@@ -361,6 +399,9 @@ async fn run_in_namespace(
             .collect(),
     });
 
+    let counters_before = kernel_view::counters(&dev).unwrap_or_default();
+    let mut link_checked_us = 0;
+    let mut link_restored = 0;
     let start = tokio::time::Instant::now();
     let now_us = || start.elapsed().as_micros() as u64;
     let mut records: Vec<Record> = Vec::new();
@@ -400,6 +441,19 @@ async fn run_in_namespace(
 
         if device.inner_mut().errors.gone {
             break Stop::DeviceGone;
+        }
+        if now >= link_checked_us + LINK_CHECK_US {
+            link_checked_us = now;
+            if kernel_view::route_present(&dev, fw.addr) == Some(false) {
+                if !opts.hold {
+                    break Stop::DeviceGone;
+                }
+                // A person bounced the TAP during a hold: once it is up again, make the
+                // firmware reachable again (fails quietly while it is still down).
+                if reach_firmware(&dev, fw.addr).is_ok() {
+                    link_restored += 1;
+                }
+            }
         }
         if !opts.hold && now >= duration {
             break Stop::Duration;
@@ -453,14 +507,26 @@ async fn run_in_namespace(
             // Wake early and poll the rest of the way (see SPIN_BELOW).
             _ = tokio::time::sleep(sleep - SPIN_BELOW) => {}
             _ = &mut ctrl_c => break Stop::Interrupted,
+            _ = sigterm.recv() => break Stop::Terminated,
         }
     };
     let end = now_us();
+    let kernel_dropped = kernel_view::counters(&dev)
+        .map_or(0, |after| after.tx_dropped.saturating_sub(counters_before.tx_dropped));
     records.extend(device.finish(end));
     records.sort_by_key(|r| r.at_us);
     drop(afd);
     let overflow = device.overflow;
     let captured = device.take_captured();
     let device_errors = device.inner_mut().errors.clone();
-    Ok(TapRun { trace: records, firmware: plan.firmware, stop, device_errors, overflow, captured })
+    Ok(TapRun {
+        trace: records,
+        firmware: plan.firmware,
+        stop,
+        device_errors,
+        kernel_dropped,
+        link_restored,
+        overflow,
+        captured,
+    })
 }

@@ -43,6 +43,8 @@ pub struct ReliableSender {
     in_flight: BTreeMap<u32, InFlight>,
     /// Seqs above `una` already finished (acknowledged or given up), waiting for `una` to pass.
     finished_above: BTreeMap<u32, ()>,
+    /// When an acknowledgement last moved the window on.
+    window_opened_us: u64,
     scratch: Vec<u8>,
     rx: Vec<u8>,
 }
@@ -65,6 +67,7 @@ impl ReliableSender {
             una: 1,
             in_flight: BTreeMap::new(),
             finished_above: BTreeMap::new(),
+            window_opened_us: 0,
             scratch: Vec::new(),
             rx: Vec::new(),
         }
@@ -92,7 +95,11 @@ impl ReliableSender {
             let rto_us = (f.rto_us * 2).min(self.arq.rto_max_us);
             cx.report(AppEvent::Timeout { seq, attempt: f.attempt, next_rto_us: rto_us });
             let attempt = f.attempt + 1;
-            self.in_flight.insert(seq, InFlight { attempt, rto_us, deadline_us: now_us + rto_us, ..f });
+            // Timers run from when they were due, not from when the machine got round to them:
+            // on a real clock a late poll then delays nothing further, and timers due at one
+            // instant stay due together (and fire in seq order, as in virtual time).
+            let deadline_us = f.deadline_us + rto_us;
+            self.in_flight.insert(seq, InFlight { attempt, rto_us, deadline_us, ..f });
             let repr = self.data(seq, f.first_sent_us, attempt);
             send_repr(cx, &repr, &mut self.scratch, self.server);
         }
@@ -104,9 +111,12 @@ impl ReliableSender {
             let seq = self.next;
             self.next += 1;
             let rto_us = self.arq.rto_us;
+            // Due when its schedule released it or when the window let it go, whichever came
+            // later (in virtual time that is `now_us`; see the timeouts above).
+            let due_us = self.schedule.release_us(seq).max(self.window_opened_us);
             self.in_flight.insert(
                 seq,
-                InFlight { attempt: 1, first_sent_us: now_us, rto_us, deadline_us: now_us + rto_us },
+                InFlight { attempt: 1, first_sent_us: now_us, rto_us, deadline_us: due_us + rto_us },
             );
             let repr = self.data(seq, now_us, 1);
             send_repr(cx, &repr, &mut self.scratch, self.server);
@@ -141,6 +151,7 @@ impl Receive for ReliableSender {
 
     fn on_datagram(&mut self, cx: &mut Context<'_>, data: &[u8], from: Endpoint) {
         let now_us = cx.now_us();
+        let una_before = self.una;
         let mut out = |e| cx.report(e);
         let bytes = data.len();
         let ack = match Datagram::new_checked(data).and_then(|d| Repr::parse(&d)) {
@@ -162,6 +173,9 @@ impl Receive for ReliableSender {
         for seq in covered {
             out(AppEvent::Acked { seq, rtt_us: None, cumulative: true });
             self.finish(seq);
+        }
+        if self.una != una_before {
+            self.window_opened_us = now_us;
         }
     }
 }

@@ -37,7 +37,10 @@ pub enum Command {
     /// Run a scenario with one node as firmware on a real TAP device (smoltcp) and the others
     /// as kernel sockets, in a private network namespace that vanishes with the run. Linux, root.
     ///
-    /// Exit status as for `run`, and 4 when root, /dev/net/tun or `ip` is missing.
+    /// Exit status as for `run`, 4 when root, /dev/net/tun or `ip` is missing, and 6 when the
+    /// run did not finish (Ctrl-C, SIGTERM, the TAP went away): the summary says INCOMPLETE and
+    /// the expectations are not judged. On a real clock `latency_max` allows the scenario's
+    /// `latency_tolerance` (default 50ms) on top.
     Tap {
         /// The scenario file (TOML).
         file: PathBuf,

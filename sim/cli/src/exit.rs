@@ -9,3 +9,6 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 pub const EXIT_IO: u8 = 3;
 /// Exit status: the environment lacks what the command needs (root, /dev/net/tun, a tool).
 pub const EXIT_ENVIRONMENT: u8 = 4;
+/// Exit status: a real-clock run stopped before it was done (Ctrl-C, SIGTERM, the TAP went
+/// away): what happened is printed and written, marked INCOMPLETE, and nothing is judged.
+pub const EXIT_INCOMPLETE: u8 = 6;

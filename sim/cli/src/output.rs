@@ -80,6 +80,25 @@ pub struct Pictures {
 }
 
 impl Pictures {
+    /// Checks, before a run, that every requested file can be created where it was asked for,
+    /// so a real-clock run does not end with "cannot write" after minutes. Returns the first
+    /// path that cannot be written, with why.
+    pub fn check_writable(&self) -> Result<(), String> {
+        for path in [&self.svg, &self.mermaid, &self.html, &self.pcap].into_iter().flatten() {
+            let dir = match path.parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                _ => std::path::PathBuf::from("."),
+            };
+            if !dir.is_dir() {
+                return Err(format!("cannot write {}: {} is not a directory", path.display(), dir.display()));
+            }
+            // The same temporary file the writer will use, created and removed at once.
+            let probe = tempfile_in(&dir).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            drop(probe);
+        }
+        Ok(())
+    }
+
     pub fn requested(&self) -> udplab_teach::Requested {
         udplab_teach::Requested {
             svg: self.svg.clone(),
@@ -146,12 +165,30 @@ fn print_and_judge(out: &RunOutput, text: &str) -> ExitCode {
         }
         return ExitCode::from(EXIT_IO);
     }
-    if out.failures.is_empty() {
+    if let Some(why) = &out.incomplete {
+        eprintln!("incomplete: {why}");
+        ExitCode::from(crate::exit::EXIT_INCOMPLETE)
+    } else if out.failures.is_empty() {
         ExitCode::SUCCESS
     } else {
         for f in &out.failures {
             eprintln!("expectation failed: {f}");
         }
         ExitCode::from(EXIT_EXPECTATIONS)
+    }
+}
+
+/// A file in `dir` that is removed again when dropped.
+fn tempfile_in(dir: &std::path::Path) -> std::io::Result<Probe> {
+    let path = dir.join(format!(".udplab-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+    Ok(Probe(path))
+}
+
+struct Probe(std::path::PathBuf);
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }

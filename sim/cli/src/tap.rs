@@ -36,6 +36,17 @@ pub fn main(
         );
         return ExitCode::from(EXIT_BAD_INPUT);
     }
+    if hold.is_some() && output.json {
+        eprintln!(
+            "error: --hold prints each datagram's fate as it happens, as text; --json needs a finished run. \
+             Hold without --json (and add --pcap/--html for files), or drop --hold for a JSON run"
+        );
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    if let Err(e) = pictures.check_writable() {
+        eprintln!("error: {e}");
+        return ExitCode::from(crate::exit::EXIT_IO);
+    }
     let apps = match sim.apps() {
         Ok(apps) => apps,
         Err(e) => {
@@ -54,8 +65,19 @@ pub fn main(
     let lines = Lines::new(scenario);
     let holding = opts.hold;
     let mut ready = |r: &Ready| {
-        if holding {
-            eprintln!("{}", hold_instructions(r));
+        if !holding {
+            return;
+        }
+        let fw = scenario.nodes.iter().find(|n| n.name == r.firmware_name);
+        match fw.map(|n| n.role) {
+            Some(Role::Client(c)) => {
+                eprintln!("{}", hold_instructions_client(r, c.server_addr, c.server_port, c.count));
+                // The client's clock starts when the person is ready, not before: otherwise it
+                // has sent everything before anyone listens.
+                let mut line = String::new();
+                let _ = std::io::stdin().read_line(&mut line);
+            }
+            _ => eprintln!("{}", hold_instructions(r)),
         }
     };
     let mut live = |rec: &udplab_sim::Record| {
@@ -84,18 +106,31 @@ pub fn main(
             run.device_errors.last.as_deref().unwrap_or("-")
         );
     }
+    if run.kernel_dropped > 0 {
+        eprintln!(
+            "note: the kernel dropped {} frames towards the firmware in the TAP's queue (its transmit drop \
+             counter): sent by the kernel peers, they never reached a link",
+            run.kernel_dropped
+        );
+    }
+    if run.link_restored > 0 {
+        eprintln!(
+            "note: the TAP went down and up {} time(s); the route to the firmware was restored each time",
+            run.link_restored
+        );
+    }
     if run.overflow > 0 {
         eprintln!(
             "note: {} received frames were dropped because the stack fell behind (queue full)",
             run.overflow
         );
     }
-    match run.stop {
-        Stop::Interrupted => eprintln!("note: interrupted (Ctrl-C); the namespace and TAP are gone"),
-        Stop::DeviceGone => eprintln!("note: the TAP device went away; the run stopped early"),
-        Stop::Done | Stop::Duration => {}
+    if matches!(run.stop, Stop::Interrupted | Stop::Terminated) {
+        eprintln!("note: stopped by a signal; the namespace and TAP are gone");
     }
-    let out = udplab_teach::RunOutput::from_trace(scenario, seed, run.trace);
+    // Holding ends with Ctrl-C by design: that is not an unfinished scenario.
+    let incomplete = if holding { None } else { run.stop.incomplete().map(String::from) };
+    let out = udplab_teach::RunOutput::from_real_clock(scenario, seed, run.trace, incomplete);
     if holding {
         // The live lines were the output; still write the pictures asked for.
         return match udplab_teach::write_requested(&out, &run.captured, &pictures.requested()) {
@@ -107,6 +142,27 @@ pub fn main(
         };
     }
     crate::output::report_taught(&out, &run.captured, output, pictures)
+}
+
+/// What a person does when the firmware is a client: run a server where it sends, then start it.
+#[cfg(target_os = "linux")]
+fn hold_instructions_client(r: &udplab_host::Ready, server: [u8; 4], port: u16, count: u32) -> String {
+    let ip = |a: [u8; 4]| std::net::Ipv4Addr::from(a).to_string();
+    format!(
+        "firmware `{name}` is a client: it will send {count} datagrams to {srv}:{port}, on the kernel side of \
+         the scenario's links (TAP {tap}).\n\
+         From another terminal, as root, listen there, for example with an echo server in Python:\n\
+         \n  nsenter --net={ns} python3 -c \"import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); \
+         s.bind(('{srv}', {port}))\n\
+         while True: d, a = s.recvfrom(2048); print(a, len(d)); s.sendto(d, a)\"\n\
+         \nor with nc: nsenter --net={ns} nc -u -l -s {srv} -p {port}\n\
+         \nThen press Enter here to start the firmware client (its clock starts then). Each datagram's fate is \
+         printed below. Ctrl-C ends the run and removes the namespace and TAP.\n",
+        name = r.firmware_name,
+        srv = ip(server),
+        tap = r.tap,
+        ns = r.namespace,
+    )
 }
 
 #[cfg(target_os = "linux")]

@@ -171,3 +171,23 @@ fn the_readme_quotes_a_run_the_code_prints_now() {
     }
     assert!(quoted > 20, "the README quotes a real run ({quoted} lines)");
 }
+
+#[test]
+fn tap_refuses_hold_with_json_and_unwritable_outputs_before_it_starts() {
+    let l = lesson("01-perfect");
+    let held = udplab(&["tap", &l, "--hold", "--json"]);
+    assert_eq!(held.status.code(), Some(2), "{}", text(&held.stderr));
+    assert!(
+        text(&held.stderr).contains("--hold prints each datagram's fate as it happens"),
+        "{}",
+        text(&held.stderr)
+    );
+    let bad = udplab(&["tap", &l, "--pcap", "/nonexistent-udplab-dir/x.pcapng"]);
+    assert_eq!(bad.status.code(), Some(3), "{}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).contains("/nonexistent-udplab-dir is not a directory"),
+        "{}",
+        text(&bad.stderr)
+    );
+    assert!(text(&bad.stdout).is_empty(), "nothing ran: {}", text(&bad.stdout));
+}

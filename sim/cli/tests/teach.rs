@@ -434,14 +434,14 @@ fn tap_writes_pictures_and_a_capture_from_the_real_clock_run() {
         eprintln!("\n*** SKIPPED tap pictures: {} ***\n", text(&run.stderr).trim());
         return;
     }
-    // Real time: latency expectations may fail by microseconds (exit 1); the files are written.
-    assert!(matches!(run.status.code(), Some(0 | 1)), "{}", text(&run.stderr));
+    // Real time, but latency_max gets the real-clock tolerance: the lesson passes.
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
     assert!(text(&run.stdout).contains("ladder of 02-random-loss"));
     let doc = std::fs::read_to_string(&svg).unwrap();
     let xml = roxmltree::Document::parse(&doc).unwrap();
     let datagrams =
         xml.descendants().filter(|n| n.attribute("class").is_some_and(|c| c.starts_with("datagram"))).count();
-    // The fates are keyed by datagram number, so the TAP run loses the same four.
+    // The fates are keyed by what each datagram is, so the TAP run loses the same four.
     assert_eq!(datagrams, 20 + 16, "20 messages and 16 echoes");
     let (interfaces, frames) = read_pcapng(&std::fs::read(&pcap).unwrap());
     assert_eq!(interfaces.len(), 2);

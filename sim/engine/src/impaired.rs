@@ -175,6 +175,7 @@ impl<D: Device> Impaired<D> {
                 copy: h.copy,
                 latency_us: at_us - h.sent_us,
                 overtaken_by,
+                late_us: at_us - due_us,
             };
             self.records.push(Record { at_us, event });
             if self.captured.is_some() {

@@ -246,6 +246,7 @@ impl<'s> Network<'s> {
             copy: f.copy,
             latency_us: at_us - f.sent_us,
             overtaken_by,
+            late_us: 0,
         };
         self.trace.push(Record { at_us, event });
         if let Some(c) = &mut self.capture {

@@ -15,7 +15,7 @@ use udplab_firmware::{AppEvent, Role};
 
 use crate::link::{Fate, LossReason};
 use crate::rng::Prob;
-use crate::scenario::Scenario;
+use crate::scenario::{REAL_CLOCK_LATENCY_TOLERANCE_US, Scenario};
 use crate::trace::{Event, Record, Time};
 
 /// Minimum, mean and maximum of a set of microsecond samples.
@@ -110,6 +110,15 @@ pub struct FlowSummary {
     pub goodput_bps: u64,
 }
 
+/// Which clock a trace was made on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// The in-memory network: every delay is served exactly.
+    Virtual,
+    /// A TAP device or the chip: delays are served when the machine gets round to it.
+    Real,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
     pub seed: u64,
@@ -118,6 +127,38 @@ pub struct Summary {
     pub links: Vec<LinkSummary>,
     /// Datagrams sent to an address no node has.
     pub unroutable: u64,
+    /// How late a real-clock runner released delayed datagrams; `None` in virtual time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub late: Option<Lateness>,
+}
+
+/// Percentiles of how long after their due time a real-clock runner released datagrams
+/// (every arrival counts, on time or not).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Lateness {
+    pub arrivals: u64,
+    pub median_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+}
+
+impl Lateness {
+    /// `None` when nothing was late at all (a virtual-time trace).
+    fn of(mut late: Vec<u64>) -> Option<Lateness> {
+        if late.iter().all(|&l| l == 0) {
+            return None;
+        }
+        late.sort_unstable();
+        let at = |q: usize| late[(late.len() - 1) * q / 100];
+        Some(Lateness {
+            arrivals: late.len() as u64,
+            median_us: at(50),
+            p90_us: at(90),
+            p99_us: at(99),
+            max_us: at(100),
+        })
+    }
 }
 
 impl Summary {
@@ -127,6 +168,7 @@ impl Summary {
             .collect();
         let mut flows = Flows::new(scenario);
         let mut unroutable = 0;
+        let mut late = Vec::new();
         for r in trace {
             match r.event {
                 Event::Offer { link, fate, .. } => {
@@ -150,7 +192,8 @@ impl Summary {
                         }
                     }
                 }
-                Event::Arrive { link, latency_us, overtaken_by, .. } => {
+                Event::Arrive { link, latency_us, overtaken_by, late_us, .. } => {
+                    late.push(late_us);
                     let s = &mut links[link];
                     s.arrived += 1;
                     s.reordered += u64::from(overtaken_by.is_some());
@@ -162,7 +205,8 @@ impl Summary {
             }
         }
         links.retain(|l| l.offered > 0);
-        Summary { seed, duration_us: scenario.duration_us, flows: flows.finish(), links, unroutable }
+        let late = Lateness::of(late);
+        Summary { seed, duration_us: scenario.duration_us, flows: flows.finish(), links, unroutable, late }
     }
 
     /// Message totals over all flows: (sent, delivered, duplicates, out of order, lost).
@@ -174,6 +218,13 @@ impl Summary {
 
     /// The expectations of `scenario` that this run breaks, each as a sentence.
     pub fn check(&self, scenario: &Scenario) -> Vec<String> {
+        self.check_on(scenario, Clock::Virtual)
+    }
+
+    /// [`Summary::check`] for a trace from `clock`: on a real clock `latency_max` allows the
+    /// scenario's `latency_tolerance` on top (timers fire late on a busy machine; the
+    /// timeline shows by how much).
+    pub fn check_on(&self, scenario: &Scenario, clock: Clock) -> Vec<String> {
         let e = &scenario.expect;
         let (sent, delivered, duplicates, out_of_order, lost) = self.totals();
         let mut failures = Vec::new();
@@ -201,8 +252,22 @@ impl Summary {
         }
         if let Some(max) = e.latency_max_us {
             let worst = self.flows.iter().map(|f| f.latency.max_us).max().unwrap_or(0);
-            if worst > max {
-                fail(format_args!("expected latency at most {}, worst was {}", Ms(max), Ms(worst)));
+            match clock {
+                Clock::Virtual if worst > max => {
+                    fail(format_args!("expected latency at most {}, worst was {}", Ms(max), Ms(worst)));
+                }
+                Clock::Real => {
+                    let slack = e.latency_tolerance_us.unwrap_or(REAL_CLOCK_LATENCY_TOLERANCE_US);
+                    if worst > max.saturating_add(slack) {
+                        fail(format_args!(
+                            "expected latency at most {} (+{} real-clock tolerance), worst was {}",
+                            Ms(max),
+                            Ms(slack),
+                            Ms(worst)
+                        ));
+                    }
+                }
+                Clock::Virtual => {}
             }
         }
         if let Some(max) = e.lost_max
@@ -302,6 +367,17 @@ impl Summary {
         }
         if self.unroutable > 0 {
             writeln!(out, "  datagrams to unknown addresses: {}", self.unroutable)?;
+        }
+        if let Some(l) = &self.late {
+            writeln!(
+                out,
+                "  real clock: {} arrivals released after their due time by median {}, p90 {}, p99 {}, max {}",
+                l.arrivals,
+                Ms(l.median_us),
+                Ms(l.p90_us),
+                Ms(l.p99_us),
+                Ms(l.max_us)
+            )?;
         }
         Ok(())
     }

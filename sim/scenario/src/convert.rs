@@ -97,8 +97,15 @@ const PHASE_KEYS: &[&str] = &[
     "queue",
 ];
 const OUTAGE_KEYS: &[&str] = &["start", "end", "name"];
-const EXPECT_KEYS: &[&str] =
-    &["delivered_min", "all_delivered", "duplicates_max", "in_order", "latency_max", "lost_max"];
+const EXPECT_KEYS: &[&str] = &[
+    "delivered_min",
+    "all_delivered",
+    "duplicates_max",
+    "in_order",
+    "latency_max",
+    "latency_tolerance",
+    "lost_max",
+];
 const ARQ_KEYS: &[&str] = &["window", "rto", "rto_max", "max_attempts"];
 const LOSS_KEYS: &[&str] = &["model", "p", "r", "loss_bad", "loss_good"];
 
@@ -774,6 +781,7 @@ fn expect(top: &Table<'_, '_>) -> Result<Expect, Fail> {
             "duplicates_max" => e.duplicates_max = Some(count(key, v)?),
             "in_order" => e.in_order = boolean(key, v)?,
             "latency_max" => e.latency_max_us = Some(duration(key, v)?),
+            "latency_tolerance" => e.latency_tolerance_us = Some(duration(key, v)?),
             "lost_max" => e.lost_max = Some(count(key, v)?),
             _ => {}
         }

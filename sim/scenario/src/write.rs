@@ -303,6 +303,9 @@ impl Writer {
         if let Some(us) = e.latency_max_us {
             self.line("latency_max", &duration(us), None);
         }
+        if let Some(us) = e.latency_tolerance_us {
+            self.line("latency_tolerance", &duration(us), None);
+        }
         if let Some(n) = e.lost_max {
             self.line("lost_max", &n.to_string(), None);
         }

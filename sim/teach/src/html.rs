@@ -36,7 +36,9 @@ pub fn report(out: &RunOutput, story: &Story) -> String {
         xml(&title)
     );
     let _ = writeln!(h, "<h1>{}</h1>", xml(&format!("udplab report: {}", sc.name)));
-    let verdict = if out.failures.is_empty() {
+    let verdict = if let Some(why) = &out.incomplete {
+        format!("<span class=\"fail\">INCOMPLETE: {}</span>", xml(why))
+    } else if out.failures.is_empty() {
         "<span class=\"pass\">expectations hold</span>".to_string()
     } else {
         format!("<span class=\"fail\">{} expectation(s) FAILED</span>", out.failures.len())

@@ -5,7 +5,7 @@ use std::fmt::Write;
 use serde::Serialize;
 use udplab_firmware::Role;
 use udplab_firmware::app::Ms;
-use udplab_sim::report::Summary;
+use udplab_sim::report::{Clock, Summary};
 use udplab_sim::trace::{Lines, Time, digest};
 use udplab_sim::{Outcome, Scenario, Sim, SimError, Trace};
 
@@ -18,6 +18,9 @@ pub struct RunOutput {
     pub summary: Summary,
     /// Expectations that did not hold, as sentences; empty when the run passes.
     pub failures: Vec<String>,
+    /// Why the run stopped before it was done (interrupted, device gone, ...): its
+    /// expectations were not evaluated and it never passes.
+    pub incomplete: Option<String>,
     /// The rendered timeline (one line per trace record).
     pub timeline: String,
     /// CRC-32 of `timeline`.
@@ -67,11 +70,38 @@ impl RunOutput {
 
     /// Summarises and renders a trace, from whichever runner produced it.
     pub fn from_trace(scenario: &Scenario, seed: u64, trace: Trace) -> RunOutput {
+        RunOutput::judged(scenario, seed, trace, Clock::Virtual, None)
+    }
+
+    /// Summarises a trace from a real-clock runner (TAP, chip): `latency_max` gets the
+    /// scenario's real-clock tolerance, and a run that stopped early (`incomplete`, saying
+    /// why) is not judged at all.
+    pub fn from_real_clock(
+        scenario: &Scenario,
+        seed: u64,
+        trace: Trace,
+        incomplete: Option<String>,
+    ) -> RunOutput {
+        RunOutput::judged(scenario, seed, trace, Clock::Real, incomplete)
+    }
+
+    fn judged(
+        scenario: &Scenario,
+        seed: u64,
+        trace: Trace,
+        clock: Clock,
+        incomplete: Option<String>,
+    ) -> RunOutput {
         let summary = Summary::from_trace(scenario, seed, &trace);
-        let failures = summary.check(scenario);
+        let failures = if incomplete.is_some() { Vec::new() } else { summary.check_on(scenario, clock) };
         let timeline = Lines::new(scenario).render(&trace);
         let digest = digest(&timeline);
-        RunOutput { scenario: scenario.clone(), seed, trace, summary, failures, timeline, digest }
+        RunOutput { scenario: scenario.clone(), seed, trace, summary, failures, incomplete, timeline, digest }
+    }
+
+    /// Finished, and every expectation holds.
+    pub fn passed(&self) -> bool {
+        self.incomplete.is_none() && self.failures.is_empty()
     }
 
     /// Header, timeline, summary and verdict: what `udplab run` prints.
@@ -170,6 +200,13 @@ impl RunOutput {
         .filter(|c| **c)
         .count();
         let mut s = String::new();
+        if let Some(why) = &self.incomplete {
+            let _ = writeln!(
+                s,
+                "INCOMPLETE: {why}; the run did not finish, so its {checked} expectation(s) were not judged"
+            );
+            return s;
+        }
         if checked == 0 {
             s.push_str("expectations: none set\n");
         } else if self.failures.is_empty() {
@@ -192,6 +229,8 @@ impl RunOutput {
             trace: &'a Trace,
             summary: &'a Summary,
             passed: bool,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            incomplete: Option<&'a str>,
             failures: &'a [String],
             digest: String,
         }
@@ -200,7 +239,8 @@ impl RunOutput {
             seed: self.seed,
             trace: &self.trace,
             summary: &self.summary,
-            passed: self.failures.is_empty(),
+            passed: self.passed(),
+            incomplete: self.incomplete.as_deref(),
             failures: &self.failures,
             digest: format!("{:08x}", self.digest),
         };

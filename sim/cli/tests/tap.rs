@@ -1,0 +1,87 @@
+//! `udplab tap` as a user meets it when a run does not finish: Ctrl-C, SIGTERM. Needs root
+//! and /dev/net/tun; skipped loudly without them, a failure under CI.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn lesson(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios").join(format!("{name}.toml"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Starts `udplab tap` on lesson 06 (a run of several seconds), waits until its timeline has
+/// begun, sends `signal`, and returns (exit status, stdout, stderr, html file).
+fn interrupted_run(signal: &str, dir: &Path) -> Option<(Option<i32>, String, String, PathBuf)> {
+    let html = dir.join("run.html");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_udplab"))
+        .args(["tap", lesson("06-reliable-heavy-loss").to_str().unwrap(), "--html", html.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("udplab starts");
+    // Long enough to be past the setup and well before lesson 06 ends (3 s and more).
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(1_500) {
+        if let Ok(Some(_)) = child.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = Command::new("kill").args([signal, &child.id().to_string()]).status();
+    let out = child.wait_with_output().expect("udplab ends");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.code() == Some(4) {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "TAP must run in CI: {stderr}");
+        eprintln!("\n*** SKIPPED interrupted TAP run: {} ***\n", stderr.trim());
+        return None;
+    }
+    Some((out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned(), stderr, html))
+}
+
+fn assert_incomplete(signal: &str, why: &str) {
+    let dir = tmp(&format!("tap-{}", signal.trim_start_matches('-')));
+    let Some((code, stdout, stderr, html)) = interrupted_run(signal, &dir) else { return };
+    assert_eq!(code, Some(6), "an unfinished run exits 6\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains(&format!("INCOMPLETE: {why}")), "{stdout}");
+    assert!(!stdout.contains("expectations: all"), "nothing is judged: {stdout}");
+    assert!(stdout.contains("summary: seed 6"), "the summary of what happened is printed: {stdout}");
+    let page = std::fs::read_to_string(&html).expect("the requested file is written for what happened");
+    assert!(page.contains("INCOMPLETE"), "the report says so");
+}
+
+#[test]
+fn ctrl_c_mid_run_is_incomplete_exits_6_and_still_writes_the_files() {
+    assert_incomplete("-INT", "interrupted (SIGINT)");
+}
+
+#[test]
+fn sigterm_mid_run_is_incomplete_too() {
+    assert_incomplete("-TERM", "terminated (SIGTERM)");
+}
+
+/// /dev/net/tun that is not the TUN/TAP device (here /dev/null bound over it, in a private
+/// mount namespace) is the machine's problem, reported as such: exit 4, not "bad input".
+#[test]
+fn a_wrong_dev_net_tun_is_an_environment_problem() {
+    let udplab = env!("CARGO_BIN_EXE_udplab");
+    let script = format!(
+        "mount --bind /dev/null /dev/net/tun && exec {udplab} tap {}",
+        lesson("01-perfect-link").display()
+    );
+    let out = Command::new("unshare").args(["--mount", "sh", "-c", &script]).output().expect("unshare runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if stderr.contains("unshare: ") || stderr.contains("mount: ") {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "must run in CI: {stderr}");
+        eprintln!("\n*** SKIPPED wrong /dev/net/tun: {} ***\n", stderr.trim());
+        return;
+    }
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("/dev/net/tun"), "{stderr}");
+}
