@@ -32,6 +32,9 @@ const ENV_VARS: &[&str] = &[
     "UDPLAB_INTERVAL_MS",
     "UDPLAB_SIZE",
     "UDPLAB_RELIABLE",
+    "UDPLAB_JOIN_TIMEOUT_S",
+    "UDPLAB_DHCP_TIMEOUT_S",
+    "UDPLAB_RADIO_TIMEOUT_S",
 ];
 
 fn fail(msg: impl std::fmt::Display) -> ! {
@@ -125,6 +128,12 @@ fn write_settings(out: &Path) {
         Some("1") | Some("true") => true,
         Some(v) => fail(format_args!("UDPLAB_RELIABLE={v}: expected 0 or 1")),
     };
+    // Bounded waits on the chip (README.md, "Serial protocol"): at least a second, at most an hour.
+    let seconds = |s: &u32| (1..=3600).contains(s);
+    let what = "seconds 1..=3600";
+    let join_timeout_s: u32 = number("UDPLAB_JOIN_TIMEOUT_S", 20, seconds, what);
+    let dhcp_timeout_s: u32 = number("UDPLAB_DHCP_TIMEOUT_S", 15, seconds, what);
+    let radio_timeout_s: u32 = number("UDPLAB_RADIO_TIMEOUT_S", 10, seconds, what);
     let peer = match peer {
         None => "None".to_owned(),
         Some(([a, b, c, d], p)) => format!("Some(([{a}, {b}, {c}, {d}], {p}))"),
@@ -144,6 +153,9 @@ fn write_settings(out: &Path) {
          \x20   interval_ms: {interval_ms},\n\
          \x20   size: {size},\n\
          \x20   reliable: {reliable},\n\
+         \x20   join_timeout_s: {join_timeout_s},\n\
+         \x20   dhcp_timeout_s: {dhcp_timeout_s},\n\
+         \x20   radio_timeout_s: {radio_timeout_s},\n\
          }};\n"
     );
     write(&out.join("settings.rs"), s.as_bytes());

@@ -10,12 +10,16 @@
 //! The runner owns the clock, the network stack and the device. An app never reads a clock or
 //! draws a random number itself, which is what keeps a scenario + seed byte-for-byte
 //! reproducible.
+//!
+//! [`wait`] is a runner's helper, not an app's: the deadlines that bound the ESP32's waits for a
+//! network (joining, DHCP, the radio's start), here so the host can test them.
 #![no_std]
 #![forbid(unsafe_code)]
 
 extern crate alloc;
 
 pub mod app;
+pub mod wait;
 pub mod wire;
 
 pub use app::{

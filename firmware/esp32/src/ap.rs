@@ -4,23 +4,28 @@
 //!
 //! smoltcp has no DHCP server: a laptop or phone that joins must be given a static address in
 //! 192.168.4.0/24 (for example 192.168.4.2, netmask 255.255.255.0, no gateway).
+//!
+//! The access point must be up within `Settings::radio_timeout_s` of the command (the driver's
+//! start is bounded by a watchdog, `radio.rs`; the network coming up by a deadline here); if it
+//! is not, [`run`] prints `error: ap: ...` and returns, and the console takes commands again.
 
-use esp_hal::peripherals::WIFI;
 use esp_radio::wifi::ap::AccessPointConfig;
-use esp_radio::wifi::{AuthenticationMethodConfig, Config, ControllerConfig, Interface, WifiController};
+use esp_radio::wifi::{AuthenticationMethodConfig, Config, ControllerConfig, Interface};
 use smoltcp::wire::{Ipv4Address, Ipv4Cidr};
+use udplab_firmware::wait::Deadline;
 
 use crate::console::Console;
-use crate::netapp::{self, BoardApp, Impairments, Net, now_us};
+use crate::netapp::{self, BoardApp, Impairments, Net, RadioLink, now_us, sleep_us};
+use crate::radio::{Mode, Radio};
 use crate::wifi::{RX_QUEUE, TX_QUEUE};
-use crate::{Image, say};
+use crate::{Image, say, timeout_s};
 
 /// The board's address on its own network.
 pub const ADDRESS: Ipv4Address = Ipv4Address::new(192, 168, 4, 1);
 pub const PREFIX: u8 = 24;
 
-/// Runs access-point mode for ever; returns only if the Wi-Fi driver could not start.
-pub fn run(image: &Image, console: &mut Console, wifi: WIFI<'static>, impair: Option<Impairments>) {
+/// Runs access-point mode for ever; returns (having printed why) if it does not come up.
+pub fn run(image: &Image, console: &mut Console, radio: &mut Radio, impair: Option<Impairments>) {
     let settings = &image.settings;
     let Ok(ssid) = settings.ap_ssid.try_into() else {
         say!(console, "error: ap: bad SSID `{}`", settings.ap_ssid);
@@ -34,21 +39,31 @@ pub fn run(image: &Image, console: &mut Console, wifi: WIFI<'static>, impair: Op
         .with_initial_config(Config::AccessPoint(ap))
         .with_rx_queue_size(RX_QUEUE)
         .with_tx_queue_size(TX_QUEUE);
-    // Dropping the controller would stop Wi-Fi: it lives as long as this (endless) function.
-    let _controller = match WifiController::new(wifi, config) {
-        Ok(c) => c,
-        Err(e) => {
-            say!(console, "error: ap: the driver did not start: {e:?}");
-            return;
-        }
+    let limit_s = timeout_s(settings.radio_timeout_s);
+    let up_by = Deadline::after(now_us(), u64::from(limit_s) * 1_000_000);
+    // Dropping the controller would stop Wi-Fi: it lives as long as this function, and is
+    // declared before the interface so that it is dropped after it.
+    let Some(_controller) = radio.start(console, Mode::AccessPoint, config, limit_s) else {
+        return;
     };
-    let iface = Interface::access_point();
+    let Some(iface) = Interface::try_access_point() else {
+        say!(console, "error: ap: the access-point interface is still in use");
+        return;
+    };
     let mac = iface.mac_address();
     let board_app = BoardApp::choose(image, impair.as_ref());
     let device = netapp::wrap(image, iface, impair.as_ref(), board_app.port(settings, false));
     let mut net = Net::new(device, mac, netapp::random_seed());
     if let Some(i) = &impair {
         i.describe(console);
+    }
+    // The driver reports the access point started from its own task, soon after the start.
+    while !RadioLink::link_up(&mut net.device) {
+        if up_by.expired(now_us()) {
+            say!(console, "error: ap: the access point did not come up in {limit_s} s");
+            return;
+        }
+        sleep_us(10_000);
     }
     net.set_ipv4(Ipv4Cidr::new(ADDRESS, PREFIX), None);
     say!(

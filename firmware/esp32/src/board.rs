@@ -6,6 +6,7 @@ use esp_hal::uart::{self, Uart};
 
 use crate::Image;
 use crate::console::Console;
+use crate::radio::Radio;
 
 /// Heap in main RAM, on top of the 64 KiB reclaimed from the second-stage bootloader. Scenario
 /// runs stream their trace (never held whole); Wi-Fi needs about 100 KiB of it for the driver.
@@ -15,8 +16,9 @@ const HEAP_SIZE: usize = 192 * 1024;
 ///
 /// It takes the whole chip: the CPU at its top clock, a 256 KiB heap (64 KiB reclaimed from the
 /// bootloader + 192 KiB of main RAM), esp-rtos on TIMG0 (the Wi-Fi driver needs it), UART0 at
-/// 115200 8N1 on the devkit's pins (C3: TX GPIO21, RX GPIO20; C6: TX GPIO16, RX GPIO17) and the
-/// radio. Then it prints the banner and serves the commands (README.md, "Serial protocol").
+/// 115200 8N1 on the devkit's pins (C3: TX GPIO21, RX GPIO20; C6: TX GPIO16, RX GPIO17), the
+/// radio, and TIMG1's watchdog (it bounds the radio's start, `radio.rs`). Then it prints the
+/// banner and serves the commands (README.md, "Serial protocol").
 pub fn start(image: Image) -> ! {
     let peripherals = esp_hal::init(esp_hal::Config::default().with_cpu_clock(CpuClock::max()));
     esp_alloc::heap_allocator!(#[esp_hal::ram(reclaimed)] size: 64 * 1024);
@@ -34,5 +36,6 @@ pub fn start(image: Image) -> ! {
         .expect("115200 8N1 is a valid UART configuration")
         .with_tx(tx)
         .with_rx(rx);
-    crate::shell::run(&image, Console::new(uart), peripherals.WIFI)
+    let watchdog = TimerGroup::new(peripherals.TIMG1).wdt;
+    crate::shell::run(&image, Console::new(uart), Radio::new(peripherals.WIFI, watchdog))
 }

@@ -41,6 +41,7 @@ mod ap;
 mod board;
 mod console;
 mod netapp;
+mod radio;
 mod radio_device;
 mod scenario_mode;
 mod shell;
@@ -142,6 +143,18 @@ pub struct Settings {
     pub size: usize,
     /// Built-in apps in reliable mode (selective-repeat ARQ).
     pub reliable: bool,
+    /// Station mode: how long joining the network may take in all (attempts and the pauses
+    /// between them), at the start and again after the network is lost. Then the board prints
+    /// why it gave up and the console takes commands again. This and the two below: seconds,
+    /// 1 to 3600 (a value set in code is clamped into that range).
+    pub join_timeout_s: u32,
+    /// Station mode: how long the DHCP server may take to give an address once joined (and
+    /// again after a rejoin or a lost lease).
+    pub dhcp_timeout_s: u32,
+    /// Both modes: how long the radio driver may take to start, and access-point mode the
+    /// network to come up. The driver starts with interrupts masked, so a start that hangs is
+    /// ended by a watchdog reset, reported after the next banner.
+    pub radio_timeout_s: u32,
 }
 
 mod settings {
@@ -150,9 +163,16 @@ mod settings {
     include!(concat!(env!("OUT_DIR"), "/settings.rs"));
 }
 
+/// A timeout setting as the board uses it: 1 to 3600 s. build.rs checks the `UDPLAB_*_TIMEOUT_S`
+/// variables; a value set in code is clamped here (0 would give up before trying, and would
+/// make the radio watchdog reset the chip at once).
+pub(crate) fn timeout_s(s: u32) -> u32 {
+    s.clamp(1, 3600)
+}
+
 impl Settings {
     /// The settings the `UDPLAB_*` environment variables gave when this crate was built (their
     /// defaults: Wokwi-GUEST on channel 6, access point `udplab` on channel 1, echo server on
-    /// port 3333).
+    /// port 3333; 20 s to join, 15 s for DHCP, 10 s for the radio to start).
     pub const BUILD: Settings = settings::BUILD;
 }

@@ -446,16 +446,22 @@ pub fn start_app<D: RadioLink>(
     }
 }
 
-/// Runs a future to completion on this thread: polls it with a no-op waker every 10 ms and
-/// lets the radio tasks run in between (used for the driver's async connect).
-pub fn block_on<F: core::future::Future>(fut: F) -> F::Output {
+/// Runs a future on this thread until it completes or the chip clock reaches `until_us`: polls
+/// it with a no-op waker every 10 ms (at most) and lets the radio tasks run in between (used for
+/// the driver's async connect). `None` when time ran out; the future is then dropped, which
+/// only stops listening (the caller decides what to do with the driver).
+pub fn block_on_until<F: core::future::Future>(fut: F, until_us: u64) -> Option<F::Output> {
     let mut fut = core::pin::pin!(fut);
     let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
     loop {
         if let core::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
-            return v;
+            return Some(v);
         }
-        sleep_us(10_000);
+        let now = now_us();
+        if now >= until_us {
+            return None;
+        }
+        sleep_us((until_us - now).min(10_000));
     }
 }
 
@@ -475,8 +481,8 @@ pub fn random_seed() -> u64 {
     (u64::from(rng.random()) << 32) | u64::from(rng.random())
 }
 
-/// Console commands while a network mode runs: `status` and `heap`; a mode cannot be left
-/// without a reset (the Wi-Fi driver owns the radio from then on).
+/// Console commands while a network mode runs: `status` and `heap`. A running mode is left
+/// only by a reset, or when a bounded wait (joining, DHCP) runs out.
 pub fn command<D: RadioLink>(console: &mut Console, net: &Net<D>, line: &str, mode: &str) {
     match line.trim() {
         "status" => {

@@ -1,10 +1,10 @@
 //! The console's commands: the banner, parsing, and dispatch to scenario mode or a network mode.
 
 use alloc::string::String;
-use esp_hal::peripherals::WIFI;
 
 use crate::console::Console;
 use crate::netapp::{self, Impairments};
+use crate::radio::{self, Radio};
 use crate::{Image, ap, say, scenario_mode, wifi};
 
 /// How long the board waits for a command after the banner before it runs `all`.
@@ -91,10 +91,10 @@ fn parse_seed(s: &str) -> Option<u64> {
     }
 }
 
-/// The banner, then commands for ever (a network mode, once started, never returns).
-pub fn run(image: &Image, mut console: Console, wifi: WIFI<'static>) -> ! {
+/// The banner, then commands for ever. A network mode returns here only when one of its bounded
+/// waits ran out (it has printed which); the radio is off again and can be started anew.
+pub fn run(image: &Image, mut console: Console, mut radio: Radio) -> ! {
     let usage = if image.apps.is_empty() { USAGE } else { USAGE_NODES };
-    let mut radio = Some(wifi);
     if image.apps.is_empty() {
         say!(console, "udplab-esp32 ready: {} scenarios ({usage})", image.scenarios.len());
     } else {
@@ -105,8 +105,9 @@ pub fn run(image: &Image, mut console: Console, wifi: WIFI<'static>) -> ! {
         }
         say!(console, "udplab-esp32 ready: {} scenarios, apps for{nodes} ({usage})", image.scenarios.len());
     }
+    // After a radio start that the watchdog ended, a person was typing: wait for them.
+    let mut waiting_for_first = !radio::report_watchdog_reset(&mut console);
     let deadline = netapp::now_us() + DEFAULT_AFTER_US;
-    let mut waiting_for_first = true;
     loop {
         let Some(line) = console.poll_line() else {
             if waiting_for_first && netapp::now_us() >= deadline {
@@ -130,23 +131,18 @@ pub fn run(image: &Image, mut console: Console, wifi: WIFI<'static>) -> ! {
             Ok(Command::List) => scenario_mode::list(image, &mut console),
             Ok(Command::All) => scenario_mode::run_all(image, &mut console),
             Ok(Command::Run { name, seed }) => scenario_mode::run(image, &mut console, name, seed),
-            Ok(Command::Wifi(_) | Command::Ap(_)) if radio.is_none() => {
-                say!(console, "error: the radio was already started once; reset the board to try again")
-            }
             Ok(Command::Wifi(target)) => match Impairments::load(image, target, true) {
                 Err(e) => say!(console, "error: {e}"),
                 Ok(impair) => {
-                    if let Some(wifi) = radio.take() {
-                        wifi::run(image, &mut console, wifi, impair);
-                    }
+                    wifi::run(image, &mut console, &mut radio, impair);
+                    say!(console, "wifi: stopped, radio off; commands: {usage}");
                 }
             },
             Ok(Command::Ap(target)) => match Impairments::load(image, target, false) {
                 Err(e) => say!(console, "error: {e}"),
                 Ok(impair) => {
-                    if let Some(wifi) = radio.take() {
-                        ap::run(image, &mut console, wifi, impair);
-                    }
+                    ap::run(image, &mut console, &mut radio, impair);
+                    say!(console, "ap: stopped, radio off; commands: {usage}");
                 }
             },
         }
