@@ -121,6 +121,43 @@ pub enum Command {
         #[arg(long)]
         serial_log: Option<PathBuf>,
     },
+    /// Run a scenario on the real ESP32-C3 image in QEMU (Espressif's `qemu-system-riscv32 -M
+    /// esp32c3`), typing the lesson into its console, and compare the chip's trace with `udplab
+    /// run`, line by line.
+    ///
+    /// The image is built (or taken from --elf) and merged with `espflash save-image --merge`,
+    /// or taken as it is from --image. QEMU is found through $UDPLAB_QEMU or on PATH, espflash
+    /// through $ESPFLASH or on PATH. Guest time is deterministic (-icount 3); QEMU gets no
+    /// network device.
+    ///
+    /// Exit status: 0 the traces match, 1 they differ, 2 bad input, 4 NOT RUN (no QEMU with the
+    /// esp32c3 machine, or no espflash to merge the image), 5 QEMU failed (build, merge, hang
+    /// before the banner, panic, wall-clock limit, truncated or garbled log).
+    Qemu {
+        /// The scenario file (TOML); lessons in scenarios/ are already in the image, any other
+        /// file is built in (when the image is built here).
+        file: PathBuf,
+        /// Use this seed instead of the scenario's.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Merge this ESP32-C3 ELF instead of building firmware/esp32.
+        #[arg(long, conflicts_with = "image")]
+        elf: Option<PathBuf>,
+        /// Boot this merged flash image (`espflash save-image --chip esp32c3 --merge`) as it is:
+        /// no build, no espflash.
+        #[arg(long)]
+        image: Option<PathBuf>,
+        /// Folder holding wokwi.toml and firmware/esp32, to build the image in (default: found
+        /// upward from here).
+        #[arg(long)]
+        project: Option<PathBuf>,
+        /// Wall-clock limit for QEMU, seconds; it is killed after this.
+        #[arg(long, default_value_t = 600)]
+        wall_timeout: u64,
+        /// Keep the serial log in this file (written as it arrives).
+        #[arg(long)]
+        serial_log: Option<PathBuf>,
+    },
 }
 
 /// Reads a scenario file and attaches the apps `make` gives it; a file error, or a `code` node
@@ -231,6 +268,21 @@ pub fn run(make: &MakeSim<'_>, args: Args) -> ExitCode {
                 serial_log,
             };
             crate::wokwi::main(&sim, &file, &opts)
+        }
+        Command::Qemu { file, seed, elf, image, project, wall_timeout, serial_log } => {
+            let sim = match load(make, &file) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            let opts = crate::qemu::QemuOptions {
+                seed,
+                elf,
+                image,
+                project,
+                wall_timeout: std::time::Duration::from_secs(wall_timeout),
+                serial_log,
+            };
+            crate::qemu::main(&sim, &file, &opts)
         }
     }
 }

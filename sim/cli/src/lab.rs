@@ -18,8 +18,8 @@ use crate::cli::Args;
 pub type AppFactory = Arc<dyn Fn() -> Box<dyn App> + Send + Sync>;
 
 /// The `udplab` command with your apps attached: `run` (timeline, summary, `--json`,
-/// `--ladder`, `--svg`, `--mermaid`, `--html`, `--pcap`), `tap`, `wokwi` and `sweep` all run
-/// the app you attach to a node instead of the built-in app its role describes. A node whose
+/// `--ladder`, `--svg`, `--mermaid`, `--html`, `--pcap`), `tap`, `wokwi`, `qemu` and `sweep` all
+/// run the app you attach to a node instead of the built-in app its role describes. A node whose
 /// role is `code` must have one: a scenario with a `code` node that has no app attached exits
 /// with status 2 and names every such node.
 ///

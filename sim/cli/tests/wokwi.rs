@@ -2,29 +2,19 @@
 //! code printed (through the same serial protocol the ESP32 uses), so everything but the chip
 //! is exercised: the command line, the automation file, process handling and the comparison.
 
-use std::os::unix::fs::PermissionsExt;
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use common::{root, script, tmp};
 use udplab_cli::wokwi::automation::{KNOWN_FLAGS, KNOWN_STEPS};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// A wokwi-cli stand-in: records its arguments, copies $FAKE_LOG to the --serial-log-file path
 /// and exits with $FAKE_EXIT (after sleeping $FAKE_SLEEP seconds, if set).
 fn fake_cli(dir: &Path) -> PathBuf {
-    let path = dir.join("wokwi-cli");
-    std::fs::write(
-        &path,
+    script(
+        &dir.join("wokwi-cli"),
         r#"#!/bin/sh
 printf '%s\n' "$@" > "$FAKE_ARGS"
 while [ $# -gt 0 ]; do
@@ -36,23 +26,11 @@ if [ -n "$FAKE_SLEEP" ]; then exec sleep "$FAKE_SLEEP"; fi
 exit "${FAKE_EXIT:-0}"
 "#,
     )
-    .unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-    path
 }
 
 /// The serial log of a chip that ran `lesson` with `seed` but claims `claimed_seed`.
 fn chip_log(lesson: &str, seed: u64, claimed_seed: u64) -> String {
-    let path = root().join("scenarios").join(format!("{lesson}.toml"));
-    let scenario = udplab_scenario::load(&path).unwrap();
-    let trace = udplab_sim::run(&scenario, seed).unwrap();
-    let mut log = String::from("ESP-ROM:esp32c3-api1-20210207\r\nudplab-esp32 ready: 8 scenarios\r\n");
-    udplab_sim::serial::emit_block(lesson, claimed_seed, &scenario, &trace, &mut |l| {
-        log.push_str(l);
-        log.push_str("\r\n");
-    });
-    log.push_str("@@ heap used=1234 free=5678\r\n");
-    log
+    common::boot_log() + &common::block(lesson, seed, claimed_seed)
 }
 
 struct Run {

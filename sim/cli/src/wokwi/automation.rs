@@ -35,9 +35,12 @@ pub fn scenario_yaml(name: &str, seed: u64) -> String {
         "name: udplab {name}\n\
          version: 1\n\
          steps:\n\
-         \x20 - wait-serial: 'udplab-esp32 ready'\n\
-         \x20 - write-serial: \"run {name} {seed}\\n\"\n\
-         \x20 - wait-serial: '@@ end {name} '\n"
+         \x20 - wait-serial: '{banner}'\n\
+         \x20 - write-serial: \"{command}\\n\"\n\
+         \x20 - wait-serial: '{end}{name} '\n",
+        banner = crate::chip::BANNER,
+        command = crate::chip::console_command(name, seed),
+        end = udplab_sim::serial::END,
     )
 }
 

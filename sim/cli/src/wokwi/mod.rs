@@ -5,7 +5,6 @@
 //! command says it did not run, and why, with its own exit status: never a pass.
 
 pub mod automation;
-pub mod serial_log;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -13,13 +12,10 @@ use std::time::{Duration, Instant};
 
 use udplab_sim::Sim;
 
+use crate::chip::{self, Failure, serial_log};
 use crate::exit::{EXIT_BAD_INPUT, EXIT_ENVIRONMENT};
-use udplab_teach::run_sim;
-
-/// Exit status: the chip's trace differs from the host's.
-pub const EXIT_MISMATCH: u8 = 1;
-/// Exit status: Wokwi ran but failed (error, panic, timeout, truncated or garbled log).
-pub const EXIT_WOKWI_FAILED: u8 = 5;
+/// Exit statuses of `udplab wokwi` besides the common ones (see [`crate::exit`]).
+pub use crate::exit::{EXIT_EMULATOR_FAILED as EXIT_WOKWI_FAILED, EXIT_MISMATCH};
 
 #[derive(Debug, Clone)]
 pub struct WokwiOptions {
@@ -60,48 +56,11 @@ impl std::fmt::Display for NotRun {
 
 /// Finds wokwi-cli and the token, or says which is missing.
 pub fn preflight() -> Result<PathBuf, NotRun> {
-    let cli = match std::env::var_os("WOKWI_CLI") {
-        Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
-        _ => std::env::var_os("PATH").and_then(|paths| {
-            std::env::split_paths(&paths).map(|d| d.join("wokwi-cli")).find(|p| p.is_file())
-        }),
-    };
-    let cli = cli.filter(|p| p.is_file()).ok_or(NotRun::NoCli)?;
+    let cli = chip::find_tool("WOKWI_CLI", "wokwi-cli").map_err(|_| NotRun::NoCli)?;
     match std::env::var("WOKWI_CLI_TOKEN") {
         Ok(t) if !t.trim().is_empty() => Ok(cli),
         _ => Err(NotRun::NoToken),
     }
-}
-
-fn find_project(start: &Path) -> Option<PathBuf> {
-    start.ancestors().find(|d| d.join("wokwi.toml").is_file()).map(Path::to_path_buf)
-}
-
-/// The ELF named by wokwi.toml's `elf` key.
-fn elf_from_wokwi_toml(project: &Path) -> Result<PathBuf, String> {
-    let path = project.join("wokwi.toml");
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let doc: toml::Table = text.parse().map_err(|e| format!("{}: {e}", path.display()))?;
-    doc.get("wokwi")
-        .and_then(|w| w.get("elf"))
-        .and_then(|e| e.as_str())
-        .map(|e| project.join(e))
-        .ok_or_else(|| format!("{}: no [wokwi] elf = \"...\" key", path.display()))
-}
-
-/// Builds the ESP32 image with the scenario embedded.
-fn build_image(project: &Path, scenario_file: &Path) -> Result<(), String> {
-    let dir = project.join("firmware/esp32");
-    eprintln!("building the ESP32 image in {} ...", dir.display());
-    let mut cmd = Command::new("cargo");
-    cmd.args(["build", "--release"]).current_dir(&dir);
-    let lessons = project.join("scenarios");
-    let abs = scenario_file.canonicalize().map_err(|e| format!("{}: {e}", scenario_file.display()))?;
-    if abs.parent() != lessons.canonicalize().ok().as_deref() {
-        cmd.env("UDPLAB_EXTRA_SCENARIO", &abs);
-    }
-    let status = cmd.status().map_err(|e| format!("running cargo: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("cargo build in {} failed ({status})", dir.display())) }
 }
 
 /// Runs `program args`, killing it after `limit`. Returns its exit code (None: killed).
@@ -130,13 +89,10 @@ fn run_with_timeout(program: &Path, args: &[String], limit: Duration) -> Result<
 /// in-memory run of `sim` (its apps and labeller) with the same seed.
 pub fn main(sim: &Sim<'_>, file: &Path, opts: &WokwiOptions) -> ExitCode {
     let scenario = sim.scenario();
-    let name = match file.file_stem().map(|s| s.to_string_lossy().into_owned()) {
-        Some(n) if !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) => n,
-        _ => {
-            eprintln!(
-                "error: {}: the file name must be letters, digits, '-', '_' or '.' (the chip runs it by name)",
-                file.display()
-            );
+    let name = match chip::scenario_name(file) {
+        Ok(n) => n,
+        Err(e) => {
+            eprintln!("error: {e}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
@@ -149,18 +105,17 @@ pub fn main(sim: &Sim<'_>, file: &Path, opts: &WokwiOptions) -> ExitCode {
         }
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-    let Some(project) = opts.project.clone().or_else(|| find_project(&cwd)) else {
+    let Some(project) = opts.project.clone().or_else(|| chip::find_project(&cwd)) else {
         eprintln!("error: no wokwi.toml here or above; pass --project DIR");
         return ExitCode::from(EXIT_BAD_INPUT);
     };
     let elf = match &opts.elf {
         Some(elf) => elf.clone(),
         None => {
-            if let Err(e) = build_image(&project, file) {
-                eprintln!("error: {e}");
-                return ExitCode::from(EXIT_WOKWI_FAILED);
+            if let Err(e) = chip::build_image(&project, file) {
+                return chip::report("Wokwi", &name, seed, Err(Failure::Failed(e)));
             }
-            match elf_from_wokwi_toml(&project) {
+            match chip::lesson_elf(&project) {
                 Ok(elf) => elf,
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -171,14 +126,12 @@ pub fn main(sim: &Sim<'_>, file: &Path, opts: &WokwiOptions) -> ExitCode {
     };
     let work = std::env::temp_dir().join(format!("udplab-wokwi-{}", std::process::id()));
     if let Err(e) = std::fs::create_dir_all(&work) {
-        eprintln!("error: {}: {e}", work.display());
-        return ExitCode::from(EXIT_WOKWI_FAILED);
+        return chip::report("Wokwi", &name, seed, Err(Failure::Failed(format!("{}: {e}", work.display()))));
     }
     let yaml = work.join("scenario.yaml");
     let log = opts.serial_log.clone().unwrap_or_else(|| work.join("serial.log"));
     if let Err(e) = std::fs::write(&yaml, automation::scenario_yaml(&name, seed)) {
-        eprintln!("error: {}: {e}", yaml.display());
-        return ExitCode::from(EXIT_WOKWI_FAILED);
+        return chip::report("Wokwi", &name, seed, Err(Failure::Failed(format!("{}: {e}", yaml.display()))));
     }
     let args =
         automation::command_line(&project, &elf, &project.join("diagram.json"), &yaml, &log, opts.timeout_ms);
@@ -191,18 +144,7 @@ pub fn main(sim: &Sim<'_>, file: &Path, opts: &WokwiOptions) -> ExitCode {
         let _ = std::fs::remove_file(&log);
     }
     let _ = std::fs::remove_dir(&work);
-    match verdict {
-        Ok(lines) => {
-            println!(
-                "PASS: {name} seed {seed}: the ESP32 printed the same {lines} trace lines as `udplab run`"
-            );
-            ExitCode::SUCCESS
-        }
-        Err((code, message)) => {
-            eprintln!("{message}");
-            ExitCode::from(code)
-        }
-    }
+    chip::report("Wokwi", &name, seed, verdict)
 }
 
 /// Decides the outcome from wokwi-cli's exit and the serial log.
@@ -213,8 +155,8 @@ fn judge(
     code: Result<Option<i32>, String>,
     log: &str,
     wall: Duration,
-) -> Result<usize, (u8, String)> {
-    let fail = |m: String| Err((EXIT_WOKWI_FAILED, format!("WOKWI FAILED: {m}")));
+) -> Result<usize, Failure> {
+    let fail = |m: String| Err(Failure::Failed(m));
     match code {
         Err(e) => return fail(e),
         Ok(None) => return fail(format!("wokwi-cli killed after {} s (wall-clock limit)", wall.as_secs())),
@@ -226,7 +168,7 @@ fn judge(
         }
         Ok(_) => {}
     }
-    let chip = match serial_log::parse(log, name) {
+    let trace = match serial_log::parse(log, name) {
         Ok(t) => t,
         Err(e) => return fail(e.to_string()),
     };
@@ -235,33 +177,5 @@ fn judge(
     {
         return fail(format!("wokwi-cli exited with {c} although the trace arrived whole"));
     }
-    if chip.seed != seed {
-        return fail(format!("the chip ran seed {}, not {seed}", chip.seed));
-    }
-    let host = match run_sim(sim, seed) {
-        Ok(out) => out,
-        Err(e) => return Err((EXIT_BAD_INPUT, format!("error: {e}"))),
-    };
-    let host_lines: Vec<String> = host.timeline.lines().map(str::to_string).collect();
-    let diffs = serial_log::compare(&host_lines, &chip.lines);
-    if diffs.is_empty() {
-        return Ok(host_lines.len());
-    }
-    let mut m = format!(
-        "MISMATCH: {name} seed {seed}: {} of {} trace lines differ between `udplab run` and the ESP32",
-        diffs.len(),
-        host_lines.len().max(chip.lines.len())
-    );
-    for d in diffs.iter().take(20) {
-        m.push_str(&format!(
-            "\n  line {}:\n    host: {}\n    chip: {}",
-            d.line,
-            d.host.as_deref().unwrap_or("(none)"),
-            d.chip.as_deref().unwrap_or("(none)")
-        ));
-    }
-    if diffs.len() > 20 {
-        m.push_str(&format!("\n  ... and {} more", diffs.len() - 20));
-    }
-    Err((EXIT_MISMATCH, m))
+    chip::compare(sim, name, seed, &trace)
 }

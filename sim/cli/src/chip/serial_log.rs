@@ -94,7 +94,8 @@ pub fn parse(log: &str, name: &str) -> Result<SerialTrace, LogError> {
     Err(LogError::Truncated { lines: trace.len() })
 }
 
-fn panic_line(line: &str) -> Option<String> {
+/// The line, trimmed, when it is esp-backtrace's panic banner or a Rust panic message.
+pub fn panic_line(line: &str) -> Option<String> {
     (line.contains("PANIC") || line.contains("panicked at")).then(|| line.trim().to_string())
 }
 
