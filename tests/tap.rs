@@ -415,3 +415,118 @@ fn every_lesson_on_the_tap_gets_the_in_memory_fates_under_load() {
     );
     no_tap_left_behind();
 }
+
+/// Holds the firmware echo server for `hold_s` seconds and runs `script` (Python, from the
+/// first kernel node's address, `FW` and `PORT` set) against it once it is up. Returns the
+/// run and what the script printed.
+fn hold_and_run_python(script: &'static str, hold_s: u64) -> (TapRun, String) {
+    let s = two_nodes(
+        traffic(1, 10_000, None),
+        link(0, 1, Impairment::default(), vec![]),
+        link(1, 0, Impairment::default(), vec![]),
+        30_000_000,
+        1,
+    );
+    let opts =
+        TapOptions { hold: true, hold_for: Some(Duration::from_secs(hold_s)), ..TapOptions::default() };
+    let (tx, rx) = mpsc::channel();
+    let run = std::thread::spawn(move || {
+        tap(s, opts, move |ready| {
+            let [a, b, c, d] = ready.firmware_addr;
+            let [x, y, z, w] = ready.kernel_addrs[0].1;
+            let prelude = format!(
+                "import socket\nFW=('{a}.{b}.{c}.{d}', {})\ns=socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n\
+                 s.bind(('{x}.{y}.{z}.{w}', 40000))\n",
+                ready.firmware_port
+            );
+            let ns = ready.namespace.clone();
+            std::thread::spawn(move || {
+                let out = Command::new("nsenter")
+                    .arg(format!("--net={ns}"))
+                    .args(["python3", "-c", &format!("{prelude}{script}")])
+                    .output();
+                let _ = tx.send(out);
+            });
+        })
+    });
+    let out =
+        rx.recv_timeout(Duration::from_secs(hold_s + 10)).expect("python ran").expect("nsenter + python3");
+    assert!(out.status.success(), "python3 failed: {}", String::from_utf8_lossy(&out.stderr));
+    let run = run.join().unwrap().expect("runs");
+    no_tap_left_behind();
+    (run, String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Every datagram of a 10 000-datagram burst is accounted for: dropped by the kernel in the
+/// TAP's queue, or offered to the link and then lost, still in flight, not taken by the
+/// firmware's stack, or received by its app.
+#[test]
+fn a_burst_of_10000_datagrams_is_accounted_for_to_the_last() {
+    if !udplab::tap::privileged_or_skip("a_burst_of_10000_datagrams_is_accounted_for_to_the_last") {
+        return;
+    }
+    let script = "sent=0\nerrors=0\nfor i in range(10000):\n    try:\n        s.sendto(b'%05d' % i + bytes(59), FW); sent+=1\n    except OSError:\n        errors+=1\nprint(sent, errors)\n";
+    let (run, printed) = hold_and_run_python(script, 4);
+    let mut words = printed.split_whitespace().map(|w| w.parse::<u64>().unwrap());
+    let (sent, errors) = (words.next().unwrap(), words.next().unwrap());
+    assert_eq!(sent + errors, 10_000);
+    let count = |f: &dyn Fn(&Event) -> bool| run.trace.iter().filter(|r| f(&r.event)).count() as u64;
+    let offered = count(&|e| matches!(e, Event::Offer { link: 0, .. }));
+    let lost = count(&|e| matches!(e, Event::Offer { link: 0, fate: Fate::Lost(_), .. }));
+    let arrived = count(&|e| matches!(e, Event::Arrive { link: 0, .. }));
+    let in_flight = count(&|e| matches!(e, Event::InFlightAtEnd { link: 0, .. }));
+    let not_taken = count(&|e| matches!(e, Event::Dropped { link: 0, .. }));
+    let received = count(&|e| {
+        matches!(e, Event::App { node: 1, app: AppEvent::Received { .. } | AppEvent::Invalid { .. } })
+    });
+    let accounted = run.kernel_dropped + lost + in_flight + not_taken + received;
+    eprintln!(
+        "burst: sent {sent} (errors {errors}), kernel TAP queue dropped {}, offered {offered}, lost {lost}, \
+         in flight {in_flight}, not taken by the stack {not_taken}, received {received}",
+        run.kernel_dropped
+    );
+    assert_eq!(
+        sent,
+        run.kernel_dropped + offered,
+        "every datagram sent reached the link or the kernel dropped it"
+    );
+    assert_eq!(arrived, not_taken + received, "every arrival was taken by the app or traced as not taken");
+    assert_eq!(sent, accounted, "offered = lost + in flight + not taken + received");
+}
+
+/// Datagrams from a kernel socket of 0, 1472 (the most one Ethernet frame carries), 1473, 9000
+/// and 65507 bytes (fragmented by the kernel): the first two are echoed, the fragments are
+/// traced as dropped, with the reason, never lost without a word.
+#[test]
+fn fragmented_datagrams_are_traced_as_dropped_with_the_reason() {
+    if !udplab::tap::privileged_or_skip("fragmented_datagrams_are_traced_as_dropped_with_the_reason") {
+        return;
+    }
+    let script = "s.settimeout(0.5)\nfor n in [0, 1472, 1473, 9000, 65507]:\n    s.sendto(bytes(n), FW)\n    try:\n        d, _ = s.recvfrom(70000); print(n, len(d))\n    except socket.timeout:\n        print(n, 'none')\n";
+    let (run, printed) = hold_and_run_python(script, 5);
+    let lines: Vec<&str> = printed.lines().collect();
+    assert_eq!(lines, ["0 0", "1472 1472", "1473 none", "9000 none", "65507 none"], "{printed}");
+    let fragments: Vec<_> = run
+        .trace
+        .iter()
+        .filter_map(|r| match r.event {
+            Event::Dropped {
+                reason: udplab_sim::trace::DropReason::Fragment { id, offset, more }, ..
+            } => Some((id, offset, more)),
+            _ => None,
+        })
+        .collect();
+    // 1473 bytes: 2 fragments; 9000: 7; 65507: 45 (1480 bytes of IP payload per fragment).
+    assert_eq!(fragments.len(), 2 + 7 + 45, "{fragments:?}");
+    assert_eq!(fragments.iter().filter(|f| !f.2).count(), 3, "three last fragments");
+    let lines = udplab_sim::trace::Lines::new(&two_nodes(
+        traffic(1, 10_000, None),
+        link(0, 1, Impairment::default(), vec![]),
+        link(1, 0, Impairment::default(), vec![]),
+        30_000_000,
+        1,
+    ))
+    .render(&run.trace);
+    assert!(lines.contains("DROPPED: IP fragment"), "{lines}");
+    assert!(lines.contains("keep UDP payloads at or under 1472 bytes"));
+}

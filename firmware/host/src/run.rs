@@ -222,6 +222,17 @@ fn plan(scenario: &Scenario, opts: &TapOptions) -> Result<Plan, HostError> {
     Ok(Plan { firmware, peers, links })
 }
 
+/// Lets the stack take only what the firmware's socket has room for, so smoltcp never drops a
+/// datagram silently ("buffer full"): the rest waits in the device, whose own overflow is traced.
+/// Room for frames is counted only while the socket is empty (smoltcp does not say how many
+/// datagrams it holds); the built-in apps read everything at each poll.
+fn budget(device: &mut Impaired<TapDevice>, sockets: &SocketSet<'_>, handle: smoltcp::iface::SocketHandle) {
+    let sock = sockets.get::<udp::Socket>(handle);
+    let frames = if sock.can_recv() { 0 } else { sock.packet_recv_capacity() };
+    let bytes = sock.payload_recv_capacity().saturating_sub(sock.recv_queue());
+    device.set_rx_budget(frames, bytes);
+}
+
 /// The host route and permanent neighbour entry through which the kernel reaches the firmware
 /// without ARP on the impaired link. The kernel flushes both when the TAP goes down.
 fn reach_firmware(dev: &str, fw_addr: [u8; 4]) -> Result<(), netns::Missing> {
@@ -330,6 +341,10 @@ async fn run_in_namespace(
         netns::ip(&["addr", "add", &format!("{}/32", dotted(scenario.nodes[p].addr)), "dev", &dev])?;
     }
     netns::ip(&["link", "set", "dev", &dev, "address", &mac_text(KERNEL_MAC)])?;
+    // No IPv6 on the TAP: the kernel's router and multicast-listener chatter would share the
+    // TAP's queue with the scenario's datagrams and blur its drop counter. (/proc/sys/net is
+    // this thread's namespace's; best effort: a kernel without IPv6 has no such file.)
+    let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{dev}/disable_ipv6"), "1");
     netns::ip(&["link", "set", &dev, "up"])?;
     reach_firmware(&dev, fw.addr)?;
     for &p in &plan.peers {
@@ -412,6 +427,7 @@ async fn run_in_namespace(
         let now = now_us();
         let t = Instant::from_micros(now as i64);
         device.pump(now);
+        budget(&mut device, &sockets, handle);
         iface.poll(t, &mut device, &mut sockets);
         records.extend(device.take_records());
         let mut events: Vec<(usize, AppEvent)> = Vec::new();
@@ -420,6 +436,7 @@ async fn run_in_namespace(
             let mut out = |e| events.push((plan.firmware, e));
             app.poll(&mut Context::new(now, &mut sock, &mut out))
         };
+        budget(&mut device, &sockets, handle);
         iface.poll(t, &mut device, &mut sockets);
         for (node, ev) in events.drain(..) {
             records.push(Record { at_us: now, event: Event::App { node, app: ev } });

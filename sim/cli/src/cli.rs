@@ -53,6 +53,11 @@ pub enum Command {
         /// this many seconds; prints how to reach it and each datagram's fate as it happens.
         #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "0")]
         hold: Option<u64>,
+        /// How much later than the scenario's `latency_max` a datagram may arrive on this real
+        /// clock before the expectation fails (overrides `[expect] latency_tolerance`; default
+        /// 50ms). Example: --latency-tolerance 10ms
+        #[arg(long, value_name = "DURATION", value_parser = udplab_scenario::duration_us)]
+        latency_tolerance: Option<u64>,
         /// Pictures and capture as for `run` (--ladder, --svg, --mermaid, --html, --pcap), with
         /// real-clock times.
         #[command(flatten)]
@@ -215,11 +220,14 @@ pub fn run(make: &MakeSim<'_>, args: Args) -> ExitCode {
                 }
             }
         }
-        Command::Tap { file, output, firmware, hold, pictures } => {
-            let sim = match load(make, &file) {
+        Command::Tap { file, output, firmware, hold, latency_tolerance, pictures } => {
+            let mut sim = match load(make, &file) {
                 Ok(s) => s,
                 Err(code) => return code,
             };
+            if latency_tolerance.is_some() {
+                sim.scenario_mut().expect.latency_tolerance_us = latency_tolerance;
+            }
             crate::tap::main(&sim, &output, &pictures, firmware, hold)
         }
         Command::Sweep { file, vary, seeds, csv, svg, jobs, quiet } => {

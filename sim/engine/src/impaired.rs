@@ -19,7 +19,7 @@ use crate::due::{Due, overtaken};
 use crate::link::{Fate, LinkState};
 use crate::rng::name_key;
 use crate::scenario::Link;
-use crate::trace::{Captured, Event, Label, Labeller, Record};
+use crate::trace::{Captured, DropReason, Event, Label, Labeller, Record};
 
 /// One scenario link placed in a device's path.
 #[derive(Debug, Clone)]
@@ -57,6 +57,15 @@ pub enum Direction {
 
 use Direction as Dir;
 
+/// Which datagram a frame was on its link.
+#[derive(Clone, Copy)]
+struct Crossed {
+    link: usize,
+    index: u64,
+    label: Label,
+    copy: u8,
+}
+
 struct Held {
     dir: Dir,
     link: usize,
@@ -75,14 +84,17 @@ pub struct Impaired<D> {
     inner: D,
     links: Vec<Active>,
     held: Due<Held>,
-    /// Received frames whose delay is over, waiting for the stack.
-    ready: VecDeque<Vec<u8>>,
+    /// Received frames whose delay is over, waiting for the stack, with the datagram each is
+    /// when it crossed a link (to trace those the run ends with).
+    ready: VecDeque<(Vec<u8>, Option<Crossed>)>,
     records: Vec<Record>,
     /// Packet bytes for a capture, when asked for ([`Impaired::capture`]).
     captured: Option<Vec<Captured>>,
-    /// Frames dropped because `ready` was full (traced as such by the runner).
+    /// Frames dropped because `ready` was full (each traced as [`DropReason::StackBusy`]).
     pub overflow: u64,
     labeller: Option<Labeller>,
+    /// What the stack can take in the next poll, when the runner says (frames, bytes).
+    rx_budget: Option<(usize, usize)>,
 }
 
 impl<D: Device> Impaired<D> {
@@ -104,7 +116,15 @@ impl<D: Device> Impaired<D> {
             captured: None,
             overflow: 0,
             labeller: None,
+            rx_budget: None,
         }
+    }
+
+    /// Hands the stack at most `frames` frames and `bytes` bytes until the next call, so that
+    /// nothing is dropped silently inside it: a runner sets this from its socket's free room
+    /// before each poll. What waits beyond it stays queued here (bounded; overflow is traced).
+    pub fn set_rx_budget(&mut self, frames: usize, bytes: usize) {
+        self.rx_budget = Some((frames, bytes));
     }
 
     /// Names datagrams of the user's own protocol in the trace (see [`Labeller`]).
@@ -149,8 +169,17 @@ impl<D: Device> Impaired<D> {
         self.held.next_us()
     }
 
-    /// Ends the run: every copy still held becomes an in-flight-at-end record.
+    /// Ends the run: every copy still held becomes an in-flight-at-end record, and every copy
+    /// that came out of its link but that the stack never took, a drop.
     pub fn finish(&mut self, now_us: u64) -> Vec<Record> {
+        let headers = self.ip_start();
+        for (frame, crossed) in core::mem::take(&mut self.ready) {
+            if let Some(Crossed { link, index, label, copy }) = crossed {
+                let bytes = frame.len().saturating_sub(headers) as u32;
+                let event = Event::Dropped { link, index, label, copy, bytes, reason: DropReason::Unread };
+                self.records.push(Record { at_us: now_us, event });
+            }
+        }
         for (_, h) in self.held.drain_in_order() {
             let link = self.links[h.link].path.index;
             let event = Event::InFlightAtEnd { link, index: h.index, label: h.label, copy: h.copy };
@@ -190,8 +219,22 @@ impl<D: Device> Impaired<D> {
                 Dir::In => {
                     if self.ready.len() >= READY_LIMIT {
                         self.overflow += 1;
+                        let link = self.links[h.link].path.index;
+                        let bytes = h.frame.len().saturating_sub(self.ip_start()) as u32;
+                        let reason = DropReason::StackBusy { queued: READY_LIMIT as u32 };
+                        let event = Event::Dropped {
+                            link,
+                            index: h.index,
+                            label: h.label,
+                            copy: h.copy,
+                            bytes,
+                            reason,
+                        };
+                        self.records.push(Record { at_us, event });
                     } else {
-                        self.ready.push_back(h.frame);
+                        let link = self.links[h.link].path.index;
+                        let crossed = Crossed { link, index: h.index, label: h.label, copy: h.copy };
+                        self.ready.push_back((h.frame, Some(crossed)));
                     }
                 }
             }
@@ -237,6 +280,16 @@ impl<D: Device> Impaired<D> {
         }) else {
             return Some(frame);
         };
+        if ip.more_frags() || ip.frag_offset() != 0 {
+            // Fragments are not datagrams: the link never sees them, the stack cannot
+            // reassemble them. Say so rather than let them vanish.
+            let reason =
+                DropReason::Fragment { id: ip.ident(), offset: ip.frag_offset(), more: ip.more_frags() };
+            let link = self.links[li].path.index;
+            let event = Event::Dropped { link, index: 0, label: Label::Other, copy: 0, bytes, reason };
+            self.records.push(Record { at_us: now_us, event });
+            return None;
+        }
         let offered = self.captured.is_some().then(|| frame[ip_start..].to_vec());
         let a = &mut self.links[li];
         let (index, fate) = a.state.offer(&a.path.spec, now_us, &mut frame[ip_start..], label.identity());
@@ -305,10 +358,20 @@ impl<D: Device> Device for Impaired<D> {
             let Some((rx, _)) = self.inner.receive(timestamp) else { break };
             let frame = phy::RxToken::consume(rx, |b| b.to_vec());
             if let Some(frame) = self.offer(Dir::In, now_us, frame) {
-                self.ready.push_back(frame);
+                self.ready.push_back((frame, None));
             }
         }
-        let frame = self.ready.pop_front()?;
+        let headers = self.ip_start() + 28;
+        if let Some((frames, bytes)) = &mut self.rx_budget {
+            // What the frame needs in a UDP socket: its payload, headers off.
+            let next = self.ready.front()?.0.len().saturating_sub(headers);
+            if *frames == 0 || next > *bytes {
+                return None;
+            }
+            *frames -= 1;
+            *bytes -= next;
+        }
+        let (frame, _) = self.ready.pop_front()?;
         Some((RxToken(frame), TxToken { dev: self, now_us }))
     }
 

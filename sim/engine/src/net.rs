@@ -333,6 +333,24 @@ pub(crate) mod tests {
         .build()
     }
 
+    /// A trace whose worst latency is 0.3 ms over `latency_max`, as a real clock delivers it.
+    #[test]
+    fn latency_max_gets_the_real_clock_tolerance_and_only_there() {
+        use crate::report::Clock;
+        let mut s = echo(0, false);
+        s.expect.latency_max_us = Some(4_700);
+        let summary = Summary::from_trace(&s, 7, &run(&s, 7).unwrap());
+        assert_eq!(summary.check_on(&s, Clock::Virtual).len(), 1, "virtual time is exact");
+        assert!(summary.check_on(&s, Clock::Real).is_empty(), "the default tolerance covers 0.3 ms");
+        s.expect.latency_tolerance_us = Some(200);
+        let failures = summary.check_on(&s, Clock::Real);
+        assert_eq!(failures.len(), 1);
+        assert!(
+            failures[0].contains("4.700ms (+0.200ms real-clock tolerance), worst was 5.000ms"),
+            "{failures:?}"
+        );
+    }
+
     #[test]
     fn capture_has_one_packet_per_offer_and_arrival_and_shows_the_damage() {
         let mut s = echo(0, false);

@@ -16,7 +16,7 @@ use udplab_firmware::{AppEvent, Role};
 use crate::link::{Fate, LossReason};
 use crate::rng::Prob;
 use crate::scenario::{REAL_CLOCK_LATENCY_TOLERANCE_US, Scenario};
-use crate::trace::{Event, Record, Time};
+use crate::trace::{DropReason, Event, Record, Time};
 
 /// Minimum, mean and maximum of a set of microsecond samples.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -73,6 +73,11 @@ pub struct LinkSummary {
     pub reordered: u64,
     pub in_flight_at_end: u64,
     pub latency: Spread,
+    /// Copies that came out of the link but that the firmware's stack did not take
+    /// (real-clock runners: its receive queue was full, or the run ended first).
+    pub dropped_stack_busy: u64,
+    /// IP fragments for this link, dropped before it (the firmware does not reassemble).
+    pub dropped_fragments: u64,
 }
 
 /// One client's messages to its server, from both applications' points of view.
@@ -201,10 +206,14 @@ impl Summary {
                 }
                 Event::InFlightAtEnd { link, .. } => links[link].in_flight_at_end += 1,
                 Event::NoRoute { .. } => unroutable += 1,
+                Event::Dropped { link, reason, .. } => match reason {
+                    DropReason::StackBusy { .. } | DropReason::Unread => links[link].dropped_stack_busy += 1,
+                    DropReason::Fragment { .. } => links[link].dropped_fragments += 1,
+                },
                 Event::App { node, app } => flows.observe(scenario, r.at_us, node, app),
             }
         }
-        links.retain(|l| l.offered > 0);
+        links.retain(|l| l.offered > 0 || l.dropped_fragments > 0);
         let late = Lateness::of(late);
         Summary { seed, duration_us: scenario.duration_us, flows: flows.finish(), links, unroutable, late }
     }
@@ -364,6 +373,13 @@ impl Summary {
                 }
                 writeln!(out)?;
             }
+        }
+        for l in self.links.iter().filter(|l| l.dropped_stack_busy + l.dropped_fragments > 0) {
+            writeln!(
+                out,
+                "  {:<w$}  dropped outside the link: not taken by the stack {}, IP fragments {}",
+                l.name, l.dropped_stack_busy, l.dropped_fragments
+            )?;
         }
         if self.unroutable > 0 {
             writeln!(out, "  datagrams to unknown addresses: {}", self.unroutable)?;

@@ -187,6 +187,41 @@ pub enum Event {
     InFlightAtEnd { link: usize, index: u64, label: Label, copy: u8 },
     /// A node sent to an address no node has; the datagram went nowhere.
     NoRoute { node: usize, dst: [u8; 4], bytes: u32 },
+    /// A frame a real-clock runner took from the wire went no further, and why. `index` and
+    /// `copy` name the datagram on `link` when it had been offered to it (0: it never was).
+    Dropped { link: usize, index: u64, label: Label, copy: u8, bytes: u32, reason: DropReason },
+}
+
+/// Why a real-clock runner dropped a frame outside the scenario's links (virtual time never
+/// does: its stacks take every datagram).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum DropReason {
+    /// The copy came out of its link while the firmware's stack still had a full receive queue
+    /// (the app had not read what it had).
+    StackBusy { queued: u32 },
+    /// The run ended before the firmware's stack took it.
+    Unread,
+    /// An IP fragment: the firmware's stack does not reassemble, so datagrams must fit one frame
+    /// (at most 1472 bytes of UDP payload on Ethernet).
+    Fragment { id: u16, offset: u16, more: bool },
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            DropReason::StackBusy { queued } => {
+                write!(f, "the firmware's stack still held {queued} frames (receive queue full)")
+            }
+            DropReason::Unread => f.write_str("the run ended before the firmware's stack took it"),
+            DropReason::Fragment { id, offset, more } => write!(
+                f,
+                "IP fragment (id {id}, offset {offset}{}): the firmware does not reassemble; keep UDP \
+                 payloads at or under 1472 bytes",
+                if more { ", more follow" } else { ", last" }
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -259,6 +294,17 @@ impl<'a> Lines<'a> {
                     out.write_str("(copy) ")?;
                 }
                 out.write_str("still in flight when the run ended")
+            }
+            Event::Dropped { link, index, label, copy, bytes, reason } => {
+                write!(out, "{t:>10}  {:<w$}  ", self.link_name(link))?;
+                if index > 0 {
+                    write!(out, "#{index} ")?;
+                }
+                write!(out, "{label} ")?;
+                if copy > 0 {
+                    out.write_str("(copy) ")?;
+                }
+                write!(out, "{bytes}B DROPPED: {reason}")
             }
             Event::NoRoute { node, dst: [a, b, c, d], bytes } => write!(
                 out,

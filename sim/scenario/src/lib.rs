@@ -28,6 +28,8 @@ mod table;
 mod units;
 mod write;
 
+pub use units::duration_us;
+
 #[cfg(test)]
 mod tests;
 

@@ -174,6 +174,7 @@ fn every_key_round_trips() {
         duplicates_max: Some(0),
         in_order: true,
         latency_max_us: Some(1_234),
+        latency_tolerance_us: Some(7),
         lost_max: Some(i64::MAX as u64),
     };
     // Names and descriptions come back as the parser normalises them.

@@ -183,6 +183,11 @@ impl<'s> Story<'s> {
                         steps.push(Step::Note(Note { at_us: r.at_us, node, text, problem }));
                     }
                 }
+                Event::Dropped { link, bytes, reason, .. } => {
+                    let node = scenario.links[link].to;
+                    let text = format!("DROPPED {bytes}B from {}: {reason}", scenario.link_name(link));
+                    steps.push(Step::Note(Note { at_us: r.at_us, node, text, problem: true }));
+                }
                 Event::NoRoute { node, dst: [a, b, c, d], bytes } => {
                     if node < scenario.nodes.len() {
                         let text = format!("DROP {bytes}B to {a}.{b}.{c}.{d}: no node has that address");
