@@ -64,6 +64,8 @@ pub struct TapOptions {
     pub hold: bool,
     /// End a `hold` after this long (default: until Ctrl-C).
     pub hold_for: Option<Duration>,
+    /// Stop a run that is not done after this much wall-clock time, as incomplete.
+    pub time_limit: Option<Duration>,
     /// TAP device name inside the namespace.
     pub tap_name: String,
     /// Set to end the run from another thread (checked every loop, at least every 50 ms).
@@ -81,6 +83,7 @@ impl Default for TapOptions {
             firmware: None,
             hold: false,
             hold_for: None,
+            time_limit: None,
             tap_name: "udplab0".into(),
             stop: None,
             capture: false,
@@ -149,6 +152,8 @@ pub enum Stop {
     Interrupted,
     /// SIGTERM.
     Terminated,
+    /// [`TapOptions::time_limit`] ran out.
+    TimeLimit,
     /// The TAP device went away.
     DeviceGone,
 }
@@ -161,6 +166,7 @@ impl Stop {
             Stop::Done | Stop::Duration => None,
             Stop::Interrupted => Some("interrupted (SIGINT) before the scenario was done"),
             Stop::Terminated => Some("terminated (SIGTERM) before the scenario was done"),
+            Stop::TimeLimit => Some("the wall-clock limit (--timeout) ran out before the scenario was done"),
             Stop::DeviceGone => Some("the TAP device went away (or went down) before the scenario was done"),
         }
     }
@@ -474,6 +480,9 @@ async fn run_in_namespace(
         }
         if !opts.hold && now >= duration {
             break Stop::Duration;
+        }
+        if !opts.hold && opts.time_limit.is_some_and(|l| now >= l.as_micros() as u64) {
+            break Stop::TimeLimit;
         }
         if opts.hold && opts.hold_for.is_some_and(|h| now >= h.as_micros() as u64) {
             break Stop::Duration;

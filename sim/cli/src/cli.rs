@@ -58,6 +58,10 @@ pub enum Command {
         /// 50ms). Example: --latency-tolerance 10ms
         #[arg(long, value_name = "DURATION", value_parser = udplab_scenario::duration_us)]
         latency_tolerance: Option<u64>,
+        /// Stop after this many wall-clock seconds if the scenario is not done by then: the run
+        /// is INCOMPLETE (exit 6), with what happened printed and written.
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: Option<u64>,
         /// Pictures and capture as for `run` (--ladder, --svg, --mermaid, --html, --pcap), with
         /// real-clock times.
         #[command(flatten)]
@@ -220,7 +224,7 @@ pub fn run(make: &MakeSim<'_>, args: Args) -> ExitCode {
                 }
             }
         }
-        Command::Tap { file, output, firmware, hold, latency_tolerance, pictures } => {
+        Command::Tap { file, output, firmware, hold, latency_tolerance, timeout, pictures } => {
             let mut sim = match load(make, &file) {
                 Ok(s) => s,
                 Err(code) => return code,
@@ -228,7 +232,7 @@ pub fn run(make: &MakeSim<'_>, args: Args) -> ExitCode {
             if latency_tolerance.is_some() {
                 sim.scenario_mut().expect.latency_tolerance_us = latency_tolerance;
             }
-            crate::tap::main(&sim, &output, &pictures, firmware, hold)
+            crate::tap::main(&sim, &output, &pictures, crate::tap::How { firmware, hold, timeout })
         }
         Command::Sweep { file, vary, seeds, csv, svg, jobs, quiet } => {
             let sim = match load(make, &file) {

@@ -9,17 +9,21 @@ use crate::exit::EXIT_BAD_INPUT;
 use crate::exit::EXIT_ENVIRONMENT;
 use crate::output::{Output, Pictures};
 
+/// How the TAP run goes: which node is firmware, whether a person holds it, a wall-clock limit.
+pub struct How {
+    pub firmware: Option<String>,
+    /// `--hold [SECONDS]` (0: until Ctrl-C).
+    pub hold: Option<u64>,
+    /// `--timeout SECONDS`.
+    pub timeout: Option<u64>,
+}
+
 /// Runs `sim`'s scenario with its apps (`Sim::apps`) and labeller, one node as firmware on the
 /// TAP. `pictures` are written as for `udplab run`: the pictures from the trace, the capture
 /// from the bytes the TAP runner kept, with real-clock timestamps.
 #[cfg(target_os = "linux")]
-pub fn main(
-    sim: &Sim<'_>,
-    output: &Output,
-    pictures: &Pictures,
-    firmware: Option<String>,
-    hold: Option<u64>,
-) -> ExitCode {
+pub fn main(sim: &Sim<'_>, output: &Output, pictures: &Pictures, how: How) -> ExitCode {
+    let How { firmware, hold, timeout } = how;
     use std::time::Duration;
     use udplab_firmware::Role;
     use udplab_host::{Hooks, HostError, Ready, Stop, TapOptions, run_tap_apps};
@@ -58,6 +62,7 @@ pub fn main(
         firmware,
         hold: hold.is_some(),
         hold_for: hold.filter(|s| *s > 0).map(Duration::from_secs),
+        time_limit: timeout.map(Duration::from_secs),
         capture: pictures.pcap.is_some(),
         labeller: sim.current_labeller(),
         ..TapOptions::default()
@@ -188,7 +193,7 @@ fn hold_instructions(r: &udplab_host::Ready) -> String {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn main(_: &Sim<'_>, _: &Output, _: &Pictures, _: Option<String>, _: Option<u64>) -> ExitCode {
+pub fn main(_: &Sim<'_>, _: &Output, _: &Pictures, _: How) -> ExitCode {
     eprintln!("error: this udplab was built without TAP support (Linux only)");
     ExitCode::from(EXIT_ENVIRONMENT)
 }

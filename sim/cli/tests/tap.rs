@@ -85,3 +85,68 @@ fn a_wrong_dev_net_tun_is_an_environment_problem() {
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(stderr.contains("/dev/net/tun"), "{stderr}");
 }
+
+/// Runs `udplab tap ARGS`; `None` (after saying so) where a TAP cannot be made here.
+fn tap_run(args: &[&str]) -> Option<std::process::Output> {
+    let out = Command::new(env!("CARGO_BIN_EXE_udplab"))
+        .arg("tap")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("udplab runs");
+    if out.status.code() == Some(4) {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "TAP must run in CI: {stderr}");
+        eprintln!("\n*** SKIPPED TAP run: {} ***\n", stderr.trim());
+        return None;
+    }
+    Some(out)
+}
+
+#[test]
+fn a_run_past_its_timeout_is_incomplete_and_every_file_says_so() {
+    let dir = tmp("tap-timeout");
+    let (svg, mmd, pcap) = (dir.join("a.svg"), dir.join("a.mmd"), dir.join("a.pcapng"));
+    let lesson = lesson("06-reliable-heavy-loss");
+    let Some(out) = tap_run(&[
+        lesson.to_str().unwrap(),
+        "--timeout",
+        "1",
+        "--svg",
+        svg.to_str().unwrap(),
+        "--mermaid",
+        mmd.to_str().unwrap(),
+        "--pcap",
+        pcap.to_str().unwrap(),
+    ]) else {
+        return;
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(6), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("INCOMPLETE: the wall-clock limit (--timeout) ran out"), "{stdout}");
+    let why = "INCOMPLETE: the wall-clock limit";
+    assert!(std::fs::read_to_string(&svg).unwrap().contains(why), "the SVG says so");
+    assert!(std::fs::read_to_string(&mmd).unwrap().contains(&format!("%% {why}")), "the Mermaid says so");
+    let capture = std::fs::read(&pcap).unwrap();
+    let needle = b"INCOMPLETE run (the wall-clock limit";
+    assert!(capture.windows(needle.len()).any(|w| w == needle), "the capture's section comment says so");
+}
+
+/// With the firmware as a client, a hold tells the person where to listen (the scenario's
+/// server address and port, on the kernel side) and waits for Enter before the client starts.
+#[test]
+fn a_held_firmware_client_says_where_to_listen() {
+    let Some(out) =
+        tap_run(&[lesson("01-perfect-link").to_str().unwrap(), "--firmware", "laptop", "--hold", "1"])
+    else {
+        return;
+    };
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("firmware `laptop` is a client: it will send 10 datagrams to 192.0.2.2:3333"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("nc -u -l -s 192.0.2.2 -p 3333"), "{stderr}");
+    assert!(stderr.contains("press Enter here to start the firmware client"), "{stderr}");
+}

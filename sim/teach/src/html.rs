@@ -45,9 +45,10 @@ pub fn report(out: &RunOutput, story: &Story) -> String {
     };
     let _ = writeln!(
         h,
-        "<p class=\"meta\">seed {} &middot; {} s of virtual time &middot; {} events &middot; trace digest {:08x} &middot; {verdict}</p>",
+        "<p class=\"meta\">seed {} &middot; {} s {} &middot; {} events &middot; trace digest {:08x} &middot; {verdict}</p>",
         out.seed,
         Time(sc.duration_us),
+        if out.clock == udplab_sim::report::Clock::Real { "on the real clock" } else { "of virtual time" },
         out.trace.len(),
         out.digest
     );

@@ -115,7 +115,8 @@ pub fn write_requested(
     captured: &[Captured],
     req: &Requested,
 ) -> Result<(), files::WriteError> {
-    let story = story::Story::new(&out.scenario, &out.trace);
+    let mut story = story::Story::new(&out.scenario, &out.trace);
+    story.incomplete = out.incomplete.clone();
     if let Some(path) = &req.svg {
         files::write(path, svg::ladder(&story, out.seed).as_bytes())?;
     }

@@ -63,6 +63,9 @@ pub fn render(story: &Story, seed: u64) -> String {
         safe(&story.scenario.name),
         seed
     );
+    if let Some(why) = &story.incomplete {
+        let _ = writeln!(out, "    %% INCOMPLETE: {}", safe(why));
+    }
     for (i, n) in story.scenario.nodes.iter().enumerate() {
         if id(i) == n.name {
             let _ = writeln!(out, "    participant {}", id(i));

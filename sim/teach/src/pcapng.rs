@@ -63,12 +63,15 @@ pub fn capture(story: &Story, trace: &[Record], captured: &[Captured]) -> Result
     }
     let mut out = Vec::new();
     let sc = story.scenario;
-    let about = format!(
+    let mut about = format!(
         "udplab run of scenario {}: one interface per link, one frame per datagram offered to a link \
          and per copy that came out of it; times count from the start of the run (virtual time for \
          `udplab run`, the real clock for `udplab tap`)",
         sc.name
     );
+    if let Some(why) = &story.incomplete {
+        about = format!("INCOMPLETE run ({why}): {about}");
+    }
     let mut shb = SectionHeaderBlock {
         block_type: 0,
         block_len1: 0,

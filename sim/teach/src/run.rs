@@ -21,6 +21,8 @@ pub struct RunOutput {
     /// Why the run stopped before it was done (interrupted, device gone, ...): its
     /// expectations were not evaluated and it never passes.
     pub incomplete: Option<String>,
+    /// Which clock made the trace.
+    pub clock: Clock,
     /// The rendered timeline (one line per trace record).
     pub timeline: String,
     /// CRC-32 of `timeline`.
@@ -96,7 +98,17 @@ impl RunOutput {
         let failures = if incomplete.is_some() { Vec::new() } else { summary.check_on(scenario, clock) };
         let timeline = Lines::new(scenario).render(&trace);
         let digest = digest(&timeline);
-        RunOutput { scenario: scenario.clone(), seed, trace, summary, failures, incomplete, timeline, digest }
+        RunOutput {
+            scenario: scenario.clone(),
+            seed,
+            trace,
+            summary,
+            failures,
+            incomplete,
+            clock,
+            timeline,
+            digest,
+        }
     }
 
     /// Finished, and every expectation holds.

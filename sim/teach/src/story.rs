@@ -28,6 +28,9 @@ pub struct Story<'s> {
     pub end_us: u64,
     /// `(link, index)` to its position in `datagrams`.
     by_key: BTreeMap<(usize, u64), usize>,
+    /// Why the run stopped before it was done, when it did (a real-clock run): every picture
+    /// says so.
+    pub incomplete: Option<String>,
 }
 
 /// One datagram offered to one link.
@@ -197,7 +200,7 @@ impl<'s> Story<'s> {
             }
         }
         flush(&mut steps, released.take());
-        Story { scenario, datagrams, steps, end_us, by_key }
+        Story { scenario, datagrams, steps, end_us, by_key, incomplete: None }
     }
 
     /// Datagram `#index` of `link`.

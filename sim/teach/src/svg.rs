@@ -59,7 +59,10 @@ pub fn ladder(story: &Story, seed: u64) -> String {
         w = num(width),
         h = num(height)
     );
-    let title = format!("udplab ladder of {}, seed {}", story.scenario.name, seed);
+    let mut title = format!("udplab ladder of {}, seed {}", story.scenario.name, seed);
+    if let Some(why) = &story.incomplete {
+        title.push_str(&format!(" (INCOMPLETE: {why})"));
+    }
     let _ = writeln!(s, "<title>{}</title>", xml(&title));
     let _ = writeln!(
         s,
@@ -128,12 +131,24 @@ pub fn ladder(story: &Story, seed: u64) -> String {
             _ => {}
         }
     }
-    let _ = writeln!(
-        s,
-        r#"<text x="12" y="{}" font-size="11" fill="{IN_FLIGHT}">udplab {}: the same scenario and seed always draw the same picture</text>"#,
-        num(height - 14.0),
-        env!("CARGO_PKG_VERSION")
-    );
+    match &story.incomplete {
+        Some(why) => {
+            let _ = writeln!(
+                s,
+                r#"<text x="12" y="{}" font-size="11" fill="{LOST}">INCOMPLETE: {}</text>"#,
+                num(height - 14.0),
+                xml(why)
+            );
+        }
+        None => {
+            let _ = writeln!(
+                s,
+                r#"<text x="12" y="{}" font-size="11" fill="{IN_FLIGHT}">udplab {}: the same scenario and seed always draw the same picture</text>"#,
+                num(height - 14.0),
+                env!("CARGO_PKG_VERSION")
+            );
+        }
+    }
     s.push_str("</svg>\n");
     s
 }
