@@ -416,17 +416,22 @@ fn every_lesson_on_the_tap_gets_the_in_memory_fates_under_load() {
     no_tap_left_behind();
 }
 
-/// Holds the firmware echo server for `hold_s` seconds and runs `script` (Python, from the
-/// first kernel node's address, `FW` and `PORT` set) against it once it is up. Returns the
-/// run and what the script printed.
-fn hold_and_run_python(script: &'static str, hold_s: u64) -> (TapRun, String) {
-    let s = two_nodes(
+/// A client and an echo server over perfect links (the server is held, the client unused).
+fn perfect_echo() -> Scenario {
+    two_nodes(
         traffic(1, 10_000, None),
         link(0, 1, Impairment::default(), vec![]),
         link(1, 0, Impairment::default(), vec![]),
         30_000_000,
         1,
-    );
+    )
+}
+
+/// Holds the firmware echo server for `hold_s` seconds and runs `script` (Python, from the
+/// first kernel node's address, `FW` and `PORT` set) against it once it is up. Returns the
+/// run and what the script printed.
+fn hold_and_run_python(script: &'static str, hold_s: u64) -> (TapRun, String) {
+    let s = perfect_echo();
     let opts =
         TapOptions { hold: true, hold_for: Some(Duration::from_secs(hold_s)), ..TapOptions::default() };
     let (tx, rx) = mpsc::channel();
@@ -519,14 +524,7 @@ fn fragmented_datagrams_are_traced_as_dropped_with_the_reason() {
     // 1473 bytes: 2 fragments; 9000: 7; 65507: 45 (1480 bytes of IP payload per fragment).
     assert_eq!(fragments.len(), 2 + 7 + 45, "{fragments:?}");
     assert_eq!(fragments.iter().filter(|f| !f.2).count(), 3, "three last fragments");
-    let lines = udplab_sim::trace::Lines::new(&two_nodes(
-        traffic(1, 10_000, None),
-        link(0, 1, Impairment::default(), vec![]),
-        link(1, 0, Impairment::default(), vec![]),
-        30_000_000,
-        1,
-    ))
-    .render(&run.trace);
+    let lines = udplab_sim::trace::Lines::new(&perfect_echo()).render(&run.trace);
     assert!(lines.contains("DROPPED: IP fragment"), "{lines}");
     assert!(lines.contains("keep UDP payloads at or under 1472 bytes"));
 }
