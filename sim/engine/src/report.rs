@@ -149,15 +149,18 @@ pub struct Lateness {
 }
 
 impl Lateness {
-    /// `None` when nothing was late at all (a virtual-time trace).
-    fn of(mut late: Vec<u64>) -> Option<Lateness> {
-        if late.iter().all(|&l| l == 0) {
+    /// From every arrival's lateness: `arrivals` in all, the non-zero ones in `late` (so a
+    /// virtual-time trace keeps nothing). `None` when nothing was late at all.
+    fn of(arrivals: usize, mut late: Vec<u64>) -> Option<Lateness> {
+        if late.is_empty() {
             return None;
         }
         late.sort_unstable();
-        let at = |q: usize| late[(late.len() - 1) * q / 100];
+        let on_time = arrivals - late.len();
+        let at = |q: usize| (arrivals - 1) * q / 100;
+        let at = |q: usize| at(q).checked_sub(on_time).map_or(0, |i| late[i]);
         Some(Lateness {
-            arrivals: late.len() as u64,
+            arrivals: arrivals as u64,
             median_us: at(50),
             p90_us: at(90),
             p99_us: at(99),
@@ -173,7 +176,7 @@ impl Summary {
             .collect();
         let mut flows = Flows::new(scenario);
         let mut unroutable = 0;
-        let mut late = Vec::new();
+        let (mut arrivals, mut late) = (0, Vec::new());
         for r in trace {
             match r.event {
                 Event::Offer { link, fate, .. } => {
@@ -198,7 +201,10 @@ impl Summary {
                     }
                 }
                 Event::Arrive { link, latency_us, overtaken_by, late_us, .. } => {
-                    late.push(late_us);
+                    arrivals += 1;
+                    if late_us > 0 {
+                        late.push(late_us);
+                    }
                     let s = &mut links[link];
                     s.arrived += 1;
                     s.reordered += u64::from(overtaken_by.is_some());
@@ -214,7 +220,7 @@ impl Summary {
             }
         }
         links.retain(|l| l.offered > 0 || l.dropped_fragments > 0);
-        let late = Lateness::of(late);
+        let late = Lateness::of(arrivals, late);
         Summary { seed, duration_us: scenario.duration_us, flows: flows.finish(), links, unroutable, late }
     }
 
@@ -645,5 +651,18 @@ impl FlowState {
     /// Whether a datagram from `from` comes from this flow's client.
     fn sent_from(&self, scenario: &Scenario, from: Endpoint) -> bool {
         scenario.nodes[self.client].addr == from.addr && self.client_port.is_none_or(|p| p == from.port)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lateness;
+
+    #[test]
+    fn lateness_percentiles_count_the_arrivals_that_were_on_time() {
+        assert_eq!(Lateness::of(5, alloc::vec![]), None);
+        // 90 on time, then 1..=10 us late.
+        let l = Lateness::of(100, (1..=10).collect()).unwrap();
+        assert_eq!((l.arrivals, l.median_us, l.p90_us, l.p99_us, l.max_us), (100, 0, 0, 9, 10));
     }
 }
