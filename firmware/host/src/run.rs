@@ -148,8 +148,10 @@ pub enum Stop {
     Done,
     /// The scenario's duration ran out.
     Duration,
-    /// Ctrl-C (SIGINT), or [`TapOptions::stop`] was set.
+    /// Ctrl-C (SIGINT).
     Interrupted,
+    /// [`TapOptions::stop`] was set by the caller.
+    Stopped,
     /// SIGTERM.
     Terminated,
     /// [`TapOptions::time_limit`] ran out.
@@ -166,6 +168,7 @@ impl Stop {
             Stop::Done | Stop::Duration => None,
             Stop::Interrupted => Some("interrupted (SIGINT) before the scenario was done"),
             Stop::Terminated => Some("terminated (SIGTERM) before the scenario was done"),
+            Stop::Stopped => Some("stopped by the caller before the scenario was done"),
             Stop::TimeLimit => Some("the wall-clock limit (--timeout) ran out before the scenario was done"),
             Stop::DeviceGone => Some("the TAP device went away (or went down) before the scenario was done"),
         }
@@ -488,7 +491,7 @@ async fn run_in_namespace(
             break Stop::Duration;
         }
         if opts.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
-            break Stop::Interrupted;
+            break Stop::Stopped;
         }
         let clients_done = app.is_done();
         let peers_done = peers.iter().all(|(_, a, _, _)| a.is_done());
