@@ -80,21 +80,11 @@ pub struct Pictures {
 }
 
 impl Pictures {
-    /// Checks, before a run, that every requested file can be created where it was asked for,
-    /// so a real-clock run does not end with "cannot write" after minutes. Returns the first
-    /// path that cannot be written, with why.
-    pub fn check_writable(&self) -> Result<(), String> {
+    /// Checks, before a run, that every requested file can be written where it was asked for,
+    /// so a real-clock run does not end with "cannot write" after minutes.
+    pub fn check_writable(&self) -> Result<(), udplab_teach::files::WriteError> {
         for path in [&self.svg, &self.mermaid, &self.html, &self.pcap].into_iter().flatten() {
-            let dir = match path.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-                _ => std::path::PathBuf::from("."),
-            };
-            if !dir.is_dir() {
-                return Err(format!("cannot write {}: {} is not a directory", path.display(), dir.display()));
-            }
-            // The same temporary file the writer will use, created and removed at once.
-            let probe = tempfile_in(&dir).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            drop(probe);
+            udplab_teach::files::check_writable(path)?;
         }
         Ok(())
     }
@@ -175,20 +165,5 @@ fn print_and_judge(out: &RunOutput, text: &str) -> ExitCode {
             eprintln!("expectation failed: {f}");
         }
         ExitCode::from(EXIT_EXPECTATIONS)
-    }
-}
-
-/// A file in `dir` that is removed again when dropped.
-fn tempfile_in(dir: &std::path::Path) -> std::io::Result<Probe> {
-    let path = dir.join(format!(".udplab-probe-{}", std::process::id()));
-    std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
-    Ok(Probe(path))
-}
-
-struct Probe(std::path::PathBuf);
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
     }
 }

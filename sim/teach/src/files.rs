@@ -25,18 +25,7 @@ impl std::error::Error for WriteError {}
 /// file is readable by everyone (mode 0644 on Unix), like a file written directly.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     let fail = |message: String| WriteError { path: path.to_path_buf(), message };
-    let folder = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    if path.is_dir() {
-        return Err(fail("it is a folder".to_string()));
-    }
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".udplab-")
-        .suffix(".tmp")
-        .tempfile_in(folder)
-        .map_err(|e| fail(format!("cannot create a file in {}: {e}", folder.display())))?;
+    let mut tmp = temporary_beside(path)?;
     tmp.write_all(bytes).and_then(|()| tmp.flush()).map_err(|e| fail(e.to_string()))?;
     #[cfg(unix)]
     {
@@ -45,6 +34,39 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
     }
     tmp.persist(path).map_err(|e| fail(e.error.to_string()))?;
     Ok(())
+}
+
+/// Checks, before a long run, that [`write`] will be able to write `path`: creates (and
+/// removes) the same temporary file it would.
+pub fn check_writable(path: &Path) -> Result<(), WriteError> {
+    let folder = folder_of(path);
+    if !folder.is_dir() {
+        let message = format!("{} is not a directory", folder.display());
+        return Err(WriteError { path: path.to_path_buf(), message });
+    }
+    temporary_beside(path).map(drop)
+}
+
+/// The folder `path` is in (`.` for a bare file name).
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// The temporary file [`write`] fills and then renames over `path`.
+fn temporary_beside(path: &Path) -> Result<tempfile::NamedTempFile, WriteError> {
+    let fail = |message: String| WriteError { path: path.to_path_buf(), message };
+    let folder = folder_of(path);
+    if path.is_dir() {
+        return Err(fail("it is a folder".to_string()));
+    }
+    tempfile::Builder::new()
+        .prefix(".udplab-")
+        .suffix(".tmp")
+        .tempfile_in(folder)
+        .map_err(|e| fail(format!("cannot create a file in {}: {e}", folder.display())))
 }
 
 /// Whether `path` names a Markdown file (`.md`, `.markdown`).
