@@ -423,7 +423,7 @@ async fn run_in_namespace(
             .collect(),
     });
 
-    let counters_before = kernel_view::counters(&dev).unwrap_or_default();
+    let dropped_before = kernel_view::tx_dropped(&dev).unwrap_or_default();
     let mut link_checked_us = 0;
     let mut link_restored = 0;
     let start = tokio::time::Instant::now();
@@ -540,8 +540,8 @@ async fn run_in_namespace(
         }
     };
     let end = now_us();
-    let kernel_dropped = kernel_view::counters(&dev)
-        .map_or(0, |after| after.tx_dropped.saturating_sub(counters_before.tx_dropped));
+    let kernel_dropped =
+        kernel_view::tx_dropped(&dev).map_or(0, |after| after.saturating_sub(dropped_before));
     records.extend(device.finish(end));
     records.sort_by_key(|r| r.at_us);
     drop(afd);
