@@ -333,6 +333,36 @@ pub(crate) mod tests {
         .build()
     }
 
+    /// On a real clock a release 1 ms or more after its due time is pointed out on its line;
+    /// less is left to the summary's percentiles.
+    #[test]
+    fn the_timeline_says_when_a_real_clock_released_a_datagram_late() {
+        use crate::trace::{Label, Lines};
+        let s = echo(0, false);
+        let line = |late_us| {
+            let event = Event::Arrive {
+                link: 0,
+                index: 1,
+                label: Label::Data { seq: 1, attempt: 1 },
+                copy: 0,
+                latency_us: 5_000 + late_us,
+                overtaken_by: None,
+                late_us,
+            };
+            let mut out = alloc::string::String::new();
+            Lines::new(&s).write(&mut out, &Record { at_us: 5_000 + late_us, event }).unwrap();
+            out
+        };
+        assert!(
+            line(1_500).ends_with("arrived after 6.500ms (real clock: released 1.500ms late)"),
+            "{}",
+            line(1_500)
+        );
+        assert!(line(999).ends_with("arrived after 5.999ms"), "{}", line(999));
+        let summary = Summary::from_trace(&s, 7, &run(&s, 7).unwrap());
+        assert_eq!(summary.late, None, "virtual time is never late");
+    }
+
     /// A trace whose worst latency is 0.3 ms over `latency_max`, as a real clock delivers it.
     #[test]
     fn latency_max_gets_the_real_clock_tolerance_and_only_there() {
