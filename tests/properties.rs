@@ -8,7 +8,7 @@ use udplab_firmware::{AppEvent, ArqConfig, Reply};
 use udplab_sim::link::{Fate, LinkState, LossReason};
 use udplab_sim::report::Summary;
 use udplab_sim::rng::Prob;
-use udplab_sim::scenario::{Impairment, Jitter, Link, Loss};
+use udplab_sim::scenario::{GeOrder, Impairment, Jitter, Link, Loss};
 use udplab_sim::trace::Lines;
 use udplab_sim::{Event, Scenario, Trace};
 use udplab_tests::*;
@@ -204,7 +204,13 @@ proptest! {
     ) {
         let (pp, rp) = (Prob::from_ppb(p).unwrap(), Prob::from_ppb(r).unwrap());
         let imp = Impairment {
-            loss: Loss::GilbertElliott { p: pp, r: rp, loss_bad: Prob::ALWAYS, loss_good: Prob::NEVER },
+            loss: Loss::GilbertElliott {
+                p: pp,
+                r: rp,
+                loss_bad: Prob::ALWAYS,
+                loss_good: Prob::NEVER,
+                order: GeOrder::StepThenDecide,
+            },
             ..Impairment::default()
         };
         let fates = offer_many(imp, seed, 200_000);
@@ -463,4 +469,115 @@ fn a_repeated_foreign_payload_gets_fresh_dice_each_time() {
     let fates = offer_many(imp, 1, 64);
     let lost = fates.iter().filter(|f| matches!(f, Fate::Lost(_))).count();
     assert!(lost > 0 && lost < 64, "{lost} of 64 identical datagrams lost");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The queue holds at most `queue` copies, and drops only what does not fit: a datagram is
+    /// lost to the queue exactly when the link already holds `queue` copies, and a datagram
+    /// chosen for duplication with room for one copy only keeps its original (the copy goes,
+    /// traced as `copy_dropped`). Duplication is chosen whatever the queue holds.
+    #[test]
+    fn a_full_queue_drops_only_what_does_not_fit(
+        queue in 1u32..6,
+        duplicate in prob(1_000_000_000),
+        delay_us in 0u64..5_000,
+        gaps in prop::collection::vec(0u64..3_000, 1..400),
+        seed in any::<u64>(),
+    ) {
+        let imp = Impairment { duplicate, queue, delay_us, ..Impairment::default() };
+        let link = Link { from: 0, to: 1, impairment: imp, phases: Vec::new() };
+        let mut state = LinkState::new(seed, 7);
+        let mut held: Vec<u64> = Vec::new();
+        let (mut now, mut chosen, mut passed) = (0u64, 0u64, 0u64);
+        for gap in gaps {
+            now += gap;
+            held.retain(|&t| t > now);
+            let mut p = packet();
+            match state.offer(&link, now, &mut p, 1).1 {
+                Fate::Lost(LossReason::QueueFull { limit }) => {
+                    prop_assert_eq!(limit, queue);
+                    prop_assert!(held.len() >= queue as usize, "lost with {} of {} held", held.len(), queue);
+                }
+                Fate::Lost(other) => prop_assert!(false, "unexpected loss {:?}", other),
+                Fate::Passed(p) => {
+                    prop_assert!(held.len() < queue as usize, "passed with {} of {} held", held.len(), queue);
+                    prop_assert!(!(p.copy_dropped && p.copies == 2));
+                    let room_for_two = held.len() + 2 <= queue as usize;
+                    if p.copies == 2 {
+                        prop_assert!(room_for_two);
+                    }
+                    if p.copy_dropped {
+                        prop_assert!(!room_for_two);
+                    }
+                    passed += 1;
+                    chosen += u64::from(p.copies == 2 || p.copy_dropped);
+                    held.extend(&p.arrive_us[..usize::from(p.copies)]);
+                }
+            }
+            prop_assert!(held.len() <= queue as usize);
+        }
+        if passed >= 200 {
+            assert_rate("chosen for duplication", chosen, passed, duplicate);
+        }
+    }
+}
+
+/// The case the hardening issue measured: on an idle link (each datagram gone before the next
+/// comes) with `queue = 1`, duplication used to lose every datagram it chose, originals
+/// included. Now none is lost, and each dropped copy is counted.
+#[test]
+fn an_idle_link_with_a_one_datagram_queue_loses_no_original_to_duplication() {
+    let duplicate = Prob::from_ppb(500_000_000).unwrap();
+    let imp = Impairment { duplicate, queue: 1, delay_us: 500, ..Impairment::default() };
+    let fates = offer_many(imp, 11, 1_000);
+    assert!(fates.iter().all(|f| matches!(f, Fate::Passed(p) if p.copies == 1)), "{fates:?}");
+    let dropped = fates.iter().filter(|f| matches!(f, Fate::Passed(p) if p.copy_dropped)).count() as u64;
+    assert_rate("copies dropped", dropped, 1_000, duplicate);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// netem's order decides each datagram's loss with the state it found, udplab's with the
+    /// state it steps into. The chain itself is the same dice, so with loss only in the bad
+    /// state the netem-order losses are udplab's shifted one datagram later.
+    #[test]
+    fn netem_order_loses_what_udplab_order_lost_one_datagram_earlier(
+        p in 1_000_000u64..500_000_000,
+        r in 1_000_000u64..1_000_000_000,
+        seed in any::<u64>(),
+    ) {
+        let ge = |order| Impairment {
+            loss: Loss::GilbertElliott {
+                p: Prob::from_ppb(p).unwrap(),
+                r: Prob::from_ppb(r).unwrap(),
+                loss_bad: Prob::ALWAYS,
+                loss_good: Prob::NEVER,
+                order,
+            },
+            ..Impairment::default()
+        };
+        let lost = |fates: Vec<Fate>| fates.iter().map(|f| matches!(f, Fate::Lost(_))).collect::<Vec<bool>>();
+        let ours = lost(offer_many(ge(GeOrder::StepThenDecide), seed, 2_000));
+        let netem = lost(offer_many(ge(GeOrder::Netem), seed, 2_000));
+        prop_assert!(!netem[0], "the chain starts good");
+        prop_assert_eq!(&netem[1..], &ours[..ours.len() - 1]);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The bound `udplab run` refuses enormous runs by is a bound: no run records more.
+    #[test]
+    fn no_run_records_more_than_its_estimate(s in scenario()) {
+        let estimate = udplab_sim::estimate::Estimate::of(&s);
+        let trace = run(&s);
+        prop_assert!(
+            estimate.records >= trace.len() as u64,
+            "estimated {} records, recorded {}", estimate.records, trace.len()
+        );
+    }
 }

@@ -2,7 +2,7 @@
 //! the apps a [`crate::Lab`] attaches. The options `run` and `tap` share, and how they print, are
 //! in [`crate::output`]; the exit statuses in [`crate::exit`].
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -25,12 +25,22 @@ pub enum Command {
     /// Run a scenario in memory (virtual time) and print its timeline and summary.
     ///
     /// Exit status: 0 when the scenario's expectations hold, 1 when they do not, 2 for bad
-    /// input (for example a scenario file error), 3 when output cannot be written.
+    /// input (for example a scenario file error, or a run larger than --max-events), 3 when
+    /// output cannot be written, 6 when --timeout stopped the run (INCOMPLETE).
     Run {
         /// The scenario file (TOML), see scenarios/README.md.
         file: PathBuf,
         #[command(flatten)]
         output: Output,
+        /// Stop after this many wall-clock seconds if the run is not done by then: the run is
+        /// INCOMPLETE (exit 6), with what happened so far printed and written.
+        #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
+        timeout: Option<u64>,
+        /// Refuse to start a run that could record more than this many trace events (an upper
+        /// bound computed from the scenario before the run; each event kept costs about 300
+        /// bytes of memory, 550 with --json).
+        #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS)]
+        max_events: u64,
         #[command(flatten)]
         pictures: Pictures,
     },
@@ -169,17 +179,40 @@ pub enum Command {
     },
 }
 
+/// The default of `udplab run --max-events`: about 1.2 GB for the text timeline, 2.2 GB with
+/// `--json` (measured per event kept: 215 bytes with `--summary`, 285 with the timeline, 530
+/// with `--json`).
+pub const DEFAULT_MAX_EVENTS: u64 = 4_000_000;
+
+/// Whether a run of `scenario` stays within `max` trace events by its upper bound
+/// ([`udplab_sim::estimate::Estimate`]); if not, what to say.
+fn within_max_events(scenario: &udplab_sim::Scenario, max: u64) -> Result<(), String> {
+    let e = udplab_sim::estimate::Estimate::of(scenario);
+    if e.records <= max {
+        return Ok(());
+    }
+    Err(format!(
+        "this run could record up to {} trace events ({} datagram copies across its links), more than \
+         the limit of {max}; kept in memory that is about {} MB. Shorten `duration`, lower `count` or \
+         raise the retransmission timeout, or allow it with --max-events {}",
+        e.records,
+        e.datagrams,
+        e.records.saturating_mul(300) / 1_000_000,
+        e.records
+    ))
+}
+
 /// Reads a scenario file and attaches the apps `make` gives it; a file error, or a `code` node
 /// left without an app, is reported here and becomes exit status 2.
 fn load(make: &MakeSim<'_>, file: &Path) -> Result<Sim<'static>, ExitCode> {
     let scenario = udplab_scenario::load(file).map_err(|e| {
-        eprintln!("{e}");
+        crate::say!("{e}");
         ExitCode::from(EXIT_BAD_INPUT)
     })?;
     let sim = make(scenario);
     let missing = sim.missing_apps();
     if !missing.is_empty() {
-        eprintln!("error: {}: {}", file.display(), missing_apps(&missing));
+        crate::say!("error: {}: {}", file.display(), missing_apps(&missing));
         return Err(ExitCode::from(EXIT_BAD_INPUT));
     }
     Ok(sim)
@@ -210,16 +243,25 @@ pub fn missing_apps(nodes: &[&str]) -> String {
 /// one code path of `udplab` and of every lab binary (see [`crate::Lab`]).
 pub fn run(make: &MakeSim<'_>, args: Args) -> ExitCode {
     match args.command {
-        Command::Run { file, output, pictures } => {
+        Command::Run { file, output, timeout, max_events, pictures } => {
             let sim = match load(make, &file) {
                 Ok(s) => s,
                 Err(code) => return code,
             };
+            if let Err(why) = within_max_events(sim.scenario(), max_events) {
+                crate::say!("error: {}: {why}", file.display());
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+            if let Err(e) = pictures.check_writable() {
+                crate::say!("error: {e}");
+                return ExitCode::from(EXIT_IO);
+            }
             let seed = output.seed.unwrap_or(sim.scenario().seed);
-            match udplab_teach::run_sim_captured(&sim, seed, pictures.pcap.is_some()) {
+            let limit = timeout.map(std::time::Duration::from_secs);
+            match udplab_teach::run_sim_within(&sim, seed, pictures.pcap.is_some(), limit) {
                 Ok((out, captured)) => report_taught(&out, &captured, &output, &pictures),
                 Err(e) => {
-                    eprintln!("error: {}: {e}", file.display());
+                    crate::say!("error: {}: {e}", file.display());
                     ExitCode::from(EXIT_BAD_INPUT)
                 }
             }
@@ -249,19 +291,21 @@ pub fn run(make: &MakeSim<'_>, args: Args) -> ExitCode {
             };
             match udplab_teach::sweep::command_with(make, sim.scenario(), &request) {
                 Ok(_) if quiet => ExitCode::SUCCESS,
-                Ok(table) => {
-                    let mut stdout = std::io::stdout().lock();
-                    match stdout.write_all(table.as_bytes()).and_then(|()| stdout.flush()) {
-                        Ok(()) => ExitCode::SUCCESS,
-                        Err(_) => ExitCode::from(EXIT_IO),
+                Ok(table) => match crate::streams::to_stdout(&table) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        if e.kind() != std::io::ErrorKind::BrokenPipe {
+                            crate::say!("error: writing output: {e}");
+                        }
+                        ExitCode::from(EXIT_IO)
                     }
-                }
+                },
                 Err(e @ udplab_teach::sweep::SweepError::BadInput(_)) => {
-                    eprintln!("error: {e}");
+                    crate::say!("error: {e}");
                     ExitCode::from(EXIT_BAD_INPUT)
                 }
                 Err(e @ udplab_teach::sweep::SweepError::Io(_)) => {
-                    eprintln!("error: {e}");
+                    crate::say!("error: {e}");
                     ExitCode::from(EXIT_IO)
                 }
             }

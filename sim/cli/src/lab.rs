@@ -141,12 +141,16 @@ impl Lab {
         I: IntoIterator<Item = T>,
         T: Into<OsString> + Clone,
     {
-        match Args::try_parse_from(args) {
+        crate::streams::check_standard_streams();
+        let code = match Args::try_parse_from(args) {
             Ok(args) => crate::cli::run(&|scenario| self.sim(scenario), args),
             Err(e) => {
-                let _ = e.print();
+                if e.print().is_err() {
+                    crate::streams::stderr_lost();
+                }
                 ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(crate::exit::EXIT_BAD_INPUT))
             }
-        }
+        };
+        crate::streams::exit_status(code)
     }
 }

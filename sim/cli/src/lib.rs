@@ -13,7 +13,8 @@
 //! and what each command does), [`tap`], [`wokwi`] and [`qemu`] (the real-clock runners),
 //! [`chip`] (what the two ESP32 runners share: the console command, the image build, the
 //! serial-log verdict), [`output`] (printing a run, and the options `run` and `tap` share),
-//! [`exit`] (the exit statuses).
+//! [`streams`] (stdout and stderr that never panic and never hide a failure), [`exit`] (the exit
+//! statuses).
 
 pub mod chip;
 pub mod cli;
@@ -21,6 +22,7 @@ pub mod exit;
 pub mod lab;
 pub mod output;
 pub mod qemu;
+pub mod streams;
 pub mod tap;
 pub mod wokwi;
 

@@ -2,7 +2,7 @@
 //! options (`--seed`, `--json`, `--summary`), the teaching options (`--ladder`, `--svg`, `--html`,
 //! `--pcap`, ...), and printing the result and turning its verdict into the exit status.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -84,6 +84,10 @@ impl Pictures {
     /// so a real-clock run does not end with "cannot write" after minutes.
     pub fn check_writable(&self) -> Result<(), udplab_teach::files::WriteError> {
         for path in [&self.svg, &self.mermaid, &self.html, &self.pcap].into_iter().flatten() {
+            if path.as_os_str() == "-" && crate::streams::stdout_closed() {
+                let message = "standard output is closed".to_string();
+                return Err(udplab_teach::files::WriteError { path: path.clone(), message });
+            }
             udplab_teach::files::check_writable(path)?;
         }
         Ok(())
@@ -139,7 +143,7 @@ pub(crate) fn report_taught(
     match written {
         Ok(()) => code,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::say!("error: {e}");
             ExitCode::from(EXIT_IO)
         }
     }
@@ -147,22 +151,21 @@ pub(crate) fn report_taught(
 
 /// Prints `text` and turns the run's verdict into the exit status.
 fn print_and_judge(out: &RunOutput, text: &str) -> ExitCode {
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    if let Err(e) = crate::streams::to_stdout(text) {
         // A closed pipe (`udplab run x | head`) is not worth a message.
         if e.kind() != std::io::ErrorKind::BrokenPipe {
-            eprintln!("error: writing output: {e}");
+            crate::say!("error: writing output: {e}");
         }
         return ExitCode::from(EXIT_IO);
     }
     if let Some(why) = &out.incomplete {
-        eprintln!("incomplete: {why}");
+        crate::say!("incomplete: {why}");
         ExitCode::from(crate::exit::EXIT_INCOMPLETE)
     } else if out.failures.is_empty() {
         ExitCode::SUCCESS
     } else {
         for f in &out.failures {
-            eprintln!("expectation failed: {f}");
+            crate::say!("expectation failed: {f}");
         }
         ExitCode::from(EXIT_EXPECTATIONS)
     }

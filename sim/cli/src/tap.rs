@@ -33,7 +33,7 @@ pub fn main(sim: &Sim<'_>, output: &Output, pictures: &Pictures, how: How) -> Ex
     let seed = output.seed.unwrap_or(scenario.seed);
     if firmware.is_none() && !scenario.nodes.iter().any(|n| matches!(n.role, Role::Server(_))) {
         let names: Vec<&str> = scenario.nodes.iter().map(|n| n.name.as_str()).collect();
-        eprintln!(
+        crate::say!(
             "error: the scenario has no server node to run as firmware by default: name the node with \
              --firmware NODE (its nodes: {})",
             names.join(", ")
@@ -41,20 +41,20 @@ pub fn main(sim: &Sim<'_>, output: &Output, pictures: &Pictures, how: How) -> Ex
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     if hold.is_some() && output.json {
-        eprintln!(
+        crate::say!(
             "error: --hold prints each datagram's fate as it happens, as text; --json needs a finished run. \
              Hold without --json (and add --pcap/--html for files), or drop --hold for a JSON run"
         );
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     if let Err(e) = pictures.check_writable() {
-        eprintln!("error: {e}");
+        crate::say!("error: {e}");
         return ExitCode::from(crate::exit::EXIT_IO);
     }
     let apps = match sim.apps() {
         Ok(apps) => apps,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::say!("error: {e}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
@@ -76,35 +76,37 @@ pub fn main(sim: &Sim<'_>, output: &Output, pictures: &Pictures, how: How) -> Ex
         let fw = scenario.nodes.iter().find(|n| n.name == r.firmware_name);
         match fw.map(|n| n.role) {
             Some(Role::Client(c)) => {
-                eprintln!("{}", hold_instructions_client(r, c.server_addr, c.server_port, c.count));
+                crate::say!("{}", hold_instructions_client(r, c.server_addr, c.server_port, c.count));
                 // The client's clock starts when the person is ready, not before: otherwise it
                 // has sent everything before anyone listens.
                 let mut line = String::new();
                 let _ = std::io::stdin().read_line(&mut line);
             }
-            _ => eprintln!("{}", hold_instructions(r)),
+            _ => crate::say!("{}", hold_instructions(r)),
         }
     };
     let mut live = |rec: &udplab_sim::Record| {
         if holding {
             let mut s = String::new();
             let _ = lines.write(&mut s, rec);
-            println!("{s}");
+            s.push('\n');
+            // Live lines are a view of the run; the run goes on if nobody can see them.
+            let _ = crate::streams::to_stdout(&s);
         }
     };
     let run = match run_tap_apps(scenario, seed, apps, &opts, Hooks { ready: &mut ready, live: &mut live }) {
         Ok(run) => run,
         Err(HostError::Missing(why)) => {
-            eprintln!("error: cannot run on a TAP here: {why}");
+            crate::say!("error: cannot run on a TAP here: {why}");
             return ExitCode::from(EXIT_ENVIRONMENT);
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::say!("error: {e}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
     if run.device_errors.rx + run.device_errors.tx > 0 {
-        eprintln!(
+        crate::say!(
             "note: the TAP reported {} receive and {} send errors (last: {}); those frames were dropped",
             run.device_errors.rx,
             run.device_errors.tx,
@@ -112,26 +114,26 @@ pub fn main(sim: &Sim<'_>, output: &Output, pictures: &Pictures, how: How) -> Ex
         );
     }
     if run.kernel_dropped > 0 {
-        eprintln!(
+        crate::say!(
             "note: the kernel dropped {} frames towards the firmware in the TAP's queue (its transmit drop \
              counter): sent by the kernel peers, they never reached a link",
             run.kernel_dropped
         );
     }
     if run.link_restored > 0 {
-        eprintln!(
+        crate::say!(
             "note: the TAP went down and up {} time(s); the route to the firmware was restored each time",
             run.link_restored
         );
     }
     if run.overflow > 0 {
-        eprintln!(
+        crate::say!(
             "note: {} received frames were dropped because the stack fell behind (queue full)",
             run.overflow
         );
     }
     if matches!(run.stop, Stop::Interrupted | Stop::Terminated) {
-        eprintln!("note: stopped by a signal; the namespace and TAP are gone");
+        crate::say!("note: stopped by a signal; the namespace and TAP are gone");
     }
     // Holding ends with Ctrl-C by design: that is not an unfinished scenario.
     let incomplete = if holding { None } else { run.stop.incomplete().map(String::from) };
@@ -141,7 +143,7 @@ pub fn main(sim: &Sim<'_>, output: &Output, pictures: &Pictures, how: How) -> Ex
         return match udplab_teach::write_requested(&out, &run.captured, &pictures.requested()) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::say!("error: {e}");
                 ExitCode::from(crate::exit::EXIT_IO)
             }
         };
@@ -194,6 +196,6 @@ fn hold_instructions(r: &udplab_host::Ready) -> String {
 
 #[cfg(not(target_os = "linux"))]
 pub fn main(_: &Sim<'_>, _: &Output, _: &Pictures, _: How) -> ExitCode {
-    eprintln!("error: this udplab was built without TAP support (Linux only)");
+    crate::say!("error: this udplab was built without TAP support (Linux only)");
     ExitCode::from(EXIT_ENVIRONMENT)
 }

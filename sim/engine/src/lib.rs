@@ -8,6 +8,7 @@ extern crate alloc;
 
 pub mod device;
 mod due;
+pub mod estimate;
 pub mod impaired;
 pub mod link;
 pub mod net;

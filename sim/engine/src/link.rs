@@ -10,11 +10,13 @@
 //!
 //! Order of decisions for datagram #i (numbered from 1 on each link, for the reader):
 //!
-//! 1. the Gilbert-Elliott chain steps (when that model is active), whatever happens next;
+//! 1. the Gilbert-Elliott chain steps (when that model is active), whatever happens next (with
+//!    `order = "netem"` the loss below is decided by the state before this step);
 //! 2. lost if the link is down (outage phase), if `i` is in the drop list, if the packet is over
 //!    the MTU, by the loss model, or because the link already holds `queue` datagrams;
 //! 3. otherwise: serialised at the rate limit behind earlier datagrams, possibly duplicated
-//!    (one extra copy, never copied again), possibly corrupted (one bit of the UDP payload; both
+//!    (one extra copy, never copied again; when the queue has room for one copy only, the
+//!    extra copy is dropped and traced, the original goes on), possibly corrupted (one bit of the UDP payload; both
 //!    copies carry the same damage), possibly held back for reordering, and each copy delayed by
 //!    `delay` plus its own jitter.
 //!
@@ -31,7 +33,7 @@ use smoltcp::wire::{IpProtocol, Ipv4Packet, UdpPacket};
 
 use crate::repeats::Repeats;
 use crate::rng::{Prob, Purpose, draw, mix};
-use crate::scenario::{Jitter, Link, Loss};
+use crate::scenario::{GeOrder, Jitter, Link, Loss};
 
 /// Why a link lost a datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -72,6 +74,15 @@ pub struct Passage {
     /// Extra hold for reordering (0: not reordered).
     pub held_us: u64,
     pub corrupted: Option<Corruption>,
+    /// The datagram was chosen for duplication but the queue had room for one copy only: the
+    /// extra copy was dropped and the original went on (tail drop of the copy, never of the
+    /// original).
+    #[serde(skip_serializing_if = "is_false")]
+    pub copy_dropped: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -130,9 +141,14 @@ impl LinkState {
         let ge_step = |state: &mut bool, p: Prob, r: Prob, d: u64| {
             *state = if *state { !r.hit(d) } else { p.hit(d) };
         };
-        if let Loss::GilbertElliott { p, r, .. } = imp.loss {
+        // The state that decides this datagram's loss (see `GeOrder`).
+        let mut ge_bad = self.ge_bad;
+        if let Loss::GilbertElliott { p, r, order, .. } = imp.loss {
             let d = self.draw(content, Purpose::GilbertElliott as u64);
             ge_step(&mut self.ge_bad, p, r, d);
+            if order == GeOrder::StepThenDecide {
+                ge_bad = self.ge_bad;
+            }
         }
 
         if imp.down {
@@ -154,9 +170,9 @@ impl LinkState {
                 }
             }
             Loss::GilbertElliott { loss_bad, loss_good, .. } => {
-                let p = if self.ge_bad { loss_bad } else { loss_good };
+                let p = if ge_bad { loss_bad } else { loss_good };
                 if p.hit(loss_draw) {
-                    return Fate::Lost(LossReason::Burst { bad: self.ge_bad, p });
+                    return Fate::Lost(LossReason::Burst { bad: ge_bad, p });
                 }
             }
         }
@@ -164,10 +180,12 @@ impl LinkState {
         while self.held.peek().is_some_and(|Reverse(t)| *t <= now_us) {
             self.held.pop();
         }
-        let copies: u8 = if imp.duplicate.hit(self.draw(content, Purpose::Duplicate as u64)) { 2 } else { 1 };
-        if self.held.len() + usize::from(copies) > imp.queue as usize {
+        if self.held.len() >= imp.queue as usize {
             return Fate::Lost(LossReason::QueueFull { limit: imp.queue });
         }
+        let duplicate = imp.duplicate.hit(self.draw(content, Purpose::Duplicate as u64));
+        let copy_dropped = duplicate && self.held.len() + 2 > imp.queue as usize;
+        let copies: u8 = if duplicate && !copy_dropped { 2 } else { 1 };
 
         let start = now_us.max(self.busy_until_us);
         let depart = if imp.rate_bps == 0 {
@@ -199,7 +217,14 @@ impl LinkState {
             *slot = depart + delay + held_us;
             self.held.push(Reverse(*slot));
         }
-        Fate::Passed(Passage { copies, arrive_us, queued_us: depart - now_us, held_us, corrupted })
+        Fate::Passed(Passage {
+            copies,
+            arrive_us,
+            queued_us: depart - now_us,
+            held_us,
+            corrupted,
+            copy_dropped,
+        })
     }
 }
 

@@ -52,6 +52,10 @@ impl fmt::Display for Spread {
     }
 }
 
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
 /// What one directed link did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct LinkSummary {
@@ -65,6 +69,9 @@ pub struct LinkSummary {
     pub lost_queue_full: u64,
     /// Extra copies made.
     pub duplicated: u64,
+    /// Extra copies dropped at birth because the queue had room for the original only.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub duplicates_dropped: u64,
     pub corrupted: u64,
     pub held_for_reordering: u64,
     /// Copies that came out of the link (duplicates included).
@@ -195,6 +202,7 @@ impl Summary {
                         }
                         Fate::Passed(p) => {
                             s.duplicated += u64::from(p.copies - 1);
+                            s.duplicates_dropped += u64::from(p.copy_dropped);
                             s.corrupted += u64::from(p.corrupted.is_some());
                             s.held_for_reordering += u64::from(p.held_us > 0);
                         }
@@ -378,6 +386,13 @@ impl Summary {
                     write!(out, " {what} {n}")?;
                 }
                 writeln!(out)?;
+            }
+            if l.duplicates_dropped > 0 {
+                writeln!(
+                    out,
+                    "  {:<w$}  duplicate copies lost at the full queue (originals kept): {}",
+                    "", l.duplicates_dropped
+                )?;
             }
         }
         for l in self.links.iter().filter(|l| l.dropped_stack_busy + l.dropped_fragments > 0) {

@@ -84,7 +84,29 @@ pub enum Loss {
         r: Prob,
         loss_bad: Prob,
         loss_good: Prob,
+        /// Whether a datagram's loss is decided by the state the chain steps into (udplab's
+        /// default) or by the state the datagram found, as tc netem does.
+        #[serde(default)]
+        order: GeOrder,
     },
+}
+
+/// When the Gilbert-Elliott chain steps relative to the loss decision for a datagram.
+///
+/// Both orders give the same long-run loss rate and burst lengths; they differ by one datagram
+/// at each edge. udplab steps first so that a datagram's fate depends on the chain *including*
+/// its own step (the first datagram after `p` fires is already in the bad state, which is how
+/// lessons explain a burst starting); netem decides first and steps after, so a burst starts one
+/// datagram later. Choose [`GeOrder::Netem`] to reproduce a netem `gemodel` run datagram for
+/// datagram.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GeOrder {
+    /// Step the chain, then decide the loss with the new state.
+    #[default]
+    StepThenDecide,
+    /// Decide the loss with the state the datagram found, then step (tc netem's order).
+    Netem,
 }
 
 /// Shape of the delay variation.
@@ -215,8 +237,9 @@ impl core::fmt::Display for Impairment {
         match self.loss {
             Loss::None => {}
             Loss::Bernoulli { p } => push(format_args!("loss {p}")),
-            Loss::GilbertElliott { p, r, loss_bad, loss_good } => push(format_args!(
-                "burst loss (Gilbert-Elliott p={p} r={r} loss bad={loss_bad} good={loss_good})"
+            Loss::GilbertElliott { p, r, loss_bad, loss_good, order } => push(format_args!(
+                "burst loss (Gilbert-Elliott p={p} r={r} loss bad={loss_bad} good={loss_good}{})",
+                if order == GeOrder::Netem { ", netem order" } else { "" }
             )),
         }
         if !self.drop.is_empty() {

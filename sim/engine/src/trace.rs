@@ -348,6 +348,9 @@ impl<'a> Lines<'a> {
         if p.copies > 1 {
             write!(out, ", DUPLICATED: copy arrives in {}", Ms(p.arrive_us[1] - now))?;
         }
+        if p.copy_dropped {
+            out.write_str(", DUPLICATED but the copy LOST: queue full")?;
+        }
         if let Some(c) = p.corrupted {
             write!(out, ", CORRUPTED: payload bit {} flipped", c.bit)?;
             out.write_str(if c.checksum_fixed {

@@ -11,7 +11,7 @@ use udplab_firmware::wire::HEADER_LEN;
 use udplab_firmware::{ArqConfig, ClientConfig, Reply, Role, ServerConfig};
 use udplab_sim::Scenario;
 use udplab_sim::rng::Prob;
-use udplab_sim::scenario::{Expect, Impairment, Jitter, Link, Loss, Node, Phase};
+use udplab_sim::scenario::{Expect, GeOrder, Impairment, Jitter, Link, Loss, Node, Phase};
 
 use super::error::{Fail, fail};
 use super::table::{Table, Value, boolean, choice, closest, describe, duration, integer, list, rate, string};
@@ -107,7 +107,7 @@ const EXPECT_KEYS: &[&str] = &[
     "lost_max",
 ];
 const ARQ_KEYS: &[&str] = &["window", "rto", "rto_max", "max_attempts"];
-const LOSS_KEYS: &[&str] = &["model", "p", "r", "loss_bad", "loss_good"];
+const LOSS_KEYS: &[&str] = &["model", "p", "r", "loss_bad", "loss_good", "order"];
 
 /// Which table a key was found in, for the hint about where it belongs instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -601,7 +601,7 @@ fn loss(v: &Value<'_>) -> Result<Loss, Fail> {
         &models,
     )?;
     if model == "bernoulli" {
-        for k in ["r", "loss_bad", "loss_good"] {
+        for k in ["r", "loss_bad", "loss_good", "order"] {
             if let Some(span) = t.key_span(k) {
                 return fail!(
                     span,
@@ -619,7 +619,14 @@ fn loss(v: &Value<'_>) -> Result<Loss, Fail> {
     )?;
     let loss_bad = t.get("loss_bad").map(|v| prob("loss_bad", v)).transpose()?.unwrap_or(Prob::ALWAYS);
     let loss_good = t.get("loss_good").map(|v| prob("loss_good", v)).transpose()?.unwrap_or(Prob::NEVER);
-    Ok(Loss::GilbertElliott { p, r, loss_bad, loss_good })
+    let order = match t.get("order") {
+        None => GeOrder::StepThenDecide,
+        Some(v) => match choice("order", v, &["step-then-decide", "netem"])? {
+            "netem" => GeOrder::Netem,
+            _ => GeOrder::StepThenDecide,
+        },
+    };
+    Ok(Loss::GilbertElliott { p, r, loss_bad, loss_good, order })
 }
 
 fn drop_list(v: &Value<'_>) -> Result<Vec<u64>, Fail> {

@@ -5,7 +5,7 @@ use udplab_firmware::{AppEvent, ArqConfig, Reply, Role};
 use udplab_sim::link::{Fate, LossReason};
 use udplab_sim::report::Summary;
 use udplab_sim::rng::Prob;
-use udplab_sim::scenario::{Impairment, Jitter, Loss};
+use udplab_sim::scenario::{GeOrder, Impairment, Jitter, Loss};
 use udplab_sim::{Event, Record, Scenario};
 
 use super::*;
@@ -445,6 +445,7 @@ lost_max = 3
             r: ppb(250_000_000),
             loss_bad: ppb(750_000_000),
             loss_good: Prob::NEVER,
+            order: GeOrder::StepThenDecide,
         },
         drop: vec![3, 17],
         delay_us: 20_000,
@@ -949,4 +950,30 @@ fn mangled_input_never_panics() {
         }
     }
     assert!(n > 10_000, "{n} variants");
+}
+
+#[test]
+fn gilbert_elliott_takes_netem_order_and_bernoulli_refuses_it() {
+    let with = |loss: &str| format!("{BASE}\n[[link]]\nbetween = [\"laptop\", \"board\"]\nloss = {loss}\n");
+    let s = ok(&with(r#"{ model = "gilbert-elliott", p = "5%", r = "50%", order = "netem" }"#));
+    assert!(matches!(s.links[0].impairment.loss, Loss::GilbertElliott { order: GeOrder::Netem, .. }));
+    let s = ok(&with(r#"{ model = "gilbert-elliott", p = "5%", r = "50%" }"#));
+    assert!(matches!(
+        s.links[0].impairment.loss,
+        Loss::GilbertElliott { order: GeOrder::StepThenDecide, .. }
+    ));
+
+    let source = with(r#"{ model = "gilbert-elliott", p = "5%", r = "50%", order = "netm" }"#);
+    let e = err(&source);
+    assert!(
+        e.message.contains("\"step-then-decide\", \"netem\"") && e.message.contains("did you mean \"netem\""),
+        "{e}"
+    );
+    assert_eq!((e.line, e.column), {
+        let (l, c) = position(&source, "order = |\"netm\"", 0);
+        (Some(l), Some(c))
+    });
+    let source = with(r#"{ model = "bernoulli", p = "5%", order = "netem" }"#);
+    let e = err(&source);
+    assert!(e.message.contains("`order` belongs to model = \"gilbert-elliott\""), "{e}");
 }

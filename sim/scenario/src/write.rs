@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use udplab_firmware::{ArqConfig, ClientConfig, Reply, Role, ServerConfig};
 use udplab_sim::Scenario;
 use udplab_sim::rng::Prob;
-use udplab_sim::scenario::{Expect, Impairment, Jitter, Link, Loss, Phase};
+use udplab_sim::scenario::{Expect, GeOrder, Impairment, Jitter, Link, Loss, Phase};
 
 use super::convert::{CLIENT_PORT_BASE, DEFAULT_INTERVAL_US, DEFAULT_REORDER_HOLD_US, DEFAULT_SIZE};
 
@@ -267,7 +267,7 @@ impl Writer {
         match loss {
             Loss::None => self.line("loss", "0", None),
             Loss::Bernoulli { p } => self.prob("loss", p),
-            Loss::GilbertElliott { p, r, loss_bad, loss_good } => {
+            Loss::GilbertElliott { p, r, loss_bad, loss_good, order } => {
                 let parts = [("p", p), ("r", r), ("loss_bad", loss_bad), ("loss_good", loss_good)];
                 let mut notes = Vec::new();
                 let fields: Vec<String> = parts
@@ -278,7 +278,8 @@ impl Writer {
                         format!("{k} = {text}")
                     })
                     .collect();
-                let table = format!("{{ model = \"gilbert-elliott\", {} }}", fields.join(", "));
+                let order = if order == GeOrder::Netem { ", order = \"netem\"" } else { "" };
+                let table = format!("{{ model = \"gilbert-elliott\", {}{order} }}", fields.join(", "));
                 let note = (!notes.is_empty()).then(|| notes.join("; "));
                 self.line("loss", &table, note);
             }

@@ -6,7 +6,7 @@ use udplab_firmware::{ArqConfig, ClientConfig, Reply, Role, ServerConfig};
 use udplab_scenario::{load, parse, to_toml};
 use udplab_sim::Scenario;
 use udplab_sim::rng::Prob;
-use udplab_sim::scenario::{Expect, Impairment, Jitter, Link, Loss, Node, Phase};
+use udplab_sim::scenario::{Expect, GeOrder, Impairment, Jitter, Link, Loss, Node, Phase};
 
 /// `parse(to_toml(s))`, which must succeed, and the text.
 fn reparse(s: &Scenario) -> (Scenario, String) {
@@ -76,6 +76,7 @@ fn busy() -> Impairment {
             r: ppb(250_000_000),
             loss_bad: ppb(1),
             loss_good: ppb(999_999_999),
+            order: GeOrder::Netem,
         },
         drop: vec![1, 3, 17],
         delay_us: 1_500,

@@ -58,6 +58,48 @@ pub fn run_scenario(scenario: &Scenario, seed: u64) -> Result<RunOutput, RunErro
     Ok(RunOutput::from_trace(scenario, seed, trace))
 }
 
+/// [`run_sim`] with a wall-clock limit, keeping the bytes of every datagram when `capture` is
+/// set: what `udplab run --timeout` does. A run still going after `limit` stops where it is and
+/// is INCOMPLETE (its expectations are not judged); what it recorded so far is kept. Without a
+/// limit, or within it, the result is exactly [`run_sim`]'s (or [`Sim::run_with_capture`]'s).
+pub fn run_sim_within(
+    sim: &Sim<'_>,
+    seed: u64,
+    capture: bool,
+    limit: Option<std::time::Duration>,
+) -> Result<(RunOutput, Vec<udplab_sim::net::Captured>), RunError> {
+    let mut net = sim.network(seed)?;
+    if capture {
+        net.capture();
+    }
+    let scenario = sim.scenario();
+    let end_us = scenario.duration_us;
+    let started = std::time::Instant::now();
+    let mut steps: u64 = 0;
+    let mut stopped = false;
+    while net.advance(end_us) {
+        steps += 1;
+        // Reading the clock costs more than an event; every 1024 events is often enough.
+        if steps.is_multiple_of(1024) && limit.is_some_and(|l| started.elapsed() >= l) {
+            stopped = true;
+            break;
+        }
+    }
+    let captured = net.take_captured();
+    if !stopped {
+        return Ok((RunOutput::from_trace(scenario, seed, net.finish()), captured));
+    }
+    let trace = net.take_records();
+    let reached = trace.last().map_or(0, |r| r.at_us);
+    let why = format!(
+        "stopped by the wall-clock limit ({} s) at virtual time {} s of {} s",
+        limit.map_or(0, |l| l.as_secs()),
+        Time(reached).to_string().trim(),
+        Time(end_us).to_string().trim()
+    );
+    Ok((RunOutput::judged(scenario, seed, trace, Clock::Virtual, Some(why)), captured))
+}
+
 /// Runs `sim` (a scenario with apps attached, and perhaps a labeller) in virtual time with
 /// `seed`. For a `Sim` without attached apps the result is that of [`run_scenario`].
 pub fn run_sim(sim: &Sim<'_>, seed: u64) -> Result<RunOutput, RunError> {

@@ -123,7 +123,7 @@ use udplab_scenario::DEFAULT_REORDER_HOLD_US;
 use udplab_sim::Scenario;
 use udplab_sim::pair::Pair;
 use udplab_sim::rng::Prob;
-use udplab_sim::scenario::{Impairment, Jitter, Link, Loss, Phase};
+use udplab_sim::scenario::{GeOrder, Impairment, Jitter, Link, Loss, Phase};
 
 /// One in a billion: probabilities are drawn in parts per billion, the precision of a scenario
 /// file.
@@ -163,8 +163,11 @@ pub fn loss() -> impl Strategy<Value = Loss> {
     prop_oneof![
         Just(Loss::None),
         (1..=BILLION).prop_map(|ppb| Loss::Bernoulli { p: Prob::from_ppb(ppb).expect("in range") }),
-        (any_prob(), any_prob(), any_prob(), any_prob())
-            .prop_map(|(p, r, loss_bad, loss_good)| Loss::GilbertElliott { p, r, loss_bad, loss_good }),
+        (any_prob(), any_prob(), any_prob(), any_prob(), ge_order()).prop_map(
+            |(p, r, loss_bad, loss_good, order)| {
+                Loss::GilbertElliott { p, r, loss_bad, loss_good, order }
+            }
+        ),
     ]
 }
 
@@ -750,13 +753,19 @@ where
     }
 }
 
+/// Either order of the Gilbert-Elliott step and decision; shrinks towards udplab's default.
+fn ge_order() -> impl Strategy<Value = GeOrder> {
+    prop_oneof![Just(GeOrder::StepThenDecide), Just(GeOrder::Netem)]
+}
+
 /// Loss models within `max_ppb` (see [`Space::loss_up_to`]); shrinks towards no loss, then
 /// Bernoulli, then milder bursts.
 fn up_to_loss(max_ppb: u64) -> BoxedStrategy<Loss> {
     let models = prop_oneof![
         some_prob(max_ppb).prop_map(|p| Loss::Bernoulli { p }),
-        (prob(BILLION), prob_from_one(), prob(max_ppb), prob(max_ppb))
-            .prop_map(|(p, r, loss_bad, loss_good)| Loss::GilbertElliott { p, r, loss_bad, loss_good }),
+        (prob(BILLION), prob_from_one(), prob(max_ppb), prob(max_ppb), ge_order()).prop_map(
+            |(p, r, loss_bad, loss_good, order)| Loss::GilbertElliott { p, r, loss_bad, loss_good, order }
+        ),
     ];
     knob(Loss::None, (max_ppb > 0).then(|| models.boxed()))
 }

@@ -70,7 +70,7 @@ pub fn lesson_elf(project: &Path) -> Result<PathBuf, String> {
 /// when it is not one of the lessons.
 pub fn build_image(project: &Path, scenario_file: &Path) -> Result<(), String> {
     let dir = project.join("firmware/esp32");
-    eprintln!("building the ESP32 image in {} ...", dir.display());
+    crate::say!("building the ESP32 image in {} ...", dir.display());
     let mut cmd = Command::new("cargo");
     cmd.args(["build", "--release"]).current_dir(&dir);
     let lessons = project.join("scenarios");
@@ -129,21 +129,27 @@ pub fn compare(sim: &Sim<'_>, name: &str, seed: u64, chip: &SerialTrace) -> Resu
 pub fn report(runner: &str, name: &str, seed: u64, verdict: Result<usize, Failure>) -> ExitCode {
     match verdict {
         Ok(lines) => {
-            println!(
-                "PASS: {name} seed {seed}: the ESP32 in {runner} printed the same {lines} trace lines as `udplab run`"
+            let line = format!(
+                "PASS: {name} seed {seed}: the ESP32 in {runner} printed the same {lines} trace lines as `udplab run`\n"
             );
-            ExitCode::SUCCESS
+            match crate::streams::to_stdout(&line) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    crate::say!("error: writing output: {e}");
+                    ExitCode::from(crate::exit::EXIT_IO)
+                }
+            }
         }
         Err(Failure::Failed(m)) => {
-            eprintln!("{} FAILED: {m}", runner.to_uppercase());
+            crate::say!("{} FAILED: {m}", runner.to_uppercase());
             ExitCode::from(EXIT_EMULATOR_FAILED)
         }
         Err(Failure::Mismatch(m)) => {
-            eprintln!("{m}");
+            crate::say!("{m}");
             ExitCode::from(EXIT_MISMATCH)
         }
         Err(Failure::BadInput(m)) => {
-            eprintln!("error: {m}");
+            crate::say!("error: {m}");
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }

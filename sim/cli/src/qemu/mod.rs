@@ -145,7 +145,7 @@ fn output_within(cmd: &mut Command, limit: Duration) -> Result<(std::process::Ex
 /// Merges `elf` into the flash image `out` with espflash.
 fn merge(espflash: &Path, elf: &Path, out: &Path) -> Result<(), String> {
     let args = command::merge_args(elf, out);
-    eprintln!("merging the image: {} {}", espflash.display(), args.join(" "));
+    crate::say!("merging the image: {} {}", espflash.display(), args.join(" "));
     let mut cmd = Command::new(espflash);
     // No update check: nothing here talks to the network.
     cmd.args(&args).env("ESPFLASH_SKIP_UPDATE_CHECK", "true");
@@ -175,7 +175,7 @@ pub fn main(sim: &Sim<'_>, file: &Path, opts: &QemuOptions) -> ExitCode {
     let tools = match preflight(opts.image.is_none()) {
         Ok(tools) => tools,
         Err(why) => {
-            eprintln!("NOT RUN: {why}");
+            crate::say!("NOT RUN: {why}");
             return ExitCode::from(EXIT_ENVIRONMENT);
         }
     };
@@ -200,7 +200,7 @@ pub fn main(sim: &Sim<'_>, file: &Path, opts: &QemuOptions) -> ExitCode {
 }
 
 fn bad_input(message: String) -> ExitCode {
-    eprintln!("error: {message}");
+    crate::say!("error: {message}");
     ExitCode::from(EXIT_BAD_INPUT)
 }
 
@@ -242,8 +242,8 @@ fn run_image(
     let typed = chip::console_command(name, seed);
     let begin = begin_line(name, seed);
     let end = format!("{}{name} ", udplab_sim::serial::END);
-    eprintln!("running {} {}", qemu.display(), args.join(" "));
-    eprintln!("typing `{typed}` at the `{BANNER}` banner (wall-clock limit {} s)", wall.as_secs());
+    crate::say!("running {} {}", qemu.display(), args.join(" "));
+    crate::say!("typing `{typed}` at the `{BANNER}` banner (wall-clock limit {} s)", wall.as_secs());
     let plan = console::Plan { program: qemu, args: &args, command: &typed, begin: &begin, end: &end, wall };
     let mut write_error = None;
     let session = console::run(&plan, &mut |line| {
@@ -255,7 +255,7 @@ fn run_image(
     })
     .map_err(Failure::Failed)?;
     if let Some(e) = write_error {
-        eprintln!("warning: the serial log could not be written whole: {e}");
+        crate::say!("warning: the serial log could not be written whole: {e}");
     }
     judge(sim, name, seed, &typed, &session, wall)
 }

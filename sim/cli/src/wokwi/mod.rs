@@ -92,7 +92,7 @@ pub fn main(sim: &Sim<'_>, file: &Path, opts: &WokwiOptions) -> ExitCode {
     let name = match chip::scenario_name(file) {
         Ok(n) => n,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::say!("error: {e}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
@@ -100,13 +100,13 @@ pub fn main(sim: &Sim<'_>, file: &Path, opts: &WokwiOptions) -> ExitCode {
     let cli = match preflight() {
         Ok(cli) => cli,
         Err(why) => {
-            eprintln!("NOT RUN: {why}");
+            crate::say!("NOT RUN: {why}");
             return ExitCode::from(EXIT_ENVIRONMENT);
         }
     };
     let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
     let Some(project) = opts.project.clone().or_else(|| chip::find_project(&cwd)) else {
-        eprintln!("error: no wokwi.toml here or above; pass --project DIR");
+        crate::say!("error: no wokwi.toml here or above; pass --project DIR");
         return ExitCode::from(EXIT_BAD_INPUT);
     };
     let elf = match &opts.elf {
@@ -118,7 +118,7 @@ pub fn main(sim: &Sim<'_>, file: &Path, opts: &WokwiOptions) -> ExitCode {
             match chip::lesson_elf(&project) {
                 Ok(elf) => elf,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    crate::say!("error: {e}");
                     return ExitCode::from(EXIT_BAD_INPUT);
                 }
             }
@@ -135,7 +135,7 @@ pub fn main(sim: &Sim<'_>, file: &Path, opts: &WokwiOptions) -> ExitCode {
     }
     let args =
         automation::command_line(&project, &elf, &project.join("diagram.json"), &yaml, &log, opts.timeout_ms);
-    eprintln!("running {} {}", cli.display(), args.join(" "));
+    crate::say!("running {} {}", cli.display(), args.join(" "));
     let code = run_with_timeout(&cli, &args, opts.wall_timeout);
     let text = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_file(&yaml);

@@ -9,6 +9,7 @@ pub mod apply;
 pub mod grid;
 pub mod output;
 
+use std::io::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -270,7 +271,9 @@ pub fn command_with(make: &MakeSim<'_>, scenario: &Scenario, req: &Request) -> R
     let plan = Plan::parse(&req.vary, req.seeds.as_deref(), scenario.seed).map_err(SweepError::BadInput)?;
     let runs = plan.points() * plan.seeds.len();
     let jobs = req.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
-    eprintln!(
+    // The plan line is a courtesy: a stderr that cannot take it must not stop the sweep.
+    let _ = writeln!(
+        std::io::stderr(),
         "sweep {}: {} grid point(s) x {} seed(s) = {runs} run(s) on {} thread(s)",
         scenario.name,
         plan.points(),
