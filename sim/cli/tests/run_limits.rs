@@ -67,13 +67,16 @@ fn a_run_past_the_event_limit_is_refused_with_the_estimate_and_the_flag() {
 
 #[test]
 fn a_run_stopped_by_the_timeout_is_incomplete_and_says_where_it_stopped() {
-    // Ten million echoes: minutes of work on any machine, stopped after one second.
-    let path = temp_file(
-        "long.toml",
-        "duration = \"20000s\"\n[[node]]\nname = \"laptop\"\nrole = \"client\"\nserver = \"board\"\n\
-         count = 10000000\ninterval = \"1ms\"\n[[node]]\nname = \"board\"\nrole = \"server\"\nport = 3333\n\
-         [expect]\nall_delivered = true\n",
-    );
+    // Eight million echoes: a minute or more of work on any machine, stopped after one second.
+    let mut file =
+        String::from("duration = \"2000s\"\n[[node]]\nname = \"board\"\nrole = \"server\"\nport = 3333\n");
+    for i in 0..8 {
+        file += &format!(
+            "[[node]]\nname = \"c{i}\"\nrole = \"client\"\nserver = \"board\"\ncount = 1000000\ninterval = \"1ms\"\n"
+        );
+    }
+    file += "[expect]\nall_delivered = true\n";
+    let path = temp_file("long.toml", &file);
     let html = Path::new(env!("CARGO_TARGET_TMPDIR")).join("long.html");
     let _ = std::fs::remove_file(&html);
     let out = udplab(&[
