@@ -28,6 +28,10 @@ pub const MAX_NAME: usize = 16;
 /// `reorder_hold` when a link does not say (so a `[[link]]` without impairment keys is
 /// `Impairment::default()` with this `reorder_hold_us`).
 pub const DEFAULT_REORDER_HOLD_US: u64 = 20_000;
+/// The largest seed: TOML integers are signed 64-bit, so a file cannot hold more, and every
+/// other place that takes a seed (`--seed`, `--seeds`, a sweep's `seed=`) stops here too so that
+/// any run can be written down as a file and replayed.
+pub const MAX_SEED: u64 = i64::MAX as u64;
 /// A client's `interval` when it does not say.
 pub const DEFAULT_INTERVAL_US: u64 = 100_000;
 /// A client's `size` when it does not say.
@@ -211,7 +215,9 @@ pub(crate) fn scenario(source: &str, path: &str) -> Result<Scenario, Fail> {
         None => String::new(),
     };
     let seed = match top.get("seed") {
-        Some(v) => integer("seed", v, 0..=i128::from(i64::MAX), "a seed, a whole number from 0")? as u64,
+        Some(v) => {
+            integer("seed", v, 0..=i128::from(MAX_SEED), &format!("an integer from 0 to {MAX_SEED}"))? as u64
+        }
         None => 1,
     };
     let dv = top.require("duration", "how long the run lasts in virtual time, like duration = \"10s\"")?;

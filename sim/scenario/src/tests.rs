@@ -650,7 +650,18 @@ fn bad_inputs_point_at_the_offending_key_or_value() {
             0,
             vec!["224.0.0.1 is a multicast address"],
         ),
-        (format!("seed = -1\n{BASE}"), "-1", 0, vec!["`seed`: expected a seed"]),
+        (
+            format!("seed = -1\n{BASE}"),
+            "-1",
+            0,
+            vec!["`seed`: expected an integer from 0 to 9223372036854775807, found -1"],
+        ),
+        (
+            format!("seed = 9223372036854775808\n{BASE}"),
+            "9223372036854775808",
+            0,
+            vec!["`seed`: expected an integer from 0 to 9223372036854775807, found 9223372036854775808"],
+        ),
         (
             link("from = \"laptop\"\nto = \"board\"\nreorder = 0.1\nreorder_hold = \"0ms\""),
             "\"0ms\"",
@@ -841,6 +852,53 @@ fn unreadable_files_are_errors_without_a_position() {
     let e = load(&path).unwrap_err();
     assert_eq!((e.line, e.column), (Some(2), Some(12)));
     assert!(e.message.contains("not UTF-8"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_largest_seed_is_the_largest_toml_integer() {
+    assert_eq!(MAX_SEED, i64::MAX as u64);
+    assert_eq!(ok(&format!("seed = 9223372036854775807\n{BASE}")).seed, MAX_SEED);
+    assert_eq!(ok(&format!("seed = 0x7fffffffffffffff\n{BASE}")).seed, MAX_SEED);
+    assert_eq!(ok(&format!("seed = 0\n{BASE}")).seed, 0);
+}
+
+#[test]
+fn files_above_the_size_limit_are_refused() {
+    let dir = std::env::temp_dir().join(format!("udplab-scenario-size-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let too_large = |e: &ScenarioError, path: &Path| {
+        assert_eq!((e.line, e.column), (None, None));
+        assert_eq!(e.path, path.display().to_string());
+        assert!(e.message.starts_with("the scenario file is larger than 1 MiB"), "{e}");
+        assert!(e.message.contains(&format!("the limit is {MAX_FILE_BYTES} bytes")), "{e}");
+    };
+
+    // Exactly at the limit: read and parsed (a comment padded out to the byte).
+    let at_limit = dir.join("at-limit.toml");
+    let mut text = BASE.to_owned();
+    text.push('#');
+    text.push_str(&"x".repeat(MAX_FILE_BYTES as usize - text.len() - 1));
+    text.push('\n');
+    assert_eq!(text.len() as u64, MAX_FILE_BYTES);
+    std::fs::write(&at_limit, &text).unwrap();
+    assert_eq!(load(&at_limit).unwrap().duration_us, 2_000_000);
+
+    // One byte more: refused.
+    let above = dir.join("above.toml");
+    text.push('\n');
+    std::fs::write(&above, &text).unwrap();
+    too_large(&load(&above).unwrap_err(), &above);
+
+    // A sparse 2 GiB file is refused from its size, without reading it.
+    let huge = dir.join("huge.toml");
+    std::fs::File::create(&huge).unwrap().set_len(2 << 30).unwrap();
+    too_large(&load(&huge).unwrap_err(), &huge);
+
+    // A device without end or size: reading stops past the limit.
+    #[cfg(unix)]
+    too_large(&load(Path::new("/dev/zero")).unwrap_err(), Path::new("/dev/zero"));
+
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

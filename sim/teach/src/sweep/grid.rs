@@ -89,7 +89,8 @@ impl Param {
     fn count_range(self) -> (u64, u64) {
         match self {
             Param::Count => (1, 1_000_000),
-            _ => (0, u64::MAX),
+            // A seed a scenario file can hold, so every run of a sweep can be replayed from one.
+            _ => (0, udplab_scenario::MAX_SEED),
         }
     }
 }
@@ -380,5 +381,17 @@ mod tests {
         assert!(err("loss=").contains("no values"));
         assert!(err("loss=0..1:0.00001").contains("too many"));
         assert!(parse_seeds("x").is_err());
+    }
+
+    #[test]
+    fn seeds_stop_where_a_scenario_file_does() {
+        assert_eq!(parse_seeds("9223372036854775807").unwrap(), [9_223_372_036_854_775_807]);
+        for beyond in ["9223372036854775808", "9223372036854775806..9223372036854775808"] {
+            let e = parse_seeds(beyond).unwrap_err();
+            assert!(e.contains("`seed` must be from 0 to 9223372036854775807"), "{e}");
+        }
+        assert!(
+            parse_vary("seed=18446744073709551615").unwrap_err().contains("from 0 to 9223372036854775807")
+        );
     }
 }
