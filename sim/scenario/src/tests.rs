@@ -500,7 +500,10 @@ fn bad_inputs_point_at_the_offending_key_or_value() {
             format!("{BASE}\nseed = 5\n"),
             "seed",
             0,
-            vec!["unknown key `seed` in [[node]]", "belongs at the top of the file"],
+            vec![
+                "`seed` is a top-level key, but this one is under the [[node]] header at line 9",
+                "move it to the top of the file, before the first [table] header",
+            ],
         ),
         (
             BASE.replace("count = 10", "count = 10\ninterval = \"100\""),
@@ -811,6 +814,79 @@ fn bad_inputs_point_at_the_offending_key_or_value() {
             assert!(e.message.contains(f), "{f:?} not in:\n{shown}");
         }
         assert!(shown.contains(&format!("dir/t.toml:{line}:{column}")), "{shown}");
+    }
+}
+
+#[test]
+fn top_level_keys_inside_a_table_are_pointed_at_where_they_are() {
+    let link = "\n[[link]]\nfrom = \"laptop\"\nto = \"board\"\n";
+    let window = "start = \"0s\"\nend = \"1s\"\n";
+    // (what comes after BASE, the header the key ends up under)
+    let tables = [
+        (String::new(), "[[node]]"),
+        (link.to_owned(), "[[link]]"),
+        (format!("{link}[[link.phase]]\n{window}"), "[[link.phase]]"),
+        (format!("{link}[[link.outage]]\n{window}"), "[[link.outage]]"),
+        ("\n[expect]\nall_delivered = true\n".to_owned(), "[expect]"),
+    ];
+    for (key, line) in
+        [("description", "description = \"x\""), ("seed", "seed = 5"), ("duration", "duration = \"2s\"")]
+    {
+        for (after, header) in &tables {
+            // `duration` is required, so without it at the top the top level would be incomplete
+            // too; the misplaced key is what to report.
+            let base =
+                if key == "duration" { BASE.replacen("duration = \"2s\"\n", "", 1) } else { BASE.to_owned() };
+            let source = format!("{base}{after}{line}\n");
+            let e = err(&source);
+            let at = source.rfind(line).unwrap();
+            let header_line = source[..source.rfind(header).unwrap()].matches('\n').count() + 1;
+            assert_eq!((e.line, e.column), (Some(source[..at].matches('\n').count() + 1), Some(1)), "{e}");
+            let expected = format!(
+                "`{key}` is a top-level key, but this one is under the {header} header at line {header_line} (a key belongs to the last [table] header above it): move it to the top of the file, before the first [table] header"
+            );
+            assert_eq!(e.message, expected, "{source}");
+        }
+    }
+
+    // The scenario's `name` in a table that has no `name` of its own.
+    for (after, header) in [(link, "[[link]]"), ("\n[expect]\n", "[expect]")] {
+        let source = format!("{BASE}{after}name = \"mine\"\n");
+        let e = err(&source);
+        assert!(
+            e.message.starts_with(&format!(
+                "`name` is not a key of {header}; the scenario's `name` is a top-level key"
+            )),
+            "{e}"
+        );
+        assert!(
+            e.message.ends_with("move it to the top of the file, before the first [table] header"),
+            "{e}"
+        );
+        assert_eq!(e.column, Some(1));
+    }
+    // Nodes, phases and outages have names: no complaint.
+    ok(&format!("{BASE}{link}[[link.phase]]\nname = \"slow\"\n{window}"));
+
+    // Written twice: at the top and in a table.
+    let source = format!("seed = 3\n{BASE}seed = 5\n");
+    let e = err(&source);
+    assert_eq!((e.line, e.column), (Some(position(&source, "seed = 5", 0).0), Some(1)));
+    assert!(e.message.ends_with("; the top level already sets `seed` at line 1: remove this one"), "{e}");
+
+    // The first misplaced key in the file is the one reported, whatever table it is in.
+    let source = format!("{BASE}{link}[[link.phase]]\nduration = \"1s\"\n{window}[expect]\nseed = 1\n");
+    assert_eq!(err(&source).line, Some(position(&source, "duration = \"1s\"", 0).0));
+
+    // And the other way round: node and link keys at the top level say where they belong.
+    for (line, hint) in [
+        ("role = \"client\"", "`role` is a node setting: put it in a [[node]] table"),
+        ("loss = 0.1", "`loss` is a link setting: put it in a [[link]] table"),
+        ("all_delivered = true", "`all_delivered` is an expectation: put it in the [expect] table"),
+    ] {
+        let e = err(&format!("{line}\n{BASE}"));
+        assert_eq!((e.line, e.column), (Some(1), Some(1)));
+        assert!(e.message.contains(hint), "{e}");
     }
 }
 
