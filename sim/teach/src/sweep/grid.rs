@@ -276,27 +276,14 @@ pub fn probability_ppb(text: &str) -> Result<u64, String> {
     Ok(ppb)
 }
 
-/// `5ms`, `1.5s`, `250us` or `0` as microseconds, exactly; at most 24 hours.
+/// `5ms`, `1.5s`, `250us` or `0` as microseconds, exactly; at most 24 hours. Apart from a bare
+/// `0` (a convenient range end, `0..50ms:5ms`), a duration here is written exactly as in a
+/// scenario file, by the same parser, so a value that works in one works in the other.
 pub fn duration_us(text: &str) -> Result<u64, String> {
-    let like = "expected a duration like 5ms, 1.5s or 250us";
     if text == "0" {
         return Ok(0);
     }
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let digits = match unit.trim() {
-        "us" => 0,
-        "ms" => 3,
-        "s" => 6,
-        "" => return Err(format!("{like}, found {text:?} (no unit: use us, ms or s)")),
-        _ => return Err(format!("{like}, found {text:?} (unknown unit: use us, ms or s)")),
-    };
-    let us = decimal(number, digits)
-        .ok_or_else(|| format!("{like}, found {text:?} (a whole number of microseconds)"))?;
-    if us > 86_400_000_000 {
-        return Err(format!("{text:?} is longer than 24 hours"));
-    }
-    Ok(us)
+    udplab_scenario::duration_us(text)
 }
 
 /// A plain decimal (`12.5`) times `10^digits`, if that is a whole number that fits.
