@@ -912,6 +912,48 @@ fn errors_display_like_rustc() {
     assert!(shown.ends_with(expected_tail), "{shown}");
 }
 
+/// The error for `source_line` at `column` (in characters), `width` characters wide, as shown.
+fn shown_at(source_line: &str, column: usize, width: usize) -> String {
+    let e = ScenarioError {
+        path: "t.toml".to_owned(),
+        line: Some(1),
+        column: Some(column),
+        message: "m".to_owned(),
+        source_line: Some(source_line.to_owned()),
+        width,
+    };
+    e.to_string()
+}
+
+#[test]
+fn carets_line_up_in_display_columns() {
+    let tail = |shown: &str| shown.lines().last().unwrap().to_owned();
+    // East Asian wide characters take two columns, before the caret and under it.
+    let line = "x = \"日本語\" y";
+    assert_eq!(tail(&shown_at(line, 11, 1)), format!("  | {}^", " ".repeat(13)));
+    assert_eq!(tail(&shown_at(line, 6, 3)), format!("  | {}^^^^^^", " ".repeat(5)));
+    // Combining marks take none: e + U+0301 is one column.
+    let line = "x = \"e\u{301}e\u{301}\" y";
+    assert_eq!(tail(&shown_at(line, 12, 1)), format!("  | {}^", " ".repeat(9)));
+    assert_eq!(tail(&shown_at(line, 6, 4)), format!("  | {}^^", " ".repeat(5)));
+    // A caret under a zero-width character alone is still one caret.
+    assert_eq!(tail(&shown_at(line, 7, 1)), format!("  | {}^", " ".repeat(6)));
+    // Tabs are four spaces, control characters one replacement character.
+    let shown = shown_at("\tx\u{1}= 1", 4, 1);
+    assert!(shown.contains("1 |     x\u{fffd}= 1\n"), "{shown}");
+    assert_eq!(tail(&shown), format!("  | {}^", " ".repeat(6)));
+
+    // End to end: a wide-character key and the value after it.
+    let src = format!("\"ラップ\" = 1\n{BASE}");
+    let e = err(&src);
+    assert_eq!((e.line, e.column), (Some(1), Some(1)));
+    assert!(e.to_string().ends_with("1 | \"ラップ\" = 1\n  | ^^^^^^^^\n"), "{e}");
+    let src = format!("{BASE}\n[[link]]\nbetween = [\"ラップ\", \"board\"]\n");
+    let e = err(&src);
+    assert_eq!(e.column, Some(12));
+    assert!(e.to_string().ends_with(&format!("   | {}^^^^^^^^\n", " ".repeat(11))), "{e}");
+}
+
 #[test]
 fn unreadable_files_are_errors_without_a_position() {
     let e = load(Path::new("/nonexistent/udplab.toml")).unwrap_err();
