@@ -121,8 +121,8 @@ pub enum Command {
         /// The scenario file (TOML); lessons in scenarios/ are already in the image, any other
         /// file is built in.
         file: PathBuf,
-        /// Use this seed instead of the scenario's.
-        #[arg(long)]
+        /// Use this seed instead of the scenario's (0 to 9223372036854775807, as in a file).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(..=udplab_scenario::MAX_SEED))]
         seed: Option<u64>,
         /// Use this ESP32 ELF instead of building firmware/esp32.
         #[arg(long)]
@@ -156,8 +156,8 @@ pub enum Command {
         /// The scenario file (TOML); lessons in scenarios/ are already in the image, any other
         /// file is built in (when the image is built here).
         file: PathBuf,
-        /// Use this seed instead of the scenario's.
-        #[arg(long)]
+        /// Use this seed instead of the scenario's (0 to 9223372036854775807, as in a file).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(..=udplab_scenario::MAX_SEED))]
         seed: Option<u64>,
         /// Merge this ESP32-C3 ELF instead of building firmware/esp32.
         #[arg(long, conflicts_with = "image")]

@@ -15,8 +15,8 @@ use crate::exit::{EXIT_EXPECTATIONS, EXIT_IO};
 /// How a run's result is printed.
 #[derive(Debug, Clone, ClapArgs)]
 pub struct Output {
-    /// Use this seed instead of the scenario's.
-    #[arg(long)]
+    /// Use this seed instead of the scenario's (0 to 9223372036854775807, as in a file).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(..=udplab_scenario::MAX_SEED))]
     pub seed: Option<u64>,
     /// Print the full trace and summary as JSON instead of text.
     #[arg(long)]

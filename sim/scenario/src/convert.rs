@@ -28,6 +28,10 @@ pub const MAX_NAME: usize = 16;
 /// `reorder_hold` when a link does not say (so a `[[link]]` without impairment keys is
 /// `Impairment::default()` with this `reorder_hold_us`).
 pub const DEFAULT_REORDER_HOLD_US: u64 = 20_000;
+/// The largest seed: TOML integers are signed 64-bit, so a file cannot hold more, and every
+/// other place that takes a seed (`--seed`, `--seeds`, a sweep's `seed=`) stops here too so that
+/// any run can be written down as a file and replayed.
+pub const MAX_SEED: u64 = i64::MAX as u64;
 /// A client's `interval` when it does not say.
 pub const DEFAULT_INTERVAL_US: u64 = 100_000;
 /// A client's `size` when it does not say.
@@ -146,6 +150,63 @@ fn hint(ctx: Ctx, key: &str) -> Option<String> {
     })
 }
 
+/// Keys that only the top level has, whatever table they are found in; `name` is one too, but
+/// nodes, phases and outages have a `name` of their own.
+const TOP_SCALARS: &[&str] = &["description", "seed", "duration"];
+
+/// Fails at the first (in file order) top-level key written inside a table. TOML gives a key
+/// to the last header above it, so `duration = "2s"` after a `[[node]]` is the node's: checked
+/// before anything else, because otherwise the top level would first be reported as missing
+/// `duration` (at 1:1, far from the line to fix). Tables of the wrong type are left to the
+/// checks that report them.
+fn misplaced_top_keys(top: &Table<'_, '_>, source: &str) -> Result<(), Fail> {
+    let mut tables: Vec<(Table<'_, '_>, bool)> = Vec::new();
+    tables.extend(self::tables(top, "node", "[[node]]").unwrap_or_default().into_iter().map(|t| (t, true)));
+    for link in self::tables(top, "link", "[[link]]").unwrap_or_default() {
+        for (key, what) in [("phase", "[[link.phase]]"), ("outage", "[[link.outage]]")] {
+            tables.extend(self::tables(&link, key, what).unwrap_or_default().into_iter().map(|t| (t, true)));
+        }
+        tables.push((link, false));
+    }
+    if let Some(Ok(t)) = top.get("expect").map(|v| Table::of(v, "[expect]", "an [expect] table")) {
+        tables.push((t, false));
+    }
+    let mut first: Option<(Range<usize>, &str, &Table<'_, '_>)> = None;
+    for (t, has_name) in &tables {
+        for (key, _) in t.entries() {
+            let misplaced = TOP_SCALARS.contains(&key) || (key == "name" && !has_name);
+            let Some(span) = t.key_span(key).filter(|_| misplaced) else {
+                continue;
+            };
+            if first.as_ref().is_none_or(|(f, ..)| span.start < f.start) {
+                first = Some((span, key, t));
+            }
+        }
+    }
+    let Some((span, key, t)) = first else {
+        return Ok(());
+    };
+    let what = &t.what;
+    let line = line_of(source, t.span.start);
+    let mut msg = if key == "name" {
+        format!(
+            "`name` is not a key of {what}; the scenario's `name` is a top-level key, but this one is under the {what} header at line {line} (a key belongs to the last [table] header above it)"
+        )
+    } else {
+        format!(
+            "`{key}` is a top-level key, but this one is under the {what} header at line {line} (a key belongs to the last [table] header above it)"
+        )
+    };
+    match top.key_span(key) {
+        Some(at) => msg.push_str(&format!(
+            "; the top level already sets `{key}` at line {}: remove this one",
+            line_of(source, at.start)
+        )),
+        None => msg.push_str(": move it to the top of the file, before the first [table] header"),
+    }
+    Err(Fail::new(span, msg))
+}
+
 /// The line (from 1) of byte `pos` of `source`.
 fn line_of(source: &str, pos: usize) -> usize {
     source.as_bytes()[..pos.min(source.len())].iter().filter(|&&b| b == b'\n').count() + 1
@@ -195,6 +256,7 @@ pub(crate) fn scenario(source: &str, path: &str) -> Result<Scenario, Fail> {
         .map_err(|e| Fail::new(e.span().unwrap_or(0..0), format!("invalid TOML: {}", e.message().trim())))?;
     let top = Table::new(0..0, doc.get_ref(), "the top level");
     top.allow(TOP_KEYS, |k| hint(Ctx::Top, k))?;
+    misplaced_top_keys(&top, source)?;
 
     let name = match top.get("name") {
         Some(v) => {
@@ -211,7 +273,9 @@ pub(crate) fn scenario(source: &str, path: &str) -> Result<Scenario, Fail> {
         None => String::new(),
     };
     let seed = match top.get("seed") {
-        Some(v) => integer("seed", v, 0..=i128::from(i64::MAX), "a seed, a whole number from 0")? as u64,
+        Some(v) => {
+            integer("seed", v, 0..=i128::from(MAX_SEED), &format!("an integer from 0 to {MAX_SEED}"))? as u64
+        }
         None => 1,
     };
     let dv = top.require("duration", "how long the run lasts in virtual time, like duration = \"10s\"")?;

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::ops::Range;
 
+use unicode_width::UnicodeWidthStr;
+
 /// An error in a scenario file, or in reading it. Displays like a compiler error:
 ///
 /// ```text
@@ -24,7 +26,9 @@ pub struct ScenarioError {
     pub message: String,
     /// The source line the error points into, without its line ending.
     pub source_line: Option<String>,
-    /// How many characters of `source_line`, from `column`, to underline (at least 1).
+    /// How many characters of `source_line`, from `column`, to underline (at least 1). The
+    /// caret line is drawn in terminal columns, not characters, so it lines up under wide and
+    /// combining characters.
     pub width: usize,
 }
 
@@ -70,28 +74,25 @@ fn floor_char_boundary(s: &str, mut i: usize) -> usize {
     i
 }
 
-/// What a terminal shows for one source character: tabs as four spaces, other control
-/// characters as a replacement character, so the carets line up.
-fn shown(c: char) -> &'static str {
-    match c {
-        '\t' => "    ",
-        c if c.is_control() => "\u{fffd}",
-        _ => "",
-    }
+/// The source line as the error shows it: tabs as four spaces, other control characters as a
+/// replacement character, so that what is printed has a known width.
+fn shown<'t>(chars: impl Iterator<Item = char> + 't) -> impl Iterator<Item = char> + 't {
+    chars.flat_map(|c| {
+        let (c, n) = match c {
+            '\t' => (' ', 4),
+            c if c.is_control() => ('\u{fffd}', 1),
+            c => (c, 1),
+        };
+        std::iter::repeat_n(c, n)
+    })
 }
 
-fn push_shown(out: &mut String, c: char) {
-    match shown(c) {
-        "" => out.push(c),
-        s => out.push_str(s),
-    }
-}
-
-fn shown_width(c: char) -> usize {
-    match shown(c) {
-        "" => 1,
-        s => s.chars().count(),
-    }
+/// Terminal columns taken by `chars` as shown: East Asian wide characters take two, combining
+/// and zero-width characters none, whatever their count in characters. Measured on the text
+/// as a whole, not per character, so sequences (an emoji with a variation selector) count as a
+/// terminal draws them.
+fn columns(chars: impl Iterator<Item = char>) -> usize {
+    shown(chars).collect::<String>().width()
 }
 
 impl fmt::Display for ScenarioError {
@@ -105,14 +106,12 @@ impl fmt::Display for ScenarioError {
         let Some(text) = &self.source_line else {
             return Ok(());
         };
-        let mut shown_line = String::with_capacity(text.len());
-        text.chars().for_each(|c| push_shown(&mut shown_line, c));
-        let before: usize = text.chars().take(column.saturating_sub(1)).map(shown_width).sum();
-        let under: usize =
-            text.chars().skip(column.saturating_sub(1)).take(self.width).map(shown_width).sum();
+        let shown_line: String = shown(text.chars()).collect();
+        let before = columns(text.chars().take(column.saturating_sub(1)));
+        let through = columns(text.chars().take(column.saturating_sub(1) + self.width));
         writeln!(f, "{pad} |")?;
         writeln!(f, "{line} | {shown_line}")?;
-        writeln!(f, "{pad} | {}{}", " ".repeat(before), "^".repeat(under.max(1)))
+        writeln!(f, "{pad} | {}{}", " ".repeat(before), "^".repeat(through.saturating_sub(before).max(1)))
     }
 }
 

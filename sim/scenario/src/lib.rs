@@ -35,7 +35,7 @@ mod tests;
 
 use std::path::Path;
 
-pub use convert::DEFAULT_REORDER_HOLD_US;
+pub use convert::{DEFAULT_REORDER_HOLD_US, MAX_SEED};
 pub use error::ScenarioError;
 pub use write::to_toml;
 
@@ -46,12 +46,45 @@ pub fn parse(source: &str, path: &str) -> Result<udplab_sim::Scenario, ScenarioE
     convert::scenario(source, path).map_err(|f| ScenarioError::at(path, source, f.span, f.message))
 }
 
-/// Reads and parses the scenario file at `path`. A file that cannot be read (or is not UTF-8)
-/// is a [`ScenarioError`] without a line and column.
+/// The largest scenario file [`load`] reads: 1 MiB. The lessons are a few KB and the biggest
+/// file the format allows in spirit (64 nodes, every direction with phases) is well under this;
+/// the limit exists so that `/dev/zero`, an endless pipe or a huge file by mistake is an error
+/// at once rather than a process that eats memory until the machine gives up.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads and parses the scenario file at `path`. A file that cannot be read, is larger than
+/// [`MAX_FILE_BYTES`] or is not UTF-8 is a [`ScenarioError`] (without a line and column, except
+/// for the first byte that is not UTF-8).
+///
+/// Everything that reads scenario files goes through here, so the size limit holds for all of
+/// them. A regular file's size is checked before any byte is read; devices, pipes and FIFOs have
+/// no size up front, so reading stops one byte past the limit whatever they are.
 pub fn load(path: &Path) -> Result<udplab_sim::Scenario, ScenarioError> {
+    use std::io::Read;
+
     let shown = path.display().to_string();
-    let bytes = std::fs::read(path)
-        .map_err(|e| ScenarioError::file(&shown, format!("cannot read the scenario file: {e}")))?;
+    let cannot =
+        |e: std::io::Error| ScenarioError::file(&shown, format!("cannot read the scenario file: {e}"));
+    let too_large = || {
+        ScenarioError::file(
+            &shown,
+            format!(
+                "the scenario file is larger than 1 MiB (the limit is {MAX_FILE_BYTES} bytes; scenario files are a few KB): is this the right file?"
+            ),
+        )
+    };
+    let file = std::fs::File::open(path).map_err(cannot)?;
+    if let Ok(meta) = file.metadata()
+        && meta.is_file()
+        && meta.len() > MAX_FILE_BYTES
+    {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large());
+    }
     let source = String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
         let source = String::from_utf8_lossy(e.as_bytes()).into_owned();

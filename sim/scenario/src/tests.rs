@@ -501,7 +501,10 @@ fn bad_inputs_point_at_the_offending_key_or_value() {
             format!("{BASE}\nseed = 5\n"),
             "seed",
             0,
-            vec!["unknown key `seed` in [[node]]", "belongs at the top of the file"],
+            vec![
+                "`seed` is a top-level key, but this one is under the [[node]] header at line 9",
+                "move it to the top of the file, before the first [table] header",
+            ],
         ),
         (
             BASE.replace("count = 10", "count = 10\ninterval = \"100\""),
@@ -651,7 +654,18 @@ fn bad_inputs_point_at_the_offending_key_or_value() {
             0,
             vec!["224.0.0.1 is a multicast address"],
         ),
-        (format!("seed = -1\n{BASE}"), "-1", 0, vec!["`seed`: expected a seed"]),
+        (
+            format!("seed = -1\n{BASE}"),
+            "-1",
+            0,
+            vec!["`seed`: expected an integer from 0 to 9223372036854775807, found -1"],
+        ),
+        (
+            format!("seed = 9223372036854775808\n{BASE}"),
+            "9223372036854775808",
+            0,
+            vec!["`seed`: expected an integer from 0 to 9223372036854775807, found 9223372036854775808"],
+        ),
         (
             link("from = \"laptop\"\nto = \"board\"\nreorder = 0.1\nreorder_hold = \"0ms\""),
             "\"0ms\"",
@@ -805,6 +819,79 @@ fn bad_inputs_point_at_the_offending_key_or_value() {
 }
 
 #[test]
+fn top_level_keys_inside_a_table_are_pointed_at_where_they_are() {
+    let link = "\n[[link]]\nfrom = \"laptop\"\nto = \"board\"\n";
+    let window = "start = \"0s\"\nend = \"1s\"\n";
+    // (what comes after BASE, the header the key ends up under)
+    let tables = [
+        (String::new(), "[[node]]"),
+        (link.to_owned(), "[[link]]"),
+        (format!("{link}[[link.phase]]\n{window}"), "[[link.phase]]"),
+        (format!("{link}[[link.outage]]\n{window}"), "[[link.outage]]"),
+        ("\n[expect]\nall_delivered = true\n".to_owned(), "[expect]"),
+    ];
+    for (key, line) in
+        [("description", "description = \"x\""), ("seed", "seed = 5"), ("duration", "duration = \"2s\"")]
+    {
+        for (after, header) in &tables {
+            // `duration` is required, so without it at the top the top level would be incomplete
+            // too; the misplaced key is what to report.
+            let base =
+                if key == "duration" { BASE.replacen("duration = \"2s\"\n", "", 1) } else { BASE.to_owned() };
+            let source = format!("{base}{after}{line}\n");
+            let e = err(&source);
+            let at = source.rfind(line).unwrap();
+            let header_line = source[..source.rfind(header).unwrap()].matches('\n').count() + 1;
+            assert_eq!((e.line, e.column), (Some(source[..at].matches('\n').count() + 1), Some(1)), "{e}");
+            let expected = format!(
+                "`{key}` is a top-level key, but this one is under the {header} header at line {header_line} (a key belongs to the last [table] header above it): move it to the top of the file, before the first [table] header"
+            );
+            assert_eq!(e.message, expected, "{source}");
+        }
+    }
+
+    // The scenario's `name` in a table that has no `name` of its own.
+    for (after, header) in [(link, "[[link]]"), ("\n[expect]\n", "[expect]")] {
+        let source = format!("{BASE}{after}name = \"mine\"\n");
+        let e = err(&source);
+        assert!(
+            e.message.starts_with(&format!(
+                "`name` is not a key of {header}; the scenario's `name` is a top-level key"
+            )),
+            "{e}"
+        );
+        assert!(
+            e.message.ends_with("move it to the top of the file, before the first [table] header"),
+            "{e}"
+        );
+        assert_eq!(e.column, Some(1));
+    }
+    // Nodes, phases and outages have names: no complaint.
+    ok(&format!("{BASE}{link}[[link.phase]]\nname = \"slow\"\n{window}"));
+
+    // Written twice: at the top and in a table.
+    let source = format!("seed = 3\n{BASE}seed = 5\n");
+    let e = err(&source);
+    assert_eq!((e.line, e.column), (Some(position(&source, "seed = 5", 0).0), Some(1)));
+    assert!(e.message.ends_with("; the top level already sets `seed` at line 1: remove this one"), "{e}");
+
+    // The first misplaced key in the file is the one reported, whatever table it is in.
+    let source = format!("{BASE}{link}[[link.phase]]\nduration = \"1s\"\n{window}[expect]\nseed = 1\n");
+    assert_eq!(err(&source).line, Some(position(&source, "duration = \"1s\"", 0).0));
+
+    // And the other way round: node and link keys at the top level say where they belong.
+    for (line, hint) in [
+        ("role = \"client\"", "`role` is a node setting: put it in a [[node]] table"),
+        ("loss = 0.1", "`loss` is a link setting: put it in a [[link]] table"),
+        ("all_delivered = true", "`all_delivered` is an expectation: put it in the [expect] table"),
+    ] {
+        let e = err(&format!("{line}\n{BASE}"));
+        assert_eq!((e.line, e.column), (Some(1), Some(1)));
+        assert!(e.message.contains(hint), "{e}");
+    }
+}
+
+#[test]
 fn errors_display_like_rustc() {
     let src = BASE.replace("count = 10", "count = 10\ninterval = \"100\"");
     assert_eq!(
@@ -826,6 +913,48 @@ fn errors_display_like_rustc() {
     assert!(shown.ends_with(expected_tail), "{shown}");
 }
 
+/// The error for `source_line` at `column` (in characters), `width` characters wide, as shown.
+fn shown_at(source_line: &str, column: usize, width: usize) -> String {
+    let e = ScenarioError {
+        path: "t.toml".to_owned(),
+        line: Some(1),
+        column: Some(column),
+        message: "m".to_owned(),
+        source_line: Some(source_line.to_owned()),
+        width,
+    };
+    e.to_string()
+}
+
+#[test]
+fn carets_line_up_in_display_columns() {
+    let tail = |shown: &str| shown.lines().last().unwrap().to_owned();
+    // East Asian wide characters take two columns, before the caret and under it.
+    let line = "x = \"日本語\" y";
+    assert_eq!(tail(&shown_at(line, 11, 1)), format!("  | {}^", " ".repeat(13)));
+    assert_eq!(tail(&shown_at(line, 6, 3)), format!("  | {}^^^^^^", " ".repeat(5)));
+    // Combining marks take none: e + U+0301 is one column.
+    let line = "x = \"e\u{301}e\u{301}\" y";
+    assert_eq!(tail(&shown_at(line, 12, 1)), format!("  | {}^", " ".repeat(9)));
+    assert_eq!(tail(&shown_at(line, 6, 4)), format!("  | {}^^", " ".repeat(5)));
+    // A caret under a zero-width character alone is still one caret.
+    assert_eq!(tail(&shown_at(line, 7, 1)), format!("  | {}^", " ".repeat(6)));
+    // Tabs are four spaces, control characters one replacement character.
+    let shown = shown_at("\tx\u{1}= 1", 4, 1);
+    assert!(shown.contains("1 |     x\u{fffd}= 1\n"), "{shown}");
+    assert_eq!(tail(&shown), format!("  | {}^", " ".repeat(6)));
+
+    // End to end: a wide-character key and the value after it.
+    let src = format!("\"ラップ\" = 1\n{BASE}");
+    let e = err(&src);
+    assert_eq!((e.line, e.column), (Some(1), Some(1)));
+    assert!(e.to_string().ends_with("1 | \"ラップ\" = 1\n  | ^^^^^^^^\n"), "{e}");
+    let src = format!("{BASE}\n[[link]]\nbetween = [\"ラップ\", \"board\"]\n");
+    let e = err(&src);
+    assert_eq!(e.column, Some(12));
+    assert!(e.to_string().ends_with(&format!("   | {}^^^^^^^^\n", " ".repeat(11))), "{e}");
+}
+
 #[test]
 fn unreadable_files_are_errors_without_a_position() {
     let e = load(Path::new("/nonexistent/udplab.toml")).unwrap_err();
@@ -842,6 +971,53 @@ fn unreadable_files_are_errors_without_a_position() {
     let e = load(&path).unwrap_err();
     assert_eq!((e.line, e.column), (Some(2), Some(12)));
     assert!(e.message.contains("not UTF-8"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_largest_seed_is_the_largest_toml_integer() {
+    assert_eq!(MAX_SEED, i64::MAX as u64);
+    assert_eq!(ok(&format!("seed = 9223372036854775807\n{BASE}")).seed, MAX_SEED);
+    assert_eq!(ok(&format!("seed = 0x7fffffffffffffff\n{BASE}")).seed, MAX_SEED);
+    assert_eq!(ok(&format!("seed = 0\n{BASE}")).seed, 0);
+}
+
+#[test]
+fn files_above_the_size_limit_are_refused() {
+    let dir = std::env::temp_dir().join(format!("udplab-scenario-size-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let too_large = |e: &ScenarioError, path: &Path| {
+        assert_eq!((e.line, e.column), (None, None));
+        assert_eq!(e.path, path.display().to_string());
+        assert!(e.message.starts_with("the scenario file is larger than 1 MiB"), "{e}");
+        assert!(e.message.contains(&format!("the limit is {MAX_FILE_BYTES} bytes")), "{e}");
+    };
+
+    // Exactly at the limit: read and parsed (a comment padded out to the byte).
+    let at_limit = dir.join("at-limit.toml");
+    let mut text = BASE.to_owned();
+    text.push('#');
+    text.push_str(&"x".repeat(MAX_FILE_BYTES as usize - text.len() - 1));
+    text.push('\n');
+    assert_eq!(text.len() as u64, MAX_FILE_BYTES);
+    std::fs::write(&at_limit, &text).unwrap();
+    assert_eq!(load(&at_limit).unwrap().duration_us, 2_000_000);
+
+    // One byte more: refused.
+    let above = dir.join("above.toml");
+    text.push('\n');
+    std::fs::write(&above, &text).unwrap();
+    too_large(&load(&above).unwrap_err(), &above);
+
+    // A sparse 2 GiB file is refused from its size, without reading it.
+    let huge = dir.join("huge.toml");
+    std::fs::File::create(&huge).unwrap().set_len(2 << 30).unwrap();
+    too_large(&load(&huge).unwrap_err(), &huge);
+
+    // A device without end or size: reading stops past the limit.
+    #[cfg(unix)]
+    too_large(&load(Path::new("/dev/zero")).unwrap_err(), Path::new("/dev/zero"));
+
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

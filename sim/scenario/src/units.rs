@@ -64,25 +64,91 @@ impl Decimal {
     }
 }
 
-/// Splits `20ms` into `("20", "ms")` and `1.5 s` into `("1.5", "s")`.
+/// Splits `20ms` into `("20", "ms")` and `1.5 s` into `("1.5", "s")` (one plain space may
+/// separate them; [`spacing`] has already refused any other).
 fn split_unit(s: &str) -> (&str, &str) {
     let end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
-    (&s[..end], s[end..].trim_start())
+    (&s[..end], s[end..].strip_prefix(' ').unwrap_or(&s[end..]))
 }
 
-/// A duration string (`250us`, `20ms`, `1.5s`) in microseconds, at most 24 hours.
+/// Characters a reader cannot tell from a space or from nothing: any Unicode white space other
+/// than the plain space, control characters, and the zero-width ones.
+fn invisible(c: char) -> bool {
+    (c.is_whitespace() && c != ' ')
+        || c.is_control()
+        || matches!(c, '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+}
+
+/// `U+00A0 (no-break space)`: a character that does not show, named so the message can be acted
+/// on (a quoted string would show it as the very blank the user could not see).
+fn name_char(c: char) -> String {
+    let name = match c {
+        '\t' => "tab",
+        '\n' => "line feed",
+        '\r' => "carriage return",
+        '\u{0B}' => "vertical tab",
+        '\u{0C}' => "form feed",
+        '\u{85}' => "next line",
+        '\u{A0}' => "no-break space",
+        '\u{AD}' => "soft hyphen",
+        '\u{1680}' => "ogham space mark",
+        '\u{180E}' => "mongolian vowel separator",
+        '\u{2000}'..='\u{200A}' => "a typographic space",
+        '\u{200B}' => "zero-width space",
+        '\u{200C}' => "zero-width non-joiner",
+        '\u{200D}' => "zero-width joiner",
+        '\u{200E}' | '\u{200F}' => "a direction mark",
+        '\u{2028}' => "line separator",
+        '\u{2029}' => "paragraph separator",
+        '\u{202F}' => "narrow no-break space",
+        '\u{205F}' => "medium mathematical space",
+        '\u{2060}' => "word joiner",
+        '\u{2061}'..='\u{2064}' => "an invisible operator",
+        '\u{3000}' => "ideographic space",
+        '\u{FEFF}' => "zero-width no-break space (byte order mark)",
+        c if c.is_control() => "a control character",
+        _ => "a space character",
+    };
+    format!("U+{:04X} ({name})", c as u32)
+}
+
+/// The spacing rule shared by durations, percentages and rates: the text is written as
+/// `<number><unit>` or `<number> <unit>`, with at most one plain space (U+0020) and none
+/// around it. Anything else that looks blank (a tab, a no-break space pasted from a document,
+/// U+2028 from a web page) is refused by name rather than quietly accepted, so the file means
+/// the same to every tool that reads it.
+fn spacing(text: &str, like: &str, between: &str) -> Result<(), String> {
+    if let Some((n, c)) = text.chars().enumerate().find(|&(_, c)| invisible(c)) {
+        return Err(format!(
+            "{like}, found {text:?}: {} at character {}; only one plain space (U+0020) may separate {between}",
+            name_char(c),
+            n + 1
+        ));
+    }
+    if text.starts_with(' ') || text.ends_with(' ') {
+        return Err(format!("{like}, found {text:?}: no spaces before or after it"));
+    }
+    if text.contains("  ") {
+        return Err(format!("{like}, found {text:?}: at most one space may separate {between}"));
+    }
+    Ok(())
+}
+
+/// A duration string (`250us`, `20ms`, `1.5s`, `20 ms`) in microseconds, at most 24 hours. The
+/// units are `us` (also written `µs` or `μs`, the micro sign and the Greek letter mu, which look
+/// the same), `ms` and `s`; scenarios/README.md documents exactly this.
 pub fn duration_us(text: &str) -> Result<u64, String> {
-    let s = text.trim();
     let like = "expected a duration like \"20ms\", \"1.5s\" or \"250us\"";
-    if s.starts_with('-') {
+    spacing(text, like, "the number and the unit")?;
+    if text.starts_with('-') {
         return Err(format!("{like}, found {text:?}: a duration cannot be negative"));
     }
-    let (number, unit) = split_unit(s);
+    let (number, unit) = split_unit(text);
     let Some(number) = Decimal::parse(number) else {
         return Err(format!("{like}, found {text:?}"));
     };
     let scale = match unit {
-        "us" | "µs" | "μs" => 1,
+        "us" | "\u{B5}s" | "\u{3BC}s" => 1,
         "ms" => 1_000,
         "s" => 1_000_000,
         "" => return Err(format!("{like}, found {text:?} (no unit: use us, ms or s)")),
@@ -97,12 +163,12 @@ pub fn duration_us(text: &str) -> Result<u64, String> {
 
 /// A percentage string (`10%`, `12.5%`) as parts per billion.
 pub fn percent_ppb(text: &str) -> Result<u64, String> {
-    let s = text.trim();
     let like = "expected a probability: a number from 0 to 1 like 0.1, or a percentage like \"10%\"";
-    let Some(number) = s.strip_suffix('%') else {
+    spacing(text, like, "the number and the %")?;
+    let Some(number) = text.strip_suffix('%') else {
         return Err(format!("{like}, found {text:?}"));
     };
-    let Some(number) = Decimal::parse(number.trim_end()) else {
+    let Some(number) = Decimal::parse(number.strip_suffix(' ').unwrap_or(number)) else {
         return Err(format!("{like}, found {text:?}"));
     };
     match number.times(10_000_000) {
@@ -123,9 +189,9 @@ pub fn float_ppb(text: &str) -> Result<u64, String> {
 
 /// A bit rate string (`500bit`, `64kbit`, `1.5Mbit`, `1Gbit`; SI prefixes) in bits per second.
 pub fn rate_bps(text: &str) -> Result<u64, String> {
-    let s = text.trim();
     let like = "expected a rate in bits per second like \"64kbit\", \"1.5Mbit\" or 1000000";
-    let (number, unit) = split_unit(s);
+    spacing(text, like, "the number and the unit")?;
+    let (number, unit) = split_unit(text);
     let Some(number) = Decimal::parse(number) else {
         return Err(format!("{like}, found {text:?}"));
     };
@@ -179,7 +245,7 @@ mod tests {
         assert_eq!(duration_us("1.5s"), Ok(1_500_000));
         assert_eq!(duration_us("0.000001s"), Ok(1));
         assert_eq!(duration_us("2.250ms"), Ok(2_250));
-        assert_eq!(duration_us(" 2 s "), Ok(2_000_000));
+        assert_eq!(duration_us("2 s"), Ok(2_000_000));
         assert_eq!(duration_us("86400s"), Ok(MAX_DURATION_US));
         assert_eq!(duration_us("0ms"), Ok(0));
         let err = |s| duration_us(s).unwrap_err();
@@ -194,6 +260,63 @@ mod tests {
         for bad in ["", "ms", ".5s", "5.s", "1e3ms", "1..2s", "+5s", "five s"] {
             assert!(duration_us(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn durations_take_the_documented_forms_only() {
+        for (text, us) in [
+            ("250us", 250),
+            ("250 us", 250),
+            ("250\u{B5}s", 250),
+            ("250 \u{B5}s", 250),
+            ("250\u{3BC}s", 250),
+            ("20ms", 20_000),
+            ("20 ms", 20_000),
+            ("1.5s", 1_500_000),
+            ("1.5 s", 1_500_000),
+        ] {
+            assert_eq!(duration_us(text), Ok(us), "{text:?}");
+        }
+        let err = |s: &str| duration_us(s).unwrap_err();
+        for (text, found) in [
+            ("5\tms", "U+0009 (tab) at character 2"),
+            ("5\u{A0}ms", "U+00A0 (no-break space) at character 2"),
+            ("5ms\u{2028}", "U+2028 (line separator) at character 4"),
+            ("\u{2028}5ms", "U+2028 (line separator) at character 1"),
+            ("5\u{202F}ms", "U+202F (narrow no-break space)"),
+            ("5\u{3000}ms", "U+3000 (ideographic space)"),
+            ("5\u{200B}ms", "U+200B (zero-width space)"),
+            ("\u{FEFF}5ms", "U+FEFF (zero-width no-break space (byte order mark))"),
+            ("5\nms", "U+000A (line feed)"),
+            ("5\u{0}ms", "U+0000 (a control character)"),
+        ] {
+            let e = err(text);
+            assert!(e.starts_with("expected a duration like \"20ms\""), "{e}");
+            assert!(e.contains(found), "{text:?}: {e}");
+            assert!(e.ends_with("only one plain space (U+0020) may separate the number and the unit"), "{e}");
+        }
+        for text in [" 5ms", "5ms ", " 5 ms "] {
+            assert!(err(text).ends_with("no spaces before or after it"), "{text:?}: {}", err(text));
+        }
+        assert!(err("5  ms").ends_with("at most one space may separate the number and the unit"));
+        assert!(err("5 m s").contains("unknown unit \"m s\""));
+        assert!(err("5MS").contains("unknown unit \"MS\""));
+        assert!(err("5 sec").contains("unknown unit \"sec\""));
+    }
+
+    #[test]
+    fn percentages_and_rates_follow_the_same_spacing_rule() {
+        assert_eq!(percent_ppb("10 %"), Ok(100_000_000));
+        assert_eq!(rate_bps("64 kbit"), Ok(64_000));
+        assert_eq!(rate_bps("64 kbit/s"), Ok(64_000));
+        let pe = percent_ppb("10\u{A0}%").unwrap_err();
+        assert!(pe.contains("U+00A0 (no-break space) at character 3"), "{pe}");
+        assert!(pe.ends_with("separate the number and the %"), "{pe}");
+        assert!(percent_ppb(" 10%").unwrap_err().ends_with("no spaces before or after it"));
+        assert!(percent_ppb("10%\t").unwrap_err().contains("U+0009 (tab)"));
+        assert!(rate_bps("64\tkbit").unwrap_err().contains("U+0009 (tab) at character 3"));
+        assert!(rate_bps("64kbit ").unwrap_err().ends_with("no spaces before or after it"));
+        assert!(rate_bps("64  kbit").unwrap_err().contains("at most one space"));
     }
 
     #[test]

@@ -89,7 +89,8 @@ impl Param {
     fn count_range(self) -> (u64, u64) {
         match self {
             Param::Count => (1, 1_000_000),
-            _ => (0, u64::MAX),
+            // A seed a scenario file can hold, so every run of a sweep can be replayed from one.
+            _ => (0, udplab_scenario::MAX_SEED),
         }
     }
 }
@@ -275,27 +276,14 @@ pub fn probability_ppb(text: &str) -> Result<u64, String> {
     Ok(ppb)
 }
 
-/// `5ms`, `1.5s`, `250us` or `0` as microseconds, exactly; at most 24 hours.
+/// `5ms`, `1.5s`, `250us` or `0` as microseconds, exactly; at most 24 hours. Apart from a bare
+/// `0` (a convenient range end, `0..50ms:5ms`), a duration here is written exactly as in a
+/// scenario file, by the same parser, so a value that works in one works in the other.
 pub fn duration_us(text: &str) -> Result<u64, String> {
-    let like = "expected a duration like 5ms, 1.5s or 250us";
     if text == "0" {
         return Ok(0);
     }
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let digits = match unit.trim() {
-        "us" => 0,
-        "ms" => 3,
-        "s" => 6,
-        "" => return Err(format!("{like}, found {text:?} (no unit: use us, ms or s)")),
-        _ => return Err(format!("{like}, found {text:?} (unknown unit: use us, ms or s)")),
-    };
-    let us = decimal(number, digits)
-        .ok_or_else(|| format!("{like}, found {text:?} (a whole number of microseconds)"))?;
-    if us > 86_400_000_000 {
-        return Err(format!("{text:?} is longer than 24 hours"));
-    }
-    Ok(us)
+    udplab_scenario::duration_us(text)
 }
 
 /// A plain decimal (`12.5`) times `10^digits`, if that is a whole number that fits.
@@ -380,5 +368,17 @@ mod tests {
         assert!(err("loss=").contains("no values"));
         assert!(err("loss=0..1:0.00001").contains("too many"));
         assert!(parse_seeds("x").is_err());
+    }
+
+    #[test]
+    fn seeds_stop_where_a_scenario_file_does() {
+        assert_eq!(parse_seeds("9223372036854775807").unwrap(), [9_223_372_036_854_775_807]);
+        for beyond in ["9223372036854775808", "9223372036854775806..9223372036854775808"] {
+            let e = parse_seeds(beyond).unwrap_err();
+            assert!(e.contains("`seed` must be from 0 to 9223372036854775807"), "{e}");
+        }
+        assert!(
+            parse_vary("seed=18446744073709551615").unwrap_err().contains("from 0 to 9223372036854775807")
+        );
     }
 }
