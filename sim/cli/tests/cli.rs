@@ -185,7 +185,7 @@ fn tap_refuses_hold_with_json_and_unwritable_outputs_before_it_starts() {
     let bad = udplab(&["tap", &l, "--pcap", "/nonexistent-udplab-dir/x.pcapng"]);
     assert_eq!(bad.status.code(), Some(3), "{}", text(&bad.stderr));
     assert!(
-        text(&bad.stderr).contains("/nonexistent-udplab-dir is not a directory"),
+        text(&bad.stderr).contains("the folder /nonexistent-udplab-dir does not exist"),
         "{}",
         text(&bad.stderr)
     );
