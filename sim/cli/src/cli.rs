@@ -108,6 +108,10 @@ pub enum Command {
         /// Worker threads (default: one per core).
         #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         jobs: Option<u16>,
+        /// Refuse the sweep before it starts when a grid point could record more than this many
+        /// trace events in one run (an upper bound computed from the scenario).
+        #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS)]
+        max_events: u64,
         /// Print no table on stdout.
         #[arg(long, short)]
         quiet: bool,
@@ -276,7 +280,7 @@ pub fn run(make: &MakeSim<'_>, args: Args) -> ExitCode {
             }
             crate::tap::main(&sim, &output, &pictures, crate::tap::How { firmware, hold, timeout })
         }
-        Command::Sweep { file, vary, seeds, csv, svg, jobs, quiet } => {
+        Command::Sweep { file, vary, seeds, csv, svg, jobs, max_events, quiet } => {
             let sim = match load(make, &file) {
                 Ok(s) => s,
                 Err(code) => return code,
@@ -288,6 +292,7 @@ pub fn run(make: &MakeSim<'_>, args: Args) -> ExitCode {
                 svg,
                 jobs: jobs.map(usize::from),
                 progress: std::io::stderr().is_terminal(),
+                max_events: Some(max_events),
             };
             match udplab_teach::sweep::command_with(make, sim.scenario(), &request) {
                 Ok(_) if quiet => ExitCode::SUCCESS,

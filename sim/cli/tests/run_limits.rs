@@ -97,3 +97,23 @@ fn a_run_stopped_by_the_timeout_is_incomplete_and_says_where_it_stopped() {
     assert!(text(&out.stdout).contains("INCOMPLETE"), "{}", text(&out.stdout));
     assert!(std::fs::read_to_string(&html).unwrap().contains("INCOMPLETE"));
 }
+
+#[test]
+fn a_sweep_with_a_grid_point_past_the_event_limit_is_refused_before_any_run() {
+    let path = temp_file(
+        "sweep-limit.toml",
+        "duration = \"1s\"\n[[node]]\nname = \"a\"\nrole = \"client\"\nserver = \"b\"\ncount = 10\ninterval = \"1ms\"\n\
+         [[node]]\nname = \"b\"\nrole = \"server\"\nport = 3333\n",
+    );
+    let csv = Path::new(env!("CARGO_TARGET_TMPDIR")).join("sweep-limit.csv");
+    let _ = std::fs::remove_file(&csv);
+    let args = ["sweep", path.to_str().unwrap(), "--vary", "count=10,900", "--csv", csv.to_str().unwrap()];
+    let out = udplab(&[&args[..], &["--max-events", "1000"]].concat());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("count=900") && stderr.contains("--max-events 7200"), "{stderr}");
+    assert!(!csv.exists(), "nothing ran, nothing was written");
+    let out = udplab(&[&args[..], &["--max-events", "7200"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(csv.exists());
+}

@@ -60,7 +60,10 @@ impl Estimate {
 }
 
 /// How many datagrams client `c` can send within `duration_us`: its messages (no more than its
-/// interval lets it start in the run), each as often as a reliable sender's timer fires.
+/// interval lets it start in the run), and for a reliable sender its retransmissions, bounded
+/// twice: each message at most as often as its doubling timer fires, and all of them together
+/// at most once per `rto` for each of the `window` messages it may have unacknowledged at once
+/// (a message's timer never fires sooner than `rto` after its last send).
 fn transmissions(c: &ClientConfig, duration_us: u64) -> u64 {
     let running = duration_us.saturating_sub(c.start_us);
     let messages = match c.interval_us {
@@ -69,7 +72,11 @@ fn transmissions(c: &ClientConfig, duration_us: u64) -> u64 {
     };
     match c.reliable {
         None => messages,
-        Some(arq) => messages.saturating_mul(attempts(&arq, running)),
+        Some(arq) => {
+            let per_message = messages.saturating_mul(attempts(&arq, running));
+            let per_slot = u64::from(arq.window).saturating_mul(running / arq.rto_us.max(1));
+            per_message.min(messages.saturating_add(per_slot))
+        }
     }
 }
 
@@ -162,5 +169,28 @@ mod tests {
         let dup = Impairment { duplicate: Prob::from_ppb(1).unwrap(), ..Impairment::default() };
         s.links[0].impairment = dup;
         assert_eq!(Estimate::of(&s).datagrams, 3 * plain.datagrams);
+    }
+
+    #[test]
+    fn a_window_of_fast_timers_is_bounded_by_the_window_not_by_the_count() {
+        // Every datagram lost: four messages retransmitted every millisecond for a second.
+        let all_lost = Impairment {
+            loss: crate::scenario::Loss::Bernoulli { p: Prob::ALWAYS },
+            ..Impairment::default()
+        };
+        let s = Pair {
+            count: 1_000,
+            interval_us: 0,
+            reliable: Some(ArqConfig { window: 4, rto_us: 1_000, rto_max_us: 1_000, max_attempts: 0 }),
+            up: all_lost,
+            duration_us: 1_000_000,
+            ..Pair::default()
+        }
+        .build();
+        let trace = crate::run(&s, 1).unwrap();
+        let e = Estimate::of(&s);
+        assert!(e.records >= trace.len() as u64, "{} < {}", e.records, trace.len());
+        // count x attempts would be 1000 x 1001 sends; the window bound is 1000 + 4 x 1000.
+        assert!(e.records <= 20 * trace.len() as u64, "{} far above {}", e.records, trace.len());
     }
 }

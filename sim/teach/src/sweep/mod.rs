@@ -229,6 +229,31 @@ fn one_run(
     Ok(Row::measure(values.to_vec(), seed, &outcome.scenario, &summary))
 }
 
+/// Whether every grid point of `plan` stays within `max` trace events by its upper bound; the
+/// first that does not is named, with its bound. Runs are checked before any starts, so a sweep
+/// whose last point is enormous does not die of it after hours.
+fn check_max_events(scenario: &Scenario, plan: &Plan, max: u64) -> Result<(), String> {
+    for (values, _) in plan.runs() {
+        let mut sc = scenario.clone();
+        for (d, v) in plan.dims.iter().zip(&values) {
+            apply::apply(&mut sc, d.param, *v)?;
+        }
+        let e = udplab_sim::estimate::Estimate::of(&sc);
+        if e.records > max {
+            let point: Vec<String> =
+                plan.dims.iter().zip(&values).map(|(d, v)| format!("{}={v}", d.param.name())).collect();
+            return Err(format!(
+                "the grid point {} could record up to {} trace events in one run, more than the limit of \
+                 {max}; narrow the grid or allow it with --max-events {}",
+                point.join(" "),
+                e.records,
+                e.records
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// What `udplab sweep` was asked for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Request {
@@ -240,6 +265,9 @@ pub struct Request {
     pub jobs: Option<usize>,
     /// Show a progress bar (on stderr, when it is a terminal).
     pub progress: bool,
+    /// Refuse the sweep before any run when a grid point could record more trace events than
+    /// this (see [`udplab_sim::estimate::Estimate`]); `None`: no limit.
+    pub max_events: Option<u64>,
 }
 
 /// Why a sweep failed.
@@ -269,6 +297,9 @@ pub fn command(scenario: &Scenario, req: &Request) -> Result<String, SweepError>
 /// [`command`] with the apps `make` attaches (see [`run_with`]): what `udplab sweep` does.
 pub fn command_with(make: &MakeSim<'_>, scenario: &Scenario, req: &Request) -> Result<String, SweepError> {
     let plan = Plan::parse(&req.vary, req.seeds.as_deref(), scenario.seed).map_err(SweepError::BadInput)?;
+    if let Some(max) = req.max_events {
+        check_max_events(scenario, &plan, max).map_err(SweepError::BadInput)?;
+    }
     let runs = plan.points() * plan.seeds.len();
     let jobs = req.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     // The plan line is a courtesy: a stderr that cannot take it must not stop the sweep.
