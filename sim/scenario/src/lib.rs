@@ -52,11 +52,18 @@ pub fn load(path: &Path) -> Result<udplab_sim::Scenario, ScenarioError> {
     let shown = path.display().to_string();
     let bytes = std::fs::read(path)
         .map_err(|e| ScenarioError::file(&shown, format!("cannot read the scenario file: {e}")))?;
-    let source = String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let source = String::from_utf8_lossy(e.as_bytes()).into_owned();
+    parse_bytes(&bytes, &shown)
+}
+
+/// [`parse`] for the raw bytes of a file, as [`load`] reads them: bytes that are not UTF-8 are a
+/// [`ScenarioError`] pointing at the first bad byte. Public so that the fuzzer (`fuzz/`) drives
+/// exactly what `udplab run FILE` does with any bytes, not a copy of it.
+pub fn parse_bytes(bytes: &[u8], path: &str) -> Result<udplab_sim::Scenario, ScenarioError> {
+    let source = std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let source = String::from_utf8_lossy(bytes);
         // Point at the first bad byte; the lossy text has the same prefix, so the offset holds.
-        ScenarioError::at(&shown, &source, at..at + 1, "the scenario file is not UTF-8 text".to_owned())
+        ScenarioError::at(path, &source, at..at + 1, "the scenario file is not UTF-8 text".to_owned())
     })?;
-    parse(&source, &shown)
+    parse(source, path)
 }
