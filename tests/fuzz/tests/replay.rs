@@ -65,6 +65,22 @@ fn every_seed_passes() {
     }
 }
 
+/// The scenario seeds are valid files, so the round trip `to_toml` -> `parse` runs on each from
+/// the start (a seed the parser rejects would only exercise error paths).
+#[test]
+fn every_scenario_seed_parses() {
+    let mut seeds = files(&top().join("fuzz/seeds/scenario"));
+    seeds.extend(
+        files(&top().join("scenarios")).into_iter().filter(|p| p.extension().is_some_and(|x| x == "toml")),
+    );
+    for path in seeds {
+        let bytes = std::fs::read(&path).unwrap();
+        if let Err(e) = udplab_scenario::parse_bytes(&bytes, &path.display().to_string()) {
+            panic!("{e}");
+        }
+    }
+}
+
 /// The UDP payload of a captured IPv4 packet (udplab's packets carry no IP options, but the
 /// header length is read anyway).
 fn udp_payload(packet: &[u8]) -> &[u8] {
