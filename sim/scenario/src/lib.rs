@@ -85,11 +85,18 @@ pub fn load(path: &Path) -> Result<udplab_sim::Scenario, ScenarioError> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_large());
     }
-    let source = String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let source = String::from_utf8_lossy(e.as_bytes()).into_owned();
+    parse_bytes(&bytes, &shown)
+}
+
+/// [`parse`] for the raw bytes of a file, as [`load`] reads them: bytes that are not UTF-8 are a
+/// [`ScenarioError`] pointing at the first bad byte. Public so that the fuzzer (`fuzz/`) drives
+/// exactly what `udplab run FILE` does with any bytes, not a copy of it.
+pub fn parse_bytes(bytes: &[u8], path: &str) -> Result<udplab_sim::Scenario, ScenarioError> {
+    let source = std::str::from_utf8(bytes).map_err(|e| {
+        let at = e.valid_up_to();
+        let source = String::from_utf8_lossy(bytes);
         // Point at the first bad byte; the lossy text has the same prefix, so the offset holds.
-        ScenarioError::at(&shown, &source, at..at + 1, "the scenario file is not UTF-8 text".to_owned())
+        ScenarioError::at(path, &source, at..at + 1, "the scenario file is not UTF-8 text".to_owned())
     })?;
-    parse(&source, &shown)
+    parse(source, path)
 }

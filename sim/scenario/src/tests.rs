@@ -971,6 +971,11 @@ fn unreadable_files_are_errors_without_a_position() {
     let e = load(&path).unwrap_err();
     assert_eq!((e.line, e.column), (Some(2), Some(12)));
     assert!(e.message.contains("not UTF-8"));
+    assert_eq!(
+        parse_bytes(b"duration = \"2s\"\nname = \"caf\xe9\"\n", &e.path),
+        Err(e),
+        "load is parse_bytes"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
