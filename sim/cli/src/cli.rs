@@ -37,8 +37,9 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         timeout: Option<u64>,
         /// Refuse to start a run that could record more than this many trace events (an upper
-        /// bound computed from the scenario before the run; each event kept costs about 300
-        /// bytes of memory, 550 with --json).
+        /// bound computed from the scenario before the run). The timeline and --summary are
+        /// printed as the run goes and keep nothing; --json and the pictures keep every event,
+        /// about 550 and 300 bytes each.
         #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS)]
         max_events: u64,
         #[command(flatten)]
@@ -183,9 +184,10 @@ pub enum Command {
     },
 }
 
-/// The default of `udplab run --max-events`: about 1.2 GB for the text timeline, 2.2 GB with
-/// `--json` (measured per event kept: 215 bytes with `--summary`, 285 with the timeline, 530
-/// with `--json`).
+/// The default of `udplab run --max-events`. Time grows with events whatever the output; memory
+/// too for the outputs that keep the whole run: at this limit about 2.1 GB with `--json` (530
+/// bytes an event) and 1.2 GB for the pictures (about 300), measured with `/usr/bin/time -v`. The
+/// timeline and `--summary` are streamed and keep none.
 pub const DEFAULT_MAX_EVENTS: u64 = 4_000_000;
 
 /// Whether a run of `scenario` stays within `max` trace events by its upper bound
@@ -197,12 +199,9 @@ fn within_max_events(scenario: &udplab_sim::Scenario, max: u64) -> Result<(), St
     }
     Err(format!(
         "this run could record up to {} trace events ({} datagram copies across its links), more than \
-         the limit of {max}; kept in memory that is about {} MB. Shorten `duration`, lower `count` or \
-         raise the retransmission timeout, or allow it with --max-events {}",
-        e.records,
-        e.datagrams,
-        e.records.saturating_mul(300) / 1_000_000,
-        e.records
+         the limit of {max}. Shorten `duration`, lower `count` or raise the retransmission timeout, \
+         or allow it with --max-events {}",
+        e.records, e.datagrams, e.records
     ))
 }
 
@@ -262,6 +261,11 @@ pub fn run(make: &MakeSim<'_>, args: Args) -> ExitCode {
             }
             let seed = output.seed.unwrap_or(sim.scenario().seed);
             let limit = timeout.map(std::time::Duration::from_secs);
+            // The timeline and the summary are printed as the run goes, keeping nothing; JSON and
+            // the pictures need the whole trace.
+            if !output.json && !pictures.ladder && !pictures.quiet && !pictures.requested().any() {
+                return crate::output::report_streamed(&sim, &file, seed, limit, !output.summary);
+            }
             match udplab_teach::run_sim_within(&sim, seed, pictures.pcap.is_some(), limit) {
                 Ok((out, captured)) => report_taught(&out, &captured, &output, &pictures),
                 Err(e) => {

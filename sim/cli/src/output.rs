@@ -149,6 +149,39 @@ pub(crate) fn report_taught(
     }
 }
 
+/// Runs `sim` printing its timeline (or with `timeline` false only its summary) to stdout as it
+/// happens, keeping no trace ([`udplab_teach::stream_sim`]), and turns the verdict into the exit
+/// status: what `udplab run` does when no output needs the whole run. `file` names the scenario
+/// in errors.
+pub(crate) fn report_streamed(
+    sim: &udplab_sim::Sim<'_>,
+    file: &std::path::Path,
+    seed: u64,
+    limit: Option<std::time::Duration>,
+    timeline: bool,
+) -> ExitCode {
+    if crate::streams::stdout_closed() {
+        crate::say!("error: writing output: {}", crate::streams::stdout_closed_error());
+        return ExitCode::from(EXIT_IO);
+    }
+    let mut stdout = std::io::stdout().lock();
+    let streamed = udplab_teach::stream_sim(sim, seed, limit, timeline, &mut stdout);
+    drop(stdout);
+    match streamed {
+        Ok(out) => print_and_judge(&out, ""),
+        Err(udplab_teach::StreamError::Start(e)) => {
+            crate::say!("error: {}: {e}", file.display());
+            ExitCode::from(crate::exit::EXIT_BAD_INPUT)
+        }
+        Err(udplab_teach::StreamError::Write(e)) => {
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                crate::say!("error: writing output: {e}");
+            }
+            ExitCode::from(EXIT_IO)
+        }
+    }
+}
+
 /// Prints `text` and turns the run's verdict into the exit status.
 fn print_and_judge(out: &RunOutput, text: &str) -> ExitCode {
     if let Err(e) = crate::streams::to_stdout(text) {

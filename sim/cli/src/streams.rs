@@ -74,12 +74,17 @@ pub fn to_stdout(text: &str) -> std::io::Result<()> {
         return Ok(());
     }
     if STDOUT_CLOSED.load(Ordering::Relaxed) {
-        return Err(std::io::Error::other(
-            "standard output is closed (redirect it to /dev/null to discard the output, or use -q)",
-        ));
+        return Err(stdout_closed_error());
     }
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes()).and_then(|()| out.flush())
+}
+
+/// The error for text that has nowhere to go.
+pub fn stdout_closed_error() -> std::io::Error {
+    std::io::Error::other(
+        "standard output is closed (redirect it to /dev/null to discard the output, or use -q)",
+    )
 }
 
 /// Writes one line to stderr; when it cannot (closed, full, broken), remembers that a message

@@ -7,35 +7,35 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Exit status of `udplab` for bad input.
 const BAD_INPUT: i32 = 2;
 
-/// Runs `udplab` with `args`; a child still running after a minute has hung (the bug these tests
-/// guard against), so it is killed and the test fails rather than waiting forever.
+/// Runs `udplab` with `args`, reading its output as it comes (a run that prints its timeline
+/// must not block on a full pipe); a child still running after a minute has hung (the bug these
+/// tests guard against), so it is killed and the test fails rather than waiting forever.
 fn udplab(args: &[&str]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_udplab"))
+    let child = Command::new(env!("CARGO_BIN_EXE_udplab"))
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("udplab runs");
-    let watchdog = Instant::now() + Duration::from_secs(60);
-    loop {
-        if child.try_wait().expect("waiting for udplab").is_some() {
-            return child.wait_with_output().expect("udplab's output");
-        }
-        if Instant::now() > watchdog {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("udplab's output");
+    let pid = child.id();
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait_with_output()));
+    match finished.recv_timeout(Duration::from_secs(60)) {
+        Ok(out) => out.expect("udplab's output"),
+        Err(_) => {
+            let _ = Command::new("kill").args(["-KILL", &pid.to_string()]).status();
+            let out = finished.recv().expect("the waiting thread").expect("udplab's output");
             panic!(
                 "udplab {args:?} still running after 60 s; stderr so far:\n{}",
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -201,6 +201,17 @@ fn a_run_stopped_by_the_timeout_is_incomplete_and_says_where_it_stopped() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert!(std::fs::read_to_string(&html).unwrap().contains("INCOMPLETE"));
+
+    // The same without files: printed as it runs (nothing kept), stopped and marked the same way.
+    for how in [&["--summary"][..], &[]] {
+        let args = [&["run", path.to_str().unwrap(), "--timeout", "1", "--max-events", "100000000"][..], how]
+            .concat();
+        let out = udplab(&args);
+        assert_eq!(out.status.code(), Some(6), "{how:?}: {}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(stdout.contains("INCOMPLETE: stopped by the wall-clock limit (1 s)"), "{how:?}");
+        assert!(stdout.lines().last().is_some_and(|l| l.starts_with("trace digest ")), "{how:?}");
+    }
 }
 
 #[test]

@@ -176,60 +176,100 @@ impl Lateness {
     }
 }
 
-impl Summary {
-    pub fn from_trace(scenario: &Scenario, seed: u64, trace: &[Record]) -> Summary {
-        let mut links: Vec<LinkSummary> = (0..scenario.links.len())
+/// A [`Summary`] built one record at a time, so a run can be summarised as it streams without
+/// keeping its trace: [`Summary::from_trace`] is this over a whole trace. Its memory is the
+/// scenario's flows and links, not the run's length (only a real clock's late arrivals are
+/// kept, for their percentiles).
+pub struct SummaryBuilder<'s> {
+    scenario: &'s Scenario,
+    seed: u64,
+    links: Vec<LinkSummary>,
+    flows: Flows,
+    unroutable: u64,
+    arrivals: usize,
+    late: Vec<u64>,
+}
+
+impl<'s> SummaryBuilder<'s> {
+    pub fn new(scenario: &'s Scenario, seed: u64) -> SummaryBuilder<'s> {
+        let links = (0..scenario.links.len())
             .map(|l| LinkSummary { name: scenario.link_name(l), ..LinkSummary::default() })
             .collect();
-        let mut flows = Flows::new(scenario);
-        let mut unroutable = 0;
-        let (mut arrivals, mut late) = (0, Vec::new());
-        for r in trace {
-            match r.event {
-                Event::Offer { link, fate, .. } => {
-                    let s = &mut links[link];
-                    s.offered += 1;
-                    match fate {
-                        Fate::Lost(reason) => {
-                            s.lost += 1;
-                            *match reason {
-                                LossReason::Random { .. } | LossReason::Burst { .. } => &mut s.lost_random,
-                                LossReason::Outage { .. } => &mut s.lost_outage,
-                                LossReason::Index => &mut s.lost_index,
-                                LossReason::TooBig { .. } => &mut s.lost_too_big,
-                                LossReason::QueueFull { .. } => &mut s.lost_queue_full,
-                            } += 1;
-                        }
-                        Fate::Passed(p) => {
-                            s.duplicated += u64::from(p.copies - 1);
-                            s.duplicates_dropped += u64::from(p.copy_dropped);
-                            s.corrupted += u64::from(p.corrupted.is_some());
-                            s.held_for_reordering += u64::from(p.held_us > 0);
-                        }
-                    }
-                }
-                Event::Arrive { link, latency_us, overtaken_by, late_us, .. } => {
-                    arrivals += 1;
-                    if late_us > 0 {
-                        late.push(late_us);
-                    }
-                    let s = &mut links[link];
-                    s.arrived += 1;
-                    s.reordered += u64::from(overtaken_by.is_some());
-                    s.latency.add(latency_us);
-                }
-                Event::InFlightAtEnd { link, .. } => links[link].in_flight_at_end += 1,
-                Event::NoRoute { .. } => unroutable += 1,
-                Event::Dropped { link, reason, .. } => match reason {
-                    DropReason::StackBusy { .. } | DropReason::Unread => links[link].dropped_stack_busy += 1,
-                    DropReason::Fragment { .. } => links[link].dropped_fragments += 1,
-                },
-                Event::App { node, app } => flows.observe(scenario, r.at_us, node, app),
-            }
+        SummaryBuilder {
+            scenario,
+            seed,
+            links,
+            flows: Flows::new(scenario),
+            unroutable: 0,
+            arrivals: 0,
+            late: Vec::new(),
         }
+    }
+
+    /// Counts one record (records must come in trace order).
+    pub fn add(&mut self, r: &Record) {
+        match r.event {
+            Event::Offer { link, fate, .. } => {
+                let s = &mut self.links[link];
+                s.offered += 1;
+                match fate {
+                    Fate::Lost(reason) => {
+                        s.lost += 1;
+                        *match reason {
+                            LossReason::Random { .. } | LossReason::Burst { .. } => &mut s.lost_random,
+                            LossReason::Outage { .. } => &mut s.lost_outage,
+                            LossReason::Index => &mut s.lost_index,
+                            LossReason::TooBig { .. } => &mut s.lost_too_big,
+                            LossReason::QueueFull { .. } => &mut s.lost_queue_full,
+                        } += 1;
+                    }
+                    Fate::Passed(p) => {
+                        s.duplicated += u64::from(p.copies - 1);
+                        s.duplicates_dropped += u64::from(p.copy_dropped);
+                        s.corrupted += u64::from(p.corrupted.is_some());
+                        s.held_for_reordering += u64::from(p.held_us > 0);
+                    }
+                }
+            }
+            Event::Arrive { link, latency_us, overtaken_by, late_us, .. } => {
+                self.arrivals += 1;
+                if late_us > 0 {
+                    self.late.push(late_us);
+                }
+                let s = &mut self.links[link];
+                s.arrived += 1;
+                s.reordered += u64::from(overtaken_by.is_some());
+                s.latency.add(latency_us);
+            }
+            Event::InFlightAtEnd { link, .. } => self.links[link].in_flight_at_end += 1,
+            Event::NoRoute { .. } => self.unroutable += 1,
+            Event::Dropped { link, reason, .. } => match reason {
+                DropReason::StackBusy { .. } | DropReason::Unread => self.links[link].dropped_stack_busy += 1,
+                DropReason::Fragment { .. } => self.links[link].dropped_fragments += 1,
+            },
+            Event::App { node, app } => self.flows.observe(self.scenario, r.at_us, node, app),
+        }
+    }
+
+    pub fn finish(self) -> Summary {
+        let mut links = self.links;
         links.retain(|l| l.offered > 0 || l.dropped_fragments > 0);
-        let late = Lateness::of(arrivals, late);
-        Summary { seed, duration_us: scenario.duration_us, flows: flows.finish(), links, unroutable, late }
+        Summary {
+            seed: self.seed,
+            duration_us: self.scenario.duration_us,
+            flows: self.flows.finish(),
+            links,
+            unroutable: self.unroutable,
+            late: Lateness::of(self.arrivals, self.late),
+        }
+    }
+}
+
+impl Summary {
+    pub fn from_trace(scenario: &Scenario, seed: u64, trace: &[Record]) -> Summary {
+        let mut summary = SummaryBuilder::new(scenario, seed);
+        trace.iter().for_each(|r| summary.add(r));
+        summary.finish()
     }
 
     /// Message totals over all flows: (sent, delivered, duplicates, out of order, lost).

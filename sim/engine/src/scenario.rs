@@ -86,7 +86,9 @@ pub enum Loss {
         loss_good: Prob,
         /// Whether a datagram's loss is decided by the state the chain steps into (udplab's
         /// default) or by the state the datagram found, as tc netem does.
-        #[serde(default)]
+        /// Left out of serialized scenarios when it is the default, so JSON written before the
+        /// option existed and JSON written now are the same.
+        #[serde(default, skip_serializing_if = "GeOrder::is_default")]
         order: GeOrder,
     },
 }
@@ -107,6 +109,12 @@ pub enum GeOrder {
     StepThenDecide,
     /// Decide the loss with the state the datagram found, then step (tc netem's order).
     Netem,
+}
+
+impl GeOrder {
+    fn is_default(&self) -> bool {
+        *self == GeOrder::StepThenDecide
+    }
 }
 
 /// Shape of the delay variation.

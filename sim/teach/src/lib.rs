@@ -43,7 +43,7 @@ pub mod sweep;
 mod text;
 mod timeaxis;
 
-pub use run::{RunError, RunOutput, run_scenario, run_sim, run_sim_within};
+pub use run::{RunError, RunOutput, StreamError, run_scenario, run_sim, run_sim_within, stream_sim};
 
 use std::path::PathBuf;
 

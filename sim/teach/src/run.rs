@@ -1,13 +1,16 @@
 //! `udplab run`: one in-memory run of a scenario, rendered as text or JSON.
 
 use std::fmt::Write;
+use std::io::Write as _;
+use std::time::Duration;
 
 use serde::Serialize;
 use udplab_firmware::Role;
 use udplab_firmware::app::Ms;
-use udplab_sim::report::{Clock, Summary};
-use udplab_sim::trace::{Lines, Time, digest};
-use udplab_sim::{Outcome, Scenario, Sim, SimError, Trace};
+use udplab_sim::net::{Captured, Network};
+use udplab_sim::report::{Clock, Summary, SummaryBuilder};
+use udplab_sim::trace::{Digest, Lines, Time, digest};
+use udplab_sim::{Outcome, Record, Scenario, Sim, SimError, Trace};
 
 /// Everything one run produced.
 #[derive(Debug)]
@@ -27,6 +30,8 @@ pub struct RunOutput {
     pub timeline: String,
     /// CRC-32 of `timeline`.
     pub digest: u32,
+    /// Records in the run (`trace.len()`, except for a streamed run, which keeps no trace).
+    pub events: usize,
 }
 
 /// Why a run could not start.
@@ -66,38 +71,157 @@ pub fn run_sim_within(
     sim: &Sim<'_>,
     seed: u64,
     capture: bool,
-    limit: Option<std::time::Duration>,
-) -> Result<(RunOutput, Vec<udplab_sim::net::Captured>), RunError> {
+    limit: Option<Duration>,
+) -> Result<(RunOutput, Vec<Captured>), RunError> {
     let mut net = sim.network(seed)?;
     if capture {
         net.capture();
     }
+    let mut trace = Trace::new();
+    let driven = drive(net, limit, &mut |r| {
+        trace.push(*r);
+        Ok(())
+    })
+    .map_err(|e| RunError(e.to_string()))?;
     let scenario = sim.scenario();
-    let end_us = scenario.duration_us;
+    let incomplete = driven.stopped_at.map(|at| stopped_why(scenario, limit, at));
+    Ok((RunOutput::judged(scenario, seed, trace, Clock::Virtual, incomplete), driven.captured))
+}
+
+/// Why [`stream_sim`] stopped.
+#[derive(Debug)]
+pub enum StreamError {
+    /// The run could not start.
+    Start(RunError),
+    /// `out` failed (a closed pipe, a full disk): the run was abandoned there.
+    Write(std::io::Error),
+}
+
+impl std::fmt::Display for StreamError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StreamError::Start(e) => e.fmt(f),
+            StreamError::Write(e) => write!(f, "writing output: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StreamError {}
+
+/// A run printed as it happens, keeping nothing: the header and each timeline line go to `out`
+/// as soon as the run makes them (`timeline`; otherwise only the summary is printed), and the
+/// summary, its verdict and the trace digest are computed on the way
+/// ([`udplab_sim::report::SummaryBuilder`], [`udplab_sim::trace::Digest`]). What reaches `out`
+/// is byte for byte [`RunOutput::text`] (or [`RunOutput::summary_text`]) of the same run, but
+/// memory stays that of the network's live state however long the run is. What `udplab run`
+/// and `udplab run --summary` do.
+///
+/// The result has the summary, verdict, digest and event count, but no trace and no timeline
+/// (both empty): use [`run_sim_within`] for outputs that need the whole run (JSON, pictures).
+/// `limit` stops the run as [`run_sim_within`] does.
+pub fn stream_sim(
+    sim: &Sim<'_>,
+    seed: u64,
+    limit: Option<Duration>,
+    timeline: bool,
+    out: &mut dyn std::io::Write,
+) -> Result<RunOutput, StreamError> {
+    let net = sim.network(seed).map_err(|e| StreamError::Start(e.into()))?;
+    let scenario = sim.scenario();
+    let mut out = std::io::BufWriter::new(out);
+    let write = |out: &mut std::io::BufWriter<_>, text: &str| out.write_all(text.as_bytes());
+    if timeline {
+        write(&mut out, &header(scenario, seed)).map_err(StreamError::Write)?;
+    }
+    let lines = Lines::new(scenario);
+    let mut summary = SummaryBuilder::new(scenario, seed);
+    let mut digest = Digest::new();
+    let mut events = 0;
+    let mut line = String::new();
+    let driven = drive(net, limit, &mut |r| {
+        summary.add(r);
+        line.clear();
+        let _ = lines.write(&mut line, r);
+        digest.line(&line);
+        events += 1;
+        if timeline {
+            line.push('\n');
+            write(&mut out, &line)?;
+        }
+        Ok(())
+    })
+    .map_err(StreamError::Write)?;
+    let incomplete = driven.stopped_at.map(|at| stopped_why(scenario, limit, at));
+    let summary = summary.finish();
+    let failures = if incomplete.is_some() { Vec::new() } else { summary.check_on(scenario, Clock::Virtual) };
+    let result = RunOutput {
+        scenario: scenario.clone(),
+        seed,
+        trace: Trace::new(),
+        summary,
+        failures,
+        incomplete,
+        clock: Clock::Virtual,
+        timeline: String::new(),
+        digest: digest.finish(),
+        events,
+    };
+    if timeline {
+        write(&mut out, "\n").map_err(StreamError::Write)?;
+    }
+    write(&mut out, &result.summary_text()).map_err(StreamError::Write)?;
+    out.flush().map_err(StreamError::Write)?;
+    Ok(result)
+}
+
+/// How a [`drive`]n run ended.
+struct Driven {
+    /// `Some(virtual time of the last record)` when the wall-clock limit stopped it.
+    stopped_at: Option<u64>,
+    captured: Vec<Captured>,
+}
+
+/// Runs `net` to the scenario's end (or until `limit` of wall-clock time has passed), handing
+/// every record to `each` in trace order as soon as it exists; an error from `each` abandons
+/// the run. A finished run's last records are what is still in flight at the end.
+fn drive(
+    mut net: Network<'_>,
+    limit: Option<Duration>,
+    each: &mut dyn FnMut(&Record) -> std::io::Result<()>,
+) -> std::io::Result<Driven> {
+    let end_us = net.scenario().duration_us;
     let started = std::time::Instant::now();
-    let mut steps: u64 = 0;
-    let mut stopped = false;
-    while net.advance(end_us) {
+    let (mut steps, mut last_at) = (0u64, 0u64);
+    loop {
+        let more = net.advance(end_us);
+        for r in net.take_records() {
+            last_at = r.at_us;
+            each(&r)?;
+        }
+        if !more {
+            break;
+        }
         steps += 1;
         // Reading the clock costs more than an event; every 1024 events is often enough.
         if steps.is_multiple_of(1024) && limit.is_some_and(|l| started.elapsed() >= l) {
-            stopped = true;
-            break;
+            return Ok(Driven { stopped_at: Some(last_at), captured: net.take_captured() });
         }
     }
     let captured = net.take_captured();
-    if !stopped {
-        return Ok((RunOutput::from_trace(scenario, seed, net.finish()), captured));
+    for r in net.finish() {
+        each(&r)?;
     }
-    let trace = net.take_records();
-    let reached = trace.last().map_or(0, |r| r.at_us);
-    let why = format!(
+    Ok(Driven { stopped_at: None, captured })
+}
+
+/// The INCOMPLETE reason of a run the wall-clock `limit` stopped at virtual time `at_us`.
+fn stopped_why(scenario: &Scenario, limit: Option<Duration>, at_us: u64) -> String {
+    format!(
         "stopped by the wall-clock limit ({} s) at virtual time {} s of {} s",
         limit.map_or(0, |l| l.as_secs()),
-        Time(reached).to_string().trim(),
-        Time(end_us).to_string().trim()
-    );
-    Ok((RunOutput::judged(scenario, seed, trace, Clock::Virtual, Some(why)), captured))
+        Time(at_us).to_string().trim(),
+        Time(scenario.duration_us).to_string().trim()
+    )
 }
 
 /// Runs `sim` (a scenario with apps attached, and perhaps a labeller) in virtual time with
@@ -137,6 +261,7 @@ impl RunOutput {
         incomplete: Option<String>,
     ) -> RunOutput {
         let summary = Summary::from_trace(scenario, seed, &trace);
+        let trace_len = trace.len();
         let failures = if incomplete.is_some() { Vec::new() } else { summary.check_on(scenario, clock) };
         let timeline = Lines::new(scenario).render(&trace);
         let digest = digest(&timeline);
@@ -150,6 +275,7 @@ impl RunOutput {
             clock,
             timeline,
             digest,
+            events: trace_len,
         }
     }
 
@@ -171,73 +297,12 @@ impl RunOutput {
     pub fn summary_text(&self) -> String {
         let mut s = self.summary.render();
         s.push_str(&self.verdict());
-        let _ = writeln!(s, "trace digest {:08x} ({} events)", self.digest, self.trace.len());
+        let _ = writeln!(s, "trace digest {:08x} ({} events)", self.digest, self.events);
         s
     }
 
     fn header(&self) -> String {
-        let sc = &self.scenario;
-        let mut s = String::new();
-        let _ = writeln!(s, "scenario {}: seed {}, {} s", sc.name, self.seed, Time(sc.duration_us));
-        for line in wrap(&sc.description, 92) {
-            let _ = writeln!(s, "  {line}");
-        }
-        let _ = writeln!(s, "nodes");
-        for n in &sc.nodes {
-            let [a, b, c, d] = n.addr;
-            let _ = write!(s, "  {:<8} {a}.{b}.{c}.{d}  ", n.name);
-            let _ = match n.role {
-                Role::Server(c) => {
-                    let what = match (c.reliable, c.reply) {
-                        (Some(_), _) => "reliable receiver",
-                        (None, udplab_firmware::Reply::Echo) => "echo",
-                        (None, udplab_firmware::Reply::Sink) => "sink",
-                    };
-                    writeln!(s, "server on port {}, {what}", c.port)
-                }
-                Role::Client(c) => {
-                    let [a, b, cc, d] = c.server_addr;
-                    let _ = write!(
-                        s,
-                        "client: {} x {}B to {a}.{b}.{cc}.{d}:{} every {} from {}",
-                        c.count,
-                        c.size,
-                        c.server_port,
-                        Ms(c.interval_us),
-                        Ms(c.start_us)
-                    );
-                    match c.reliable {
-                        Some(r) => writeln!(
-                            s,
-                            ", reliable (window {}, timeout {} doubling to {})",
-                            r.window,
-                            Ms(r.rto_us),
-                            Ms(r.rto_max_us)
-                        ),
-                        None => writeln!(s),
-                    }
-                }
-                Role::Code => writeln!(s, "app supplied in code"),
-            };
-        }
-        let _ = writeln!(s, "links");
-        let w = (0..sc.links.len()).map(|l| sc.link_name(l).len()).max().unwrap_or(0);
-        for (i, l) in sc.links.iter().enumerate() {
-            let _ = writeln!(s, "  {:<w$}  {}", sc.link_name(i), l.impairment);
-            for p in &l.phases {
-                let _ = writeln!(
-                    s,
-                    "  {:<w$}    {} from {} s to {} s: {}",
-                    "",
-                    p.name,
-                    Time(p.from_us),
-                    Time(p.until_us),
-                    p.impairment
-                );
-            }
-        }
-        s.push('\n');
-        s
+        header(&self.scenario, self.seed)
     }
 
     fn verdict(&self) -> String {
@@ -302,6 +367,71 @@ impl RunOutput {
         s.push('\n');
         s
     }
+}
+
+/// The header `udplab run` prints above its timeline: scenario, description, nodes, links.
+fn header(sc: &Scenario, seed: u64) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "scenario {}: seed {}, {} s", sc.name, seed, Time(sc.duration_us));
+    for line in wrap(&sc.description, 92) {
+        let _ = writeln!(s, "  {line}");
+    }
+    let _ = writeln!(s, "nodes");
+    for n in &sc.nodes {
+        let [a, b, c, d] = n.addr;
+        let _ = write!(s, "  {:<8} {a}.{b}.{c}.{d}  ", n.name);
+        let _ = match n.role {
+            Role::Server(c) => {
+                let what = match (c.reliable, c.reply) {
+                    (Some(_), _) => "reliable receiver",
+                    (None, udplab_firmware::Reply::Echo) => "echo",
+                    (None, udplab_firmware::Reply::Sink) => "sink",
+                };
+                writeln!(s, "server on port {}, {what}", c.port)
+            }
+            Role::Client(c) => {
+                let [a, b, cc, d] = c.server_addr;
+                let _ = write!(
+                    s,
+                    "client: {} x {}B to {a}.{b}.{cc}.{d}:{} every {} from {}",
+                    c.count,
+                    c.size,
+                    c.server_port,
+                    Ms(c.interval_us),
+                    Ms(c.start_us)
+                );
+                match c.reliable {
+                    Some(r) => writeln!(
+                        s,
+                        ", reliable (window {}, timeout {} doubling to {})",
+                        r.window,
+                        Ms(r.rto_us),
+                        Ms(r.rto_max_us)
+                    ),
+                    None => writeln!(s),
+                }
+            }
+            Role::Code => writeln!(s, "app supplied in code"),
+        };
+    }
+    let _ = writeln!(s, "links");
+    let w = (0..sc.links.len()).map(|l| sc.link_name(l).len()).max().unwrap_or(0);
+    for (i, l) in sc.links.iter().enumerate() {
+        let _ = writeln!(s, "  {:<w$}  {}", sc.link_name(i), l.impairment);
+        for p in &l.phases {
+            let _ = writeln!(
+                s,
+                "  {:<w$}    {} from {} s to {} s: {}",
+                "",
+                p.name,
+                Time(p.from_us),
+                Time(p.until_us),
+                p.impairment
+            );
+        }
+    }
+    s.push('\n');
+    s
 }
 
 /// Greedy word wrap.
