@@ -18,6 +18,7 @@ pub mod repeats;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod seqset;
 pub mod serial;
 pub mod sim;
 pub mod trace;

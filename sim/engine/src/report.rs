@@ -4,7 +4,7 @@
 //! Message counts are exact: they come from distinct sequence numbers per flow, not from the
 //! app's bounded duplicate window.
 
-use alloc::collections::{BTreeMap, BTreeSet};
+use alloc::collections::BTreeMap;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
@@ -16,6 +16,7 @@ use udplab_firmware::{AppEvent, Role};
 use crate::link::{Fate, LossReason};
 use crate::rng::Prob;
 use crate::scenario::{REAL_CLOCK_LATENCY_TOLERANCE_US, Scenario};
+use crate::seqset::SeqSet;
 use crate::trace::{DropReason, Event, Record, Time};
 
 /// Minimum, mean and maximum of a set of microsecond samples.
@@ -495,10 +496,10 @@ struct FlowState {
     /// The client's port; `None` for an app supplied in code (matched by address alone).
     client_port: Option<u16>,
     size: u64,
-    sent: BTreeSet<u32>,
-    delivered: BTreeSet<u32>,
+    sent: SeqSet,
+    delivered: SeqSet,
     highest_delivered: u32,
-    answered: BTreeSet<u32>,
+    answered: SeqSet,
     first_send_us: Option<u64>,
     last_delivery_us: u64,
     /// Apps supplied in code: first send time and size of each message, for the latency and
@@ -521,10 +522,10 @@ impl FlowState {
             server,
             client_port,
             size,
-            sent: BTreeSet::new(),
-            delivered: BTreeSet::new(),
+            sent: SeqSet::new(),
+            delivered: SeqSet::new(),
             highest_delivered: 0,
-            answered: BTreeSet::new(),
+            answered: SeqSet::new(),
             first_send_us: None,
             last_delivery_us: 0,
             code_sends: BTreeMap::new(),
@@ -690,10 +691,10 @@ impl Flows {
             .into_iter()
             .map(|f| {
                 let mut s = f.summary;
-                s.sent = f.sent.len() as u64;
-                s.delivered = f.delivered.len() as u64;
+                s.sent = f.sent.len();
+                s.delivered = f.delivered.len();
                 s.lost = s.sent - s.delivered.min(s.sent);
-                s.answered = f.answered.len() as u64;
+                s.answered = f.answered.len();
                 let span = f.first_send_us.map_or(0, |t| f.last_delivery_us.saturating_sub(t));
                 s.goodput_bps = (f.delivered_bytes * 8 * 1_000_000).checked_div(span).unwrap_or(0);
                 s
