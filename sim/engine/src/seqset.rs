@@ -92,7 +92,11 @@ mod tests {
             for _ in 0..500 {
                 x = crate::rng::mix(x);
                 // Small values collide and touch often; a few large ones test the edges.
-                let seq = if x % 17 == 0 { u32::MAX - (x >> 40) as u32 % 4 } else { (x >> 32) as u32 % 300 };
+                let seq = if x.is_multiple_of(17) {
+                    u32::MAX - (x >> 40) as u32 % 4
+                } else {
+                    (x >> 32) as u32 % 300
+                };
                 assert_eq!(ours.insert(seq), plain.insert(seq), "round {round}, seq {seq}");
                 assert_eq!(ours.len(), plain.len() as u64);
             }
