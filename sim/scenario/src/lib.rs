@@ -28,7 +28,7 @@ mod table;
 mod units;
 mod write;
 
-pub use units::duration_us;
+pub use units::{duration_us, percent_ppb};
 
 #[cfg(test)]
 mod tests;

@@ -262,14 +262,15 @@ fn units(param: Param, text: &str) -> Result<u64, String> {
     }
 }
 
-/// `0.05` or `5%` as parts per billion, exactly; at most 1.
+/// `0.05` or `5%` as parts per billion, exactly; at most 1. A percentage is read by the
+/// scenario parser's own rules (`udplab_scenario::percent_ppb`: one plain space at most between
+/// the number and the `%`), so a value that works in one place works in the other.
 pub fn probability_ppb(text: &str) -> Result<u64, String> {
     let like = "expected a probability like 0.05 or 5%";
-    let (number, scale_digits) = match text.strip_suffix('%') {
-        Some(n) => (n.trim(), 7),
-        None => (text, 9),
-    };
-    let ppb = decimal(number, scale_digits).ok_or_else(|| format!("{like}, found {text:?}"))?;
+    if text.ends_with('%') {
+        return udplab_scenario::percent_ppb(text);
+    }
+    let ppb = decimal(text, 9).ok_or_else(|| format!("{like}, found {text:?}"))?;
     if ppb > 1_000_000_000 {
         return Err(format!("a probability is at most 1 (100%), found {text:?}"));
     }
@@ -380,5 +381,17 @@ mod tests {
         assert!(
             parse_vary("seed=18446744073709551615").unwrap_err().contains("from 0 to 9223372036854775807")
         );
+    }
+
+    #[test]
+    fn percentages_follow_the_scenario_files_spacing_rule() {
+        assert_eq!(probability_ppb("5%"), Ok(50_000_000));
+        assert_eq!(probability_ppb("12.5 %"), Ok(125_000_000));
+        assert_eq!(probability_ppb("0.05"), Ok(50_000_000));
+        for bad in ["5\u{a0}%", "5\t%", " 5%", "5  %", "101%", "0.05 "] {
+            assert!(probability_ppb(bad).is_err(), "{bad:?} accepted");
+        }
+        let e = probability_ppb("5\u{a0}%").unwrap_err();
+        assert!(e.contains("U+00A0"), "{e}");
     }
 }
