@@ -452,3 +452,69 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     }
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lessons() -> Vec<Scenario> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        files.sort();
+        assert!(files.len() >= 8, "{files:?}");
+        files.iter().map(|f| udplab_scenario::load(f).unwrap()).collect()
+    }
+
+    /// The README promises that a streamed run prints what a kept one does, byte for byte.
+    #[test]
+    fn a_streamed_run_prints_exactly_what_a_kept_run_renders() {
+        for scenario in lessons() {
+            let sim = Sim::new(scenario.clone());
+            for seed in [scenario.seed, 7] {
+                let kept = run_sim(&sim, seed).unwrap();
+                let (mut text, mut summary) = (Vec::new(), Vec::new());
+                let streamed = stream_sim(&sim, seed, None, true, &mut text).unwrap();
+                stream_sim(&sim, seed, None, false, &mut summary).unwrap();
+                assert_eq!(String::from_utf8(text).unwrap(), kept.text(), "{} seed {seed}", scenario.name);
+                assert_eq!(String::from_utf8(summary).unwrap(), kept.summary_text(), "{}", scenario.name);
+                assert_eq!((streamed.digest, streamed.events), (kept.digest, kept.trace.len()));
+                assert_eq!((&streamed.summary, &streamed.failures), (&kept.summary, &kept.failures));
+                assert!(streamed.trace.is_empty() && streamed.timeline.is_empty(), "nothing kept");
+            }
+        }
+    }
+
+    /// A writer that fails after `room` bytes, as a full disk or a closed pipe does.
+    struct Full {
+        room: usize,
+    }
+
+    impl std::io::Write for Full {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failing_output_abandons_a_streamed_run_with_the_error() {
+        let scenario = lessons().remove(0);
+        let sim = Sim::new(scenario);
+        let result = stream_sim(&sim, 1, None, true, &mut Full { room: 100 });
+        assert!(
+            matches!(result, Err(StreamError::Write(ref e)) if e.kind() == std::io::ErrorKind::BrokenPipe),
+            "{result:?}"
+        );
+    }
+}
