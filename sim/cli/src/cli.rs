@@ -190,21 +190,6 @@ pub enum Command {
 /// timeline and `--summary` are streamed and keep none.
 pub const DEFAULT_MAX_EVENTS: u64 = 4_000_000;
 
-/// Whether a run of `scenario` stays within `max` trace events by its upper bound
-/// ([`udplab_sim::estimate::Estimate`]); if not, what to say.
-fn within_max_events(scenario: &udplab_sim::Scenario, max: u64) -> Result<(), String> {
-    let e = udplab_sim::estimate::Estimate::of(scenario);
-    if e.records <= max {
-        return Ok(());
-    }
-    Err(format!(
-        "this run could record up to {} trace events ({} datagram copies across its links), more than \
-         the limit of {max}. Shorten `duration`, lower `count` or raise the retransmission timeout, \
-         or allow it with --max-events {}",
-        e.records, e.datagrams, e.records
-    ))
-}
-
 /// Reads a scenario file and attaches the apps `make` gives it; a file error, or a `code` node
 /// left without an app, is reported here and becomes exit status 2.
 fn load(make: &MakeSim<'_>, file: &Path) -> Result<Sim<'static>, ExitCode> {
@@ -251,7 +236,7 @@ pub fn run(make: &MakeSim<'_>, args: Args) -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            if let Err(why) = within_max_events(sim.scenario(), max_events) {
+            if let Err(why) = udplab_teach::within_max_events(sim.scenario(), max_events) {
                 crate::say!("error: {}: {why}", file.display());
                 return ExitCode::from(EXIT_BAD_INPUT);
             }

@@ -43,7 +43,9 @@ pub mod sweep;
 mod text;
 mod timeaxis;
 
-pub use run::{RunError, RunOutput, StreamError, run_scenario, run_sim, run_sim_within, stream_sim};
+pub use run::{
+    RunError, RunOutput, StreamError, run_scenario, run_sim, run_sim_within, stream_sim, within_max_events,
+};
 
 use std::path::PathBuf;
 
@@ -102,11 +104,7 @@ pub fn run_sim_captured(
     seed: u64,
     capture: bool,
 ) -> Result<(RunOutput, Vec<Captured>), RunError> {
-    if !capture {
-        return run_sim(sim, seed).map(|out| (out, Vec::new()));
-    }
-    let (outcome, captured) = sim.run_with_capture(seed)?;
-    Ok((RunOutput::from_outcome(outcome), captured))
+    run_sim_within(sim, seed, capture, None)
 }
 
 /// Writes every requested file for one run. `captured` is needed only for the pcapng.

@@ -88,6 +88,22 @@ pub fn run_sim_within(
     Ok((RunOutput::judged(scenario, seed, trace, Clock::Virtual, incomplete), driven.captured))
 }
 
+/// Whether a run of `scenario` stays within `max` trace events by its upper bound
+/// ([`udplab_sim::estimate::Estimate`]); if not, what to say (the bound, and the `--max-events`
+/// that allows it). What `udplab run` and every grid point of `udplab sweep` check before running.
+pub fn within_max_events(scenario: &Scenario, max: u64) -> Result<(), String> {
+    let e = udplab_sim::estimate::Estimate::of(scenario);
+    if e.records <= max {
+        return Ok(());
+    }
+    Err(format!(
+        "this run could record up to {} trace events ({} datagram copies across its links), more than \
+         the limit of {max}. Shorten `duration`, lower `count` or raise the retransmission timeout, \
+         or allow it with --max-events {}",
+        e.records, e.datagrams, e.records
+    ))
+}
+
 /// Why [`stream_sim`] stopped.
 #[derive(Debug)]
 pub enum StreamError {

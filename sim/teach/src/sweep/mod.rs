@@ -80,6 +80,12 @@ impl Plan {
 
     /// Every run, in grid order: `(values, one per dimension; seed)`.
     pub fn runs(&self) -> Vec<(Vec<Value>, u64)> {
+        let points = self.grid_points();
+        points.into_iter().flat_map(|p| self.seeds.iter().map(move |s| (p.clone(), *s))).collect()
+    }
+
+    /// Every grid point, in grid order: one value per dimension.
+    pub fn grid_points(&self) -> Vec<Vec<Value>> {
         let mut points: Vec<Vec<Value>> = vec![Vec::new()];
         for d in &self.dims {
             points = points
@@ -93,7 +99,7 @@ impl Plan {
                 })
                 .collect();
         }
-        points.into_iter().flat_map(|p| self.seeds.iter().map(move |s| (p.clone(), *s))).collect()
+        points
     }
 }
 
@@ -211,15 +217,10 @@ fn one_run(
     values: &[Value],
     seed: u64,
 ) -> Result<Row, String> {
-    let mut sc = scenario.clone();
-    for (d, v) in dims.iter().zip(values) {
-        apply::apply(&mut sc, d.param, *v)?;
-    }
+    let sc = point_scenario(scenario, dims, values)?;
     let point = || {
-        let mut parts: Vec<String> =
-            dims.iter().zip(values).map(|(d, v)| format!("{}={v}", d.param.name())).collect();
-        parts.push(format!("seed={seed}"));
-        parts.join(" ")
+        let name = point_name(dims, values);
+        if name.is_empty() { format!("seed={seed}") } else { format!("{name} seed={seed}") }
     };
     let outcome = make(sc).run(seed).map_err(|e| match e {
         SimError::Start { node, error } => format!("at {}: node {node} cannot start: {error}", point()),
@@ -229,29 +230,32 @@ fn one_run(
     Ok(Row::measure(values.to_vec(), seed, &outcome.scenario, &summary))
 }
 
-/// Whether every grid point of `plan` stays within `max` trace events by its upper bound; the
-/// first that does not is named, with its bound. Runs are checked before any starts, so a sweep
-/// whose last point is enormous does not die of it after hours.
+/// Whether every grid point of `plan` stays within `max` trace events by its upper bound
+/// ([`crate::within_max_events`]); the first that does not is named. Points are checked before
+/// any run starts, so a sweep whose last point is enormous does not die of it after hours.
 fn check_max_events(scenario: &Scenario, plan: &Plan, max: u64) -> Result<(), String> {
-    for (values, _) in plan.runs() {
-        let mut sc = scenario.clone();
-        for (d, v) in plan.dims.iter().zip(&values) {
-            apply::apply(&mut sc, d.param, *v)?;
-        }
-        let e = udplab_sim::estimate::Estimate::of(&sc);
-        if e.records > max {
-            let point: Vec<String> =
-                plan.dims.iter().zip(&values).map(|(d, v)| format!("{}={v}", d.param.name())).collect();
-            return Err(format!(
-                "the grid point {} could record up to {} trace events in one run, more than the limit of \
-                 {max}; narrow the grid or allow it with --max-events {}",
-                point.join(" "),
-                e.records,
-                e.records
-            ));
-        }
+    for values in plan.grid_points() {
+        let sc = point_scenario(scenario, &plan.dims, &values)?;
+        crate::within_max_events(&sc, max)
+            .map_err(|why| format!("at the grid point {}: {why}", point_name(&plan.dims, &values)))?;
     }
     Ok(())
+}
+
+/// `scenario` with each dimension set to its value at one grid point.
+fn point_scenario(scenario: &Scenario, dims: &[Dimension], values: &[Value]) -> Result<Scenario, String> {
+    let mut sc = scenario.clone();
+    for (d, v) in dims.iter().zip(values) {
+        apply::apply(&mut sc, d.param, *v)?;
+    }
+    Ok(sc)
+}
+
+/// A grid point as `name=value ...`, for messages.
+fn point_name(dims: &[Dimension], values: &[Value]) -> String {
+    let parts: Vec<String> =
+        dims.iter().zip(values).map(|(d, v)| format!("{}={v}", d.param.name())).collect();
+    parts.join(" ")
 }
 
 /// What `udplab sweep` was asked for.
