@@ -43,7 +43,7 @@ mod smoltcp_packet {
 
 /// Offers `n` datagrams one millisecond apart to a fresh link and returns their fates.
 fn offer_many(imp: Impairment, seed: u64, n: u64) -> Vec<Fate> {
-    let link = Link { from: 0, to: 1, impairment: imp, phases: Vec::new() };
+    let link = Link { from: 0, to: 1, impairment: imp, phases: Vec::new(), trace: None };
     let mut state = LinkState::new(seed, 42);
     let template = packet();
     (0..n)
@@ -403,7 +403,7 @@ fn data_packet(seq: u32, attempt: u16, sent_us: u64) -> Vec<u8> {
 
 /// Each datagram's fate relative to the time it was offered, by content.
 fn fates_by_content(offers: &[(u64, u32, u16)], imp: &Impairment, seed: u64) -> BTreeMap<(u32, u16), String> {
-    let link = Link { from: 0, to: 1, impairment: imp.clone(), phases: Vec::new() };
+    let link = Link { from: 0, to: 1, impairment: imp.clone(), phases: Vec::new(), trace: None };
     let mut state = LinkState::new(seed, 9);
     let mut out = BTreeMap::new();
     for &(at_us, seq, attempt) in offers {
@@ -487,7 +487,7 @@ proptest! {
         seed in any::<u64>(),
     ) {
         let imp = Impairment { duplicate, queue, delay_us, ..Impairment::default() };
-        let link = Link { from: 0, to: 1, impairment: imp, phases: Vec::new() };
+        let link = Link { from: 0, to: 1, impairment: imp, phases: Vec::new(), trace: None };
         let mut state = LinkState::new(seed, 7);
         let mut held: Vec<u64> = Vec::new();
         let (mut now, mut chosen, mut passed) = (0u64, 0u64, 0u64);

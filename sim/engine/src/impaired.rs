@@ -419,7 +419,7 @@ mod tests {
             dst: None,
             direction,
             port: None,
-            spec: Link { from: 0, to: 1, impairment: imp, phases: Vec::new() },
+            spec: Link { from: 0, to: 1, impairment: imp, phases: Vec::new(), trace: None },
         }
     }
 
@@ -439,7 +439,7 @@ mod tests {
         let mut dev =
             Impaired::new(QueueDevice::default(), 5, alloc::vec![path(Some(Direction::Out), imp.clone())]);
         let mut reference = LinkState::new(5, name_key("a->b"));
-        let link = Link { from: 0, to: 1, impairment: imp, phases: Vec::new() };
+        let link = Link { from: 0, to: 1, impairment: imp, phases: Vec::new(), trace: None };
         let mut passed = 0;
         for i in 0..200u64 {
             send(&mut dev, i * 10);

@@ -15,6 +15,7 @@ pub mod net;
 pub mod outcome;
 pub mod pair;
 pub mod repeats;
+pub mod replay;
 pub mod report;
 pub mod rng;
 pub mod scenario;

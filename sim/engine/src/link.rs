@@ -32,7 +32,8 @@ use serde::Serialize;
 use smoltcp::wire::{IpProtocol, Ipv4Packet, UdpPacket};
 
 use crate::repeats::Repeats;
-use crate::rng::{Prob, Purpose, draw, mix};
+use crate::replay::{Recorded, content_key};
+use crate::rng::{Prob, Purpose, draw};
 use crate::scenario::{GeOrder, Jitter, Link, Loss};
 
 /// Why a link lost a datagram.
@@ -51,6 +52,8 @@ pub enum LossReason {
     Burst { bad: bool, p: Prob },
     /// The link already held its limit of datagrams (tail drop).
     QueueFull { limit: u32 },
+    /// The link replays a recorded trace ([`crate::replay`]) whose row `row` says: lost.
+    Recorded { row: u32 },
 }
 
 /// One flipped bit.
@@ -130,9 +133,35 @@ impl LinkState {
         let index = self.next_index;
         self.next_index += 1;
         let repeat = self.repeats.count(identity);
-        let content = mix(identity ^ mix(repeat.wrapping_add(0x5851_f42d_4c95_7f2d)));
-        let fate = self.decide(link, index, content, now_us, packet);
+        let content = content_key(identity, repeat);
+        let fate = match link.trace.as_ref().and_then(|t| t.get(content)) {
+            Some(recorded) => self.replay(recorded, content, now_us, packet),
+            None => self.decide(link, index, content, now_us, packet),
+        };
         (index, fate)
+    }
+
+    /// The recorded fate, exactly: the recording already holds what the real network's queues,
+    /// outages and rate did, so nothing else on the link applies. Copies still count towards
+    /// the queue, so that datagrams the trace does not hold see them.
+    fn replay(&mut self, recorded: &Recorded, content: u64, now_us: u64, packet: &mut [u8]) -> Fate {
+        let Some(delay) = recorded.delay_us else {
+            return Fate::Lost(LossReason::Recorded { row: recorded.row });
+        };
+        let corrupted = recorded.corrupt.and_then(|c| {
+            let d = c.bit.map_or_else(|| self.draw(content, Purpose::CorruptBit as u64), u64::from);
+            flip_udp_payload_bit(packet, d, c.checksum_fixed)
+        });
+        let mut arrive_us = [now_us.saturating_add(delay), 0];
+        let mut copies = 1;
+        if let Some(d2) = recorded.copy_delay_us {
+            arrive_us[1] = now_us.saturating_add(d2);
+            copies = 2;
+        }
+        for a in &arrive_us[..usize::from(copies)] {
+            self.held.push(Reverse(*a));
+        }
+        Fate::Passed(Passage { copies, arrive_us, queued_us: 0, held_us: 0, corrupted, copy_dropped: false })
     }
 
     fn decide(&mut self, link: &Link, index: u64, content: u64, now_us: u64, packet: &mut [u8]) -> Fate {

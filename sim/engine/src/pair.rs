@@ -70,8 +70,8 @@ impl Pair {
                 Node { name: "board".to_string(), addr: [192, 0, 2, 2], role: Role::Server(server) },
             ],
             links: alloc::vec![
-                Link { from: 0, to: 1, impairment: self.up, phases: self.up_phases },
-                Link { from: 1, to: 0, impairment: self.down, phases: self.down_phases },
+                Link { from: 0, to: 1, impairment: self.up, phases: self.up_phases, trace: None },
+                Link { from: 1, to: 0, impairment: self.down, phases: self.down_phases, trace: None },
             ],
             expect: Expect::default(),
         }

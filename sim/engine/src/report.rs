@@ -68,6 +68,9 @@ pub struct LinkSummary {
     pub lost_index: u64,
     pub lost_too_big: u64,
     pub lost_queue_full: u64,
+    /// Lost because a replayed trace recorded them lost ([`crate::replay`]).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub lost_recorded: u64,
     /// Extra copies made.
     pub duplicated: u64,
     /// Extra copies dropped at birth because the queue had room for the original only.
@@ -222,6 +225,7 @@ impl<'s> SummaryBuilder<'s> {
                             LossReason::Index => &mut s.lost_index,
                             LossReason::TooBig { .. } => &mut s.lost_too_big,
                             LossReason::QueueFull { .. } => &mut s.lost_queue_full,
+                            LossReason::Recorded { .. } => &mut s.lost_recorded,
                         } += 1;
                     }
                     Fate::Passed(p) => {
@@ -420,6 +424,7 @@ impl Summary {
                 (l.lost_index, "drop list"),
                 (l.lost_too_big, "over MTU"),
                 (l.lost_queue_full, "queue full"),
+                (l.lost_recorded, "as recorded"),
             ];
             if causes.iter().filter(|(n, _)| *n > 0).count() > 1 || l.lost_random < l.lost {
                 write!(out, "  {:<w$}  lost by cause:", "")?;

@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 use udplab_firmware::Role;
 
+use crate::replay::LinkTrace;
 use crate::rng::Prob;
 
 /// Default slack for `latency_max` on a real clock. A timer on a loaded 2-core Linux machine
@@ -45,6 +46,10 @@ pub struct Link {
     /// Time windows in which other settings apply (outages are phases with `down`). Where
     /// windows overlap, the one listed last wins.
     pub phases: Vec<Phase>,
+    /// Recorded fates replayed before anything else ([`crate::replay`]); the settings above
+    /// apply to datagrams the trace does not hold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<LinkTrace>,
 }
 
 impl Link {
@@ -210,7 +215,7 @@ impl Scenario {
         for from in 0..self.nodes.len() {
             for to in 0..self.nodes.len() {
                 if from != to && !self.links.iter().any(|l| l.from == from && l.to == to) {
-                    self.links.push(Link { from, to, impairment: Impairment::default(), phases: Vec::new() });
+                    self.links.push(Link { from, to, impairment: Impairment::default(), phases: Vec::new(), trace: None });
                 }
             }
         }

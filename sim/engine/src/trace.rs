@@ -334,6 +334,10 @@ impl<'a> Lines<'a> {
                     LossReason::QueueFull { limit } => {
                         write!(out, "queue full ({limit} datagrams held)")
                     }
+                    LossReason::Recorded { row } => {
+                        let name = self.scenario.links[link].trace.as_ref().map_or("trace", |t| t.name.as_str());
+                        write!(out, "as recorded ({name} row {row})")
+                    }
                 };
             }
             Fate::Passed(p) => p,

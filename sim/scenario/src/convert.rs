@@ -60,7 +60,7 @@ const IMPAIRMENT_KEYS: &[&str] = &[
     "mtu",
     "queue",
 ];
-const LINK_ONLY: &[&str] = &["from", "to", "between", "drop", "phase", "outage"];
+const LINK_ONLY: &[&str] = &["from", "to", "between", "drop", "phase", "outage", "trace"];
 const LINK_KEYS: &[&str] = &[
     "from",
     "to",
@@ -81,6 +81,7 @@ const LINK_KEYS: &[&str] = &[
     "queue",
     "phase",
     "outage",
+    "trace",
 ];
 const PHASE_KEYS: &[&str] = &[
     "start",
@@ -251,7 +252,16 @@ fn tables<'a, 'i>(table: &Table<'a, 'i>, key: &str, what: &str) -> Result<Vec<Ta
     }
 }
 
-pub(crate) fn scenario(source: &str, path: &str) -> Result<Scenario, Fail> {
+/// A `trace = "FILE"` of a link: the link's index, the file as written, and where it was written.
+pub(crate) struct TraceRef {
+    pub link: usize,
+    pub file: String,
+    pub span: Range<usize>,
+}
+
+/// The scenario in `source`, and the link traces it names (read by the caller, which knows
+/// where the file is).
+pub(crate) fn scenario(source: &str, path: &str) -> Result<(Scenario, Vec<TraceRef>), Fail> {
     let doc = DeTable::parse(source)
         .map_err(|e| Fail::new(e.span().unwrap_or(0..0), format!("invalid TOML: {}", e.message().trim())))?;
     let top = Table::new(0..0, doc.get_ref(), "the top level");
@@ -285,12 +295,12 @@ pub(crate) fn scenario(source: &str, path: &str) -> Result<Scenario, Fail> {
     }
 
     let nodes = nodes(&top, source)?;
-    let links = links(&top, &nodes, duration_us, source)?;
+    let (links, traces) = links(&top, &nodes, duration_us, source)?;
     let expect = expect(&top)?;
 
     let mut scenario = Scenario { name, description, seed, duration_us, nodes, links, expect };
     scenario.add_default_links();
-    Ok(scenario)
+    Ok((scenario, traces))
 }
 
 enum Kind<'a, 'i> {
@@ -811,8 +821,14 @@ fn phases(t: &Table<'_, '_>, base: &Impairment, duration_us: u64) -> Result<Vec<
     Ok(out)
 }
 
-fn links(top: &Table<'_, '_>, nodes: &[Node], duration_us: u64, source: &str) -> Result<Vec<Link>, Fail> {
+fn links(
+    top: &Table<'_, '_>,
+    nodes: &[Node],
+    duration_us: u64,
+    source: &str,
+) -> Result<(Vec<Link>, Vec<TraceRef>), Fail> {
     let mut out = Vec::new();
+    let mut traces = Vec::new();
     let mut declared: HashMap<(usize, usize), usize> = HashMap::new();
     for t in tables(top, "link", "[[link]]")? {
         t.allow(LINK_KEYS, |k| hint(Ctx::Link, k))?;
@@ -820,6 +836,22 @@ fn links(top: &Table<'_, '_>, nodes: &[Node], duration_us: u64, source: &str) ->
         let mut imp = Impairment { reorder_hold_us: DEFAULT_REORDER_HOLD_US, ..Impairment::default() };
         impairment(&t, &mut imp)?;
         let phases = phases(&t, &imp, duration_us)?;
+        let trace = match t.get("trace") {
+            Some(v) => {
+                let file = string("trace", v, "the path of a link trace, like trace = \"traces/classroom.csv\"")?;
+                if t.get("between").is_some() {
+                    return fail!(
+                        t.key_span("trace").unwrap_or(v.span()),
+                        "`trace` replays one direction: a trace holds what happened to the datagrams one side sent. Use from/to (one [[link]] per direction, each with its own trace)"
+                    );
+                }
+                if file.is_empty() {
+                    return fail!(v.span(), "`trace` cannot be empty");
+                }
+                Some((file.to_owned(), v.span()))
+            }
+            None => None,
+        };
         for (from, to, span) in dirs {
             if let Some(&first) = declared.get(&(from, to)) {
                 return fail!(
@@ -831,10 +863,13 @@ fn links(top: &Table<'_, '_>, nodes: &[Node], duration_us: u64, source: &str) ->
                 );
             }
             declared.insert((from, to), t.span.start);
-            out.push(Link { from, to, impairment: imp.clone(), phases: phases.clone() });
+            if let Some((file, span)) = &trace {
+                traces.push(TraceRef { link: out.len(), file: file.clone(), span: span.clone() });
+            }
+            out.push(Link { from, to, impairment: imp.clone(), phases: phases.clone(), trace: None });
         }
     }
-    Ok(out)
+    Ok((out, traces))
 }
 
 fn expect(top: &Table<'_, '_>) -> Result<Expect, Fail> {

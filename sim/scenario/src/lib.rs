@@ -24,6 +24,7 @@
 mod convert;
 pub mod embed;
 mod error;
+pub mod link_trace;
 mod table;
 mod units;
 mod write;
@@ -42,8 +43,29 @@ pub use write::to_toml;
 /// Parses the scenario in `source`; `path` names it in errors and, when the file has no `name`,
 /// gives the scenario its name (the file stem). Undeclared link directions are added as perfect
 /// links ([`udplab_sim::Scenario::add_default_links`]).
+///
+/// A link's `trace = "FILE"` is read relative to the folder of `path` (see [`link_trace`]).
 pub fn parse(source: &str, path: &str) -> Result<udplab_sim::Scenario, ScenarioError> {
-    convert::scenario(source, path).map_err(|f| ScenarioError::at(path, source, f.span, f.message))
+    let (mut scenario, traces) =
+        convert::scenario(source, path).map_err(|f| ScenarioError::at(path, source, f.span, f.message))?;
+    let folder = Path::new(path).parent().unwrap_or(Path::new(""));
+    for t in traces {
+        let file = folder.join(&t.file);
+        if !file.is_file() {
+            let why = if file.exists() { "is not a regular file" } else { "does not exist" };
+            return Err(ScenarioError::at(
+                path,
+                source,
+                t.span,
+                format!(
+                    "the link trace {} {why} (a trace path is relative to the scenario file's folder; `udplab capture-import` writes traces)",
+                    file.display()
+                ),
+            ));
+        }
+        scenario.links[t.link].trace = Some(link_trace::load(&file, &t.file)?);
+    }
+    Ok(scenario)
 }
 
 /// The largest scenario file [`load`] reads: 1 MiB. The lessons are a few KB and the biggest

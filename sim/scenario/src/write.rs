@@ -171,6 +171,10 @@ impl Writer {
         if link.impairment.down {
             self.comment("a link that is always down has no key in a scenario file: use a [[link.outage]]");
         }
+        if let Some(t) = &link.trace {
+            // The trace's name is its path as the scenario that loaded it wrote it.
+            self.line("trace", &quoted(&t.name), None);
+        }
         self.impairment(&plain, &link.impairment);
         for (n, phase) in link.phases.iter().enumerate() {
             self.phase(link, n, phase);

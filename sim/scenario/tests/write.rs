@@ -151,22 +151,25 @@ fn every_key_round_trips() {
                 phase("the dark", 0, 86_400_000_000, outage),
                 phase("phase 2", 1, 2, base.clone()),
             ],
+            trace: None,
         },
         // Default links added by the parser, in another order than it would add them.
-        Link { from: 2, to: 1, impairment: Impairment::default(), phases: vec![] },
-        Link { from: 1, to: 0, impairment: Impairment::default(), phases: vec![] },
-        Link { from: 0, to: 2, impairment: Impairment { rate_bps: 3_000_000_000, ..busy() }, phases: vec![] },
+        Link { from: 2, to: 1, impairment: Impairment::default(), phases: vec![], trace: None },
+        Link { from: 1, to: 0, impairment: Impairment::default(), phases: vec![], trace: None },
+        Link { from: 0, to: 2, impairment: Impairment { rate_bps: 3_000_000_000, ..busy() }, phases: vec![], trace: None },
         Link {
             from: 2,
             to: 0,
             impairment: Impairment { reorder_hold_us: 0, ..Impairment::default() },
             phases: vec![],
+            trace: None,
         },
         Link {
             from: 1,
             to: 2,
             impairment: Impairment { queue: u32::MAX, reorder_gap: u32::MAX, ..Impairment::default() },
             phases: vec![],
+            trace: None,
         },
     ];
     s.expect = Expect {

@@ -348,7 +348,7 @@ pub fn two_nodes(t: Traffic, up: Link, down: Link, duration_us: u64, seed: u64) 
 
 /// The link from node `from` to node `to`.
 pub fn link(from: usize, to: usize, impairment: Impairment, phases: Vec<Phase>) -> Link {
-    Link { from, to, impairment, phases }
+    Link { from, to, impairment, phases, trace: None }
 }
 
 /// Arbitrary two-node scenarios ([`two_nodes`], [`traffic`]) with any impairment
