@@ -117,6 +117,49 @@ pub enum Command {
         #[arg(long, short)]
         quiet: bool,
     },
+    /// Read a capture of real UDP traffic (pcap or pcapng: tcpdump -w, Wireshark, udplab
+    /// --pcap) and recover what the network did to each datagram, per direction: delivered
+    /// after which delay, lost, duplicated, damaged. Prints what was recovered and the best
+    /// fitting loss model (Bernoulli, Gilbert, Gilbert-Elliott) and delay; with --out writes
+    /// one link trace per direction and `links.toml`, ready [[link]] sections that replay it.
+    ///
+    /// One capture: taken at one end (what that end can know; see --at). Two: one at each end.
+    /// Datagrams are matched by content: udplab's header, a sequence number (--seq-at), or
+    /// the payload.
+    ///
+    /// Exit status: 0 done, 2 a capture cannot be used (not a capture, damaged, no UDP), 3 the
+    /// output could not be written.
+    CaptureImport {
+        /// The capture file(s): one, or one from each end.
+        #[arg(required = true, num_args = 1..=2)]
+        files: Vec<PathBuf>,
+        /// Where each payload carries a sequence number, OFFSET:TYPE (TYPE: u8, u16be, u16le,
+        /// u32be, u32le, u64be, u64le), for protocols other than udplab's. Example: --seq-at 0:u32be
+        #[arg(long, value_name = "OFFSET:TYPE")]
+        seq_at: Option<String>,
+        /// The label kind of --seq-at datagrams: your replay's labeller must name them
+        /// `Label::Named { kind, id: Some(seq) }` with this kind.
+        #[arg(long, value_name = "KIND", default_value = "seq", requires = "seq_at")]
+        seq_kind: String,
+        /// The address of the machine a one-end capture was taken on (default: guessed from
+        /// sequence gaps, else the first sender).
+        #[arg(long, value_name = "ADDRESS")]
+        at: Option<std::net::Ipv4Addr>,
+        /// The two captures share one clock (same machine, or synchronised far below the
+        /// delays): no clock offset is estimated.
+        #[arg(long)]
+        same_clock: bool,
+        /// A node name for an address, ADDRESS=NODE, as your scenario names it (repeatable;
+        /// default a, b, c, ... in order of appearance).
+        #[arg(long = "name", value_name = "ADDRESS=NODE")]
+        names: Vec<String>,
+        /// Write the link traces (NODE-to-NODE.csv) and links.toml into this folder.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Print nothing on stdout.
+        #[arg(long, short)]
+        quiet: bool,
+    },
     /// Run a scenario on the real ESP32-C3 image in the Wokwi simulator (wokwi-cli) and compare
     /// the chip's trace with `udplab run`, line by line.
     ///
@@ -303,6 +346,18 @@ pub fn run(make: &MakeSim<'_>, args: Args) -> ExitCode {
                     ExitCode::from(EXIT_IO)
                 }
             }
+        }
+        Command::CaptureImport { files, seq_at, seq_kind, at, same_clock, names, out, quiet } => {
+            crate::capture_import::main(crate::capture_import::Request {
+                files,
+                seq_at,
+                seq_kind,
+                at,
+                same_clock,
+                names,
+                out,
+                quiet,
+            })
         }
         Command::Wokwi { file, seed, elf, project, timeout, wall_timeout, serial_log } => {
             let sim = match load(make, &file) {

@@ -16,6 +16,7 @@
 //! [`streams`] (stdout and stderr that never panic and never hide a failure), [`exit`] (the exit
 //! statuses).
 
+pub mod capture_import;
 pub mod chip;
 pub mod cli;
 pub mod exit;

@@ -1,0 +1,323 @@
+//! Reading captures of real networks and fitting models to them: `udplab capture-import`.
+//!
+//! A capture of real UDP traffic (tcpdump, Wireshark, or udplab's own `--pcap`) becomes, for
+//! each direction between two addresses, a link trace ([`udplab_scenario::link_trace`]) that a
+//! scenario replays exactly, and a fitted model (Gilbert-Elliott loss, delay and jitter) for
+//! datagrams past the trace's end, written as ready `[[link]]` sections. [`import`] does the
+//! work; [`Import`] prints the summary and writes the files.
+
+pub mod delays;
+pub mod fit;
+pub mod read;
+pub mod recover;
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use udplab_scenario::link_trace::{self, TraceRow};
+
+pub use read::ReadError;
+pub use recover::{Options, SeqField};
+
+use recover::{Direction, How};
+
+/// One direction between two addresses (all its port pairs), with its fits.
+#[derive(Debug, Clone)]
+pub struct Path2 {
+    pub src: [u8; 4],
+    pub dst: [u8; 4],
+    /// The port-level directions it joins, each with its rows in the order offered.
+    pub flows: Vec<Direction>,
+    pub loss: fit::LossFit,
+    pub delay: Option<delays::DelayFit>,
+}
+
+impl Path2 {
+    /// Every row, flow after flow.
+    pub fn rows(&self) -> impl Iterator<Item = &TraceRow> {
+        self.flows.iter().flat_map(|f| f.rows.iter())
+    }
+}
+
+/// What an import found.
+#[derive(Debug, Clone)]
+pub struct Import {
+    /// The files, as given.
+    pub files: Vec<String>,
+    pub captured_points: Vec<String>,
+    pub datagrams: usize,
+    pub skipped: Vec<(String, u64)>,
+    pub warnings: Vec<String>,
+    pub notes: Vec<String>,
+    pub clock_offset_us: Option<i64>,
+    pub one_clock: bool,
+    pub paths: Vec<Path2>,
+    /// Node names for addresses (`--name`), else `a`, `b`, ... in order of appearance.
+    pub names: Vec<([u8; 4], String)>,
+}
+
+/// Reads `files` and recovers every direction's fates. `names` maps addresses to the
+/// scenario's node names.
+pub fn import(files: &[&Path], opts: &Options, names: &[([u8; 4], String)]) -> Result<Import, ReadError> {
+    let cap = read::read_files(files)?;
+    if cap.seen.is_empty() {
+        let skipped: Vec<String> = cap.skipped.iter().map(|(w, n)| format!("{w} {n}")).collect();
+        return Err(ReadError(format!(
+            "no IPv4 UDP datagram in {} ({})",
+            files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            if skipped.is_empty() { "no frames at all".to_owned() } else { format!("frames skipped: {}", skipped.join(", ")) }
+        )));
+    }
+    let rec = recover::recover(&cap, opts);
+    let mut paths: Vec<Path2> = Vec::new();
+    for d in rec.directions {
+        match paths.iter_mut().find(|p| p.src == d.src.0 && p.dst == d.dst.0) {
+            Some(p) => p.flows.push(d),
+            None => paths.push(Path2 {
+                src: d.src.0,
+                dst: d.dst.0,
+                flows: vec![d],
+                loss: fit::fit_loss(&[]),
+                delay: None,
+            }),
+        }
+    }
+    for p in &mut paths {
+        let lost: Vec<bool> = p.rows().map(|r| r.delay_us.is_none()).collect();
+        p.loss = fit::fit_loss(&lost);
+        let unknown: u64 = p.flows.iter().map(|f| f.delay_unknown).sum();
+        let measured: Vec<u64> = if unknown > 0 {
+            Vec::new()
+        } else {
+            p.rows().filter_map(|r| r.delay_us).collect()
+        };
+        p.delay = delays::DelayFit::of(&measured);
+    }
+    let mut all_names: Vec<([u8; 4], String)> = names.to_vec();
+    let mut next = 0u8;
+    for p in &paths {
+        for a in [p.src, p.dst] {
+            if !all_names.iter().any(|(x, _)| *x == a) {
+                let mut name = format!("{}", (b'a' + next % 26) as char);
+                if next >= 26 {
+                    name = format!("n{next}");
+                }
+                next = next.wrapping_add(1);
+                all_names.push((a, name));
+            }
+        }
+    }
+    Ok(Import {
+        files: files.iter().map(|p| p.display().to_string()).collect(),
+        captured_points: cap.points.iter().map(|p| p.name.clone()).collect(),
+        datagrams: cap.seen.len(),
+        skipped: cap.skipped,
+        warnings: cap.warnings,
+        notes: rec.notes,
+        clock_offset_us: rec.clock_offset_us,
+        one_clock: cap.one_clock,
+        paths,
+        names: all_names,
+    })
+}
+
+fn addr(a: [u8; 4]) -> String {
+    format!("{}.{}.{}.{}", a[0], a[1], a[2], a[3])
+}
+
+fn percent(x: f64) -> String {
+    // Whole parts per billion, as scenario files take them.
+    let ppb = (x.clamp(0.0, 1.0) * 1e9).round() / 1e7;
+    let s = format!("{ppb:.7}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}%")
+}
+
+impl Import {
+    /// The node name of address `a`.
+    pub fn name_of(&self, a: [u8; 4]) -> &str {
+        self.names.iter().find(|(x, _)| *x == a).map_or("?", |(_, n)| n.as_str())
+    }
+
+    /// The trace file name of a path: `board-to-laptop.csv`.
+    pub fn trace_file_name(&self, p: &Path2) -> String {
+        format!("{}-to-{}.csv", self.name_of(p.src), self.name_of(p.dst))
+    }
+
+    /// The trace file of path `p`.
+    pub fn trace_file(&self, p: &Path2) -> String {
+        let mut comments = vec![
+            format!(
+                "udplab link trace: {} ({}) -> {} ({}), from {}",
+                self.name_of(p.src),
+                addr(p.src),
+                self.name_of(p.dst),
+                addr(p.dst),
+                self.files.join(" and ")
+            ),
+            "one row per datagram offered, in order; see scenarios/README.md, \"Replaying a capture\"".to_owned(),
+        ];
+        for f in &p.flows {
+            comments.push(format!("{}: {} rows, {}", f.name(), f.rows.len(), how_words(f.how)));
+        }
+        let rows: Vec<TraceRow> = p.rows().cloned().collect();
+        link_trace::write(&comments, &rows)
+    }
+
+    /// Ready `[[link]]` sections: each path's trace, and its fitted model for datagrams the
+    /// trace does not hold. `folder` is where the traces are, relative to the scenario.
+    pub fn link_sections(&self, folder: &str) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "# Made by udplab capture-import from {}.", self.files.join(" and "));
+        let _ = writeln!(
+            out,
+            "# Node names: {} (choose them with --name ADDRESS=NODE to match your scenario).",
+            self.names.iter().map(|(a, n)| format!("{} is {n:?}", addr(*a))).collect::<Vec<_>>().join(", ")
+        );
+        let _ = writeln!(
+            out,
+            "# A datagram the trace holds gets its recorded fate; any other gets the fitted model below."
+        );
+        for p in &self.paths {
+            let _ = writeln!(out, "\n[[link]]");
+            let _ = writeln!(out, "from = {:?}", self.name_of(p.src));
+            let _ = writeln!(out, "to = {:?}", self.name_of(p.dst));
+            let file = if folder.is_empty() { self.trace_file_name(p) } else { format!("{folder}/{}", self.trace_file_name(p)) };
+            let _ = writeln!(out, "trace = {file:?}");
+            out.push_str(&self.model_lines(p));
+        }
+        out
+    }
+
+    /// The fitted model of `p` as scenario keys.
+    fn model_lines(&self, p: &Path2) -> String {
+        let mut out = String::new();
+        match p.loss.comparison.preferred {
+            _ if p.loss.lost == 0 => {}
+            fit::Model::Bernoulli => {
+                let _ = writeln!(out, "loss = \"{}\"", percent(p.loss.bernoulli.value));
+            }
+            fit::Model::Gilbert => {
+                if let Some((pp, r)) = &p.loss.gilbert {
+                    let _ = writeln!(
+                        out,
+                        "loss = {{ model = \"gilbert-elliott\", p = \"{}\", r = \"{}\", loss_bad = \"100%\", loss_good = \"0%\" }}",
+                        percent(pp.value),
+                        percent(r.value)
+                    );
+                }
+            }
+            fit::Model::GilbertElliott => {
+                if let Some(g) = &p.loss.gilbert_elliott {
+                    let _ = writeln!(
+                        out,
+                        "loss = {{ model = \"gilbert-elliott\", p = \"{}\", r = \"{}\", loss_bad = \"{}\", loss_good = \"{}\" }}",
+                        percent(g.p.value),
+                        percent(g.r.value),
+                        percent(g.loss_bad.value),
+                        percent(g.loss_good.value)
+                    );
+                }
+            }
+        }
+        if let Some(d) = &p.delay {
+            let _ = writeln!(out, "delay = \"{}us\"", d.suggested_delay_us);
+            if d.suggested_jitter_us > 0 {
+                let _ = writeln!(out, "jitter = \"{}us\"", d.suggested_jitter_us);
+                let _ = writeln!(out, "jitter_distribution = \"normal\"");
+            }
+        }
+        out
+    }
+}
+
+fn how_words(h: How) -> &'static str {
+    match h {
+        How::BothEnds => "seen at both ends",
+        How::AtSender => "seen at the sending end only",
+        How::AtReceiver => "seen at the receiving end only",
+    }
+}
+
+fn ms(us: u64) -> String {
+    udplab_firmware::app::Ms(us).to_string()
+}
+
+impl std::fmt::Display for Import {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "udplab capture-import: {}", self.files.join(" and "))?;
+        writeln!(
+            f,
+            "  {} UDP datagrams at {} capture point{}: {}",
+            self.datagrams,
+            self.captured_points.len(),
+            if self.captured_points.len() == 1 { "" } else { "s" },
+            self.captured_points.join("; ")
+        )?;
+        if !self.skipped.is_empty() {
+            let s: Vec<String> = self.skipped.iter().map(|(w, n)| format!("{w} {n}")).collect();
+            writeln!(f, "  skipped frames: {}", s.join(", "))?;
+        }
+        match (self.one_clock, self.clock_offset_us) {
+            (true, _) if self.captured_points.len() > 1 => writeln!(f, "  clock: one clock for every point")?,
+            (_, Some(o)) => writeln!(
+                f,
+                "  clock offset (second capture minus first), estimated from the fastest datagram each way: {}{}",
+                if o < 0 { "-" } else { "+" },
+                ms(o.unsigned_abs())
+            )?,
+            _ => {}
+        }
+        for w in &self.warnings {
+            writeln!(f, "  warning: {w}")?;
+        }
+        for n in &self.notes {
+            writeln!(f, "  note: {n}")?;
+        }
+        for p in &self.paths {
+            let rows: Vec<&TraceRow> = p.rows().collect();
+            let lost = rows.iter().filter(|r| r.delay_us.is_none()).count();
+            let dup = rows.iter().filter(|r| r.copy_delay_us.is_some()).count();
+            let damaged = rows.iter().filter(|r| r.damage.is_some()).count();
+            writeln!(f)?;
+            writeln!(
+                f,
+                "{} ({}) -> {} ({}): {} datagrams, {lost} lost, {dup} duplicated, {damaged} damaged",
+                self.name_of(p.src),
+                addr(p.src),
+                self.name_of(p.dst),
+                addr(p.dst),
+                rows.len()
+            )?;
+            for d in &p.flows {
+                write!(f, "  {}: {} rows, {}", flow_ports(d), d.rows.len(), how_words(d.how))?;
+                if d.unanswered > 0 {
+                    write!(f, "; {} never answered (recorded lost: one end cannot tell whether the datagram or its answer was lost)", d.unanswered)?;
+                }
+                if d.unmatched > 0 {
+                    write!(f, "; {} arrivals matched nothing sent (damaged beyond recognition?)", d.unmatched)?;
+                }
+                writeln!(f)?;
+                for n in &d.notes {
+                    writeln!(f, "    note: {n}")?;
+                }
+            }
+            match &p.delay {
+                Some(d) => writeln!(f, "  {d}")?,
+                None => writeln!(f, "  delay: not measured (see the notes)")?,
+            }
+            for line in p.loss.to_string().lines() {
+                writeln!(f, "  {line}")?;
+            }
+            writeln!(f, "  as a [[link]] (for datagrams the trace does not hold):")?;
+            for line in self.model_lines(p).lines() {
+                writeln!(f, "    {line}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn flow_ports(d: &Direction) -> String {
+    format!("port {} -> {}", d.src.1, d.dst.1)
+}

@@ -1,0 +1,401 @@
+//! Reading pcap and pcapng files into the UDP datagrams they hold.
+//!
+//! Link types read: Ethernet, Linux cooked (SLL and SLL2, `tcpdump -i any`), raw IP, IPv4 and
+//! BSD loopback; IPv4 UDP only. What cannot be used is counted, not fatal (IPv6, other
+//! protocols, fragments, frames cut short by the snap length), and a capture that ends in the
+//! middle of a frame (tcpdump killed) keeps what came before, with a warning. A file that is not
+//! a capture at all, or a block that is damaged, is an error that names the file and the byte.
+//!
+//! A **capture point** is where a datagram was seen: one per file for pcap, one per interface
+//! for pcapng (tcpdump on two interfaces, or Wireshark). udplab's own captures (`--pcap`) are
+//! recognised by their section header: each link's interface holds what the sender offered and
+//! what came out, told apart by the frame comment, so they are read as two points per node (as
+//! sent and as received), on one clock.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use pcap_parser::data::{ETHERTYPE_IPV4, PacketData, get_packetdata};
+use pcap_parser::pcapng::Block;
+use pcap_parser::{Linktype, OptionCode, PcapBlockOwned, PcapError};
+use smoltcp::wire::{IpAddress, IpProtocol, Ipv4Packet, UdpPacket};
+
+/// The largest capture file read: 1 GiB. Captures are read whole; a bigger one can be cut with
+/// `editcap -c` or filtered with `tshark -w` first.
+pub const MAX_CAPTURE_BYTES: u64 = 1 << 30;
+
+/// Which end of its link a datagram was seen at, when the capture says (udplab's own captures).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Sender,
+    Receiver,
+}
+
+/// One UDP datagram as a capture point saw it.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub point: usize,
+    /// Microseconds since the Unix epoch, on the point's clock.
+    pub at_us: i64,
+    pub src: ([u8; 4], u16),
+    pub dst: ([u8; 4], u16),
+    pub payload: Vec<u8>,
+    /// The UDP checksum matched (or the sender sent none).
+    pub checksum_ok: bool,
+    /// Known from the capture (udplab's own), else inferred later.
+    pub side: Option<Side>,
+    /// Frame number in its file, from 1 (what Wireshark shows), for messages.
+    pub frame: u64,
+}
+
+/// A place datagrams were seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Point {
+    /// `laptop.pcapng`, `both.pcapng interface eth0`, `lesson.pcapng: board (sent)`.
+    pub name: String,
+    /// Which file (index into the files given).
+    pub file: usize,
+}
+
+/// What the files held.
+#[derive(Debug, Clone, Default)]
+pub struct Captured {
+    pub points: Vec<Point>,
+    pub seen: Vec<Seen>,
+    /// Every capture point shares one clock (one udplab capture).
+    pub one_clock: bool,
+    /// Frames that were not IPv4 UDP, by what they were.
+    pub skipped: Vec<(String, u64)>,
+    pub warnings: Vec<String>,
+}
+
+impl Captured {
+    fn skip(&mut self, what: &str) {
+        match self.skipped.iter_mut().find(|(w, _)| w == what) {
+            Some((_, n)) => *n += 1,
+            None => self.skipped.push((what.to_owned(), 1)),
+        }
+    }
+}
+
+/// Why a capture could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError(pub String);
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// Reads the capture files at `paths`.
+pub fn read_files(paths: &[&Path]) -> Result<Captured, ReadError> {
+    use std::io::Read;
+    let mut out = Captured { one_clock: paths.len() == 1, ..Captured::default() };
+    for (file, path) in paths.iter().enumerate() {
+        let shown = path.display().to_string();
+        let cannot = |e: std::io::Error| ReadError(format!("cannot read {shown}: {e}"));
+        let f = std::fs::File::open(path).map_err(cannot)?;
+        if f.metadata().is_ok_and(|m| m.is_dir()) {
+            return Err(ReadError(format!("{shown} is a folder, not a capture file")));
+        }
+        let mut bytes = Vec::new();
+        f.take(MAX_CAPTURE_BYTES + 1).read_to_end(&mut bytes).map_err(cannot)?;
+        if bytes.len() as u64 > MAX_CAPTURE_BYTES {
+            return Err(ReadError(format!(
+                "{shown} is larger than 1 GiB: cut it first (editcap -c, or tshark -Y udp -w)"
+            )));
+        }
+        read_bytes(&bytes, &shown, file, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Reads one capture file's bytes into `out`; `name` names it in messages.
+pub fn read_bytes(bytes: &[u8], name: &str, file: usize, out: &mut Captured) -> Result<(), ReadError> {
+    let mut reader = match pcap_parser::create_reader(1 << 20, Cursor::new(bytes)) {
+        Ok(r) => r,
+        Err(PcapError::Eof) => return Err(ReadError(format!("{name} is empty: not a capture file"))),
+        Err(PcapError::Incomplete(_)) => {
+            return Err(ReadError(format!("{name} ends inside its file header: not a whole capture file")));
+        }
+        Err(_) => {
+            return Err(ReadError(format!(
+                "{name} is not a pcap or pcapng capture (its first bytes are not a capture file header; \
+                 save it from Wireshark as pcapng, or write it with tcpdump -w)"
+            )));
+        }
+    };
+    // pcapng: interfaces of the current section (link type, units per second, offset seconds,
+    // the point each maps to). pcap: one interface.
+    let mut interfaces: Vec<Interface> = Vec::new();
+    let mut udplab = false;
+    let mut frame = 0u64;
+    loop {
+        match reader.next() {
+            Ok((offset, block)) => {
+                match block {
+                    PcapBlockOwned::LegacyHeader(h) => {
+                        interfaces = vec![Interface {
+                            linktype: h.network,
+                            per_second: if h.is_nanosecond_precision() { 1_000_000_000 } else { 1_000_000 },
+                            offset_s: 0,
+                            point: new_point(out, name.to_owned(), file),
+                            name: String::new(),
+                        }];
+                    }
+                    PcapBlockOwned::Legacy(b) => {
+                        frame += 1;
+                        let Some(i) = interfaces.first() else {
+                            return Err(ReadError(format!("{name}: a frame before the file header")));
+                        };
+                        let ts = i64::from(b.ts_sec) * 1_000_000
+                            + scale(u64::from(b.ts_usec), i.per_second).min(999_999) as i64;
+                        let caplen = (b.caplen as usize).min(b.data.len());
+                        frame_in(out, i, &b.data[..caplen], b.origlen as usize, ts, None, frame);
+                    }
+                    PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
+                        interfaces.clear();
+                        udplab = shb.options.iter().any(|o| {
+                            o.code == OptionCode::ShbUserAppl && o.value.starts_with(b"udplab")
+                        });
+                        out.one_clock &= udplab || out.points.is_empty();
+                    }
+                    PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
+                        let if_name = idb.if_name().and_then(Result::ok).unwrap_or("").to_owned();
+                        let Some(per_second) = idb.ts_resolution() else {
+                            return Err(ReadError(format!(
+                                "{name}: interface {} has a timestamp resolution no clock has (if_tsresol {})",
+                                interfaces.len(),
+                                idb.if_tsresol
+                            )));
+                        };
+                        let point = if udplab {
+                            usize::MAX
+                        } else {
+                            let shown = if if_name.is_empty() {
+                                format!("{name} interface {}", interfaces.len())
+                            } else {
+                                format!("{name} interface {if_name}")
+                            };
+                            new_point(out, shown, file)
+                        };
+                        interfaces.push(Interface {
+                            linktype: idb.linktype,
+                            per_second,
+                            offset_s: idb.ts_offset(),
+                            point,
+                            name: if_name,
+                        });
+                    }
+                    PcapBlockOwned::NG(Block::EnhancedPacket(epb)) => {
+                        frame += 1;
+                        let Some(i) = interfaces.get(epb.if_id as usize) else {
+                            return Err(ReadError(format!(
+                                "{name}: frame {frame} names interface {} but the file describes {}",
+                                epb.if_id,
+                                interfaces.len()
+                            )));
+                        };
+                        let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
+                        let ts = i.offset_s.saturating_mul(1_000_000).saturating_add(scale(raw, i.per_second) as i64);
+                        let caplen = (epb.caplen as usize).min(epb.data.len());
+                        let data = &epb.data[..caplen];
+                        if udplab {
+                            // `a->b`: offers were seen at a (sent), arrivals at b (received).
+                            let comment = epb
+                                .options
+                                .iter()
+                                .find(|o| o.code == OptionCode::Comment)
+                                .map(|o| String::from_utf8_lossy(&o.value).into_owned())
+                                .unwrap_or_default();
+                            let (from, to) = i.name.split_once("->").unwrap_or((&i.name, &i.name));
+                            let offered = is_offer_comment(&comment);
+                            let (node, side) = if offered { (from, Side::Sender) } else { (to, Side::Receiver) };
+                            let pname = format!("{name}: {node}");
+                            let point = match out.points.iter().position(|p| p.name == pname && p.file == file) {
+                                Some(p) => p,
+                                None => new_point(out, pname, file),
+                            };
+                            let i = Interface { point, ..i.clone() };
+                            frame_in(out, &i, data, epb.origlen as usize, ts, Some(side), frame);
+                        } else {
+                            frame_in(out, i, data, epb.origlen as usize, ts, None, frame);
+                        }
+                    }
+                    PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
+                        frame += 1;
+                        out.skip("frames without a timestamp (simple packet blocks)");
+                        let _ = spb;
+                    }
+                    PcapBlockOwned::NG(_) => {}
+                }
+                reader.consume(offset);
+            }
+            Err(PcapError::Eof) => break,
+            Err(PcapError::Incomplete(_)) => {
+                if reader.reader_exhausted() {
+                    if reader.data().is_empty() {
+                        break;
+                    }
+                    out.warnings.push(format!(
+                        "{name} ends in the middle of a frame (after frame {frame}): the capture was cut short; \
+                         the {frame} frames before it were read"
+                    ));
+                    break;
+                }
+                reader.refill().map_err(|e| ReadError(format!("{name}: {e}")))?;
+            }
+            Err(PcapError::BufferTooSmall) => {
+                let size = reader.data().len().max(1 << 20) * 2;
+                if size > 64 << 20 || !reader.grow(size) {
+                    return Err(ReadError(format!("{name}: a block after frame {frame} is larger than 64 MiB")));
+                }
+                reader.refill().map_err(|e| ReadError(format!("{name}: {e}")))?;
+            }
+            Err(e) => {
+                let why = short(&e);
+                return Err(ReadError(format!(
+                    "{name}: damaged block after frame {frame} (byte {}): {why}",
+                    reader.consumed()
+                )));
+            }
+        }
+    }
+    if interfaces.is_empty() && out.points.iter().all(|p| p.file != file) {
+        return Err(ReadError(format!("{name}: the capture describes no interface")));
+    }
+    Ok(())
+}
+
+fn short(e: &PcapError<&[u8]>) -> String {
+    match e {
+        PcapError::NomError(_, kind) => format!("the block does not parse ({kind:?})"),
+        PcapError::OwnedNomError(_, kind) => format!("the block does not parse ({kind:?})"),
+        other => other.to_string(),
+    }
+}
+
+/// Whether a udplab capture's frame comment is about the datagram as offered (`... #3 seq=3:
+/// sent, ...` or `...: LOST, ...`) rather than a copy that came out of the link.
+fn is_offer_comment(comment: &str) -> bool {
+    comment.split(": ").nth(1).is_some_and(|rest| rest.starts_with("sent") || rest.starts_with("LOST"))
+}
+
+#[derive(Clone)]
+struct Interface {
+    linktype: Linktype,
+    per_second: u64,
+    offset_s: i64,
+    point: usize,
+    name: String,
+}
+
+fn new_point(out: &mut Captured, name: String, file: usize) -> usize {
+    out.points.push(Point { name, file });
+    out.points.len() - 1
+}
+
+/// `units` at `per_second` units per second, in microseconds.
+fn scale(units: u64, per_second: u64) -> u64 {
+    (u128::from(units) * 1_000_000 / u128::from(per_second.max(1))).min(u128::from(u64::MAX / 2)) as u64
+}
+
+fn frame_in(
+    out: &mut Captured,
+    i: &Interface,
+    data: &[u8],
+    origlen: usize,
+    at_us: i64,
+    side: Option<Side>,
+    frame: u64,
+) {
+    if data.len() < origlen {
+        out.skip("frames cut short by the snap length");
+        return;
+    }
+    let ip = match get_packetdata(data, i.linktype, data.len()) {
+        Some(PacketData::L2(eth)) => {
+            if eth.len() < 14 {
+                out.skip("damaged Ethernet frames");
+                return;
+            }
+            let mut ethertype = u16::from_be_bytes([eth[12], eth[13]]);
+            let mut start = 14;
+            // One 802.1Q tag (a VLAN on a managed switch port).
+            if ethertype == 0x8100 && eth.len() >= 18 {
+                ethertype = u16::from_be_bytes([eth[16], eth[17]]);
+                start = 18;
+            }
+            if ethertype != ETHERTYPE_IPV4 {
+                out.skip(if ethertype == 0x0806 { "ARP" } else { "not IPv4" });
+                return;
+            }
+            &eth[start..]
+        }
+        Some(PacketData::L3(ETHERTYPE_IPV4, ip)) => ip,
+        Some(PacketData::L3(..)) => {
+            out.skip("not IPv4");
+            return;
+        }
+        Some(_) | None => {
+            out.skip("frames of a link type udplab does not read");
+            return;
+        }
+    };
+    let Ok(packet) = Ipv4Packet::new_checked(ip) else {
+        out.skip("damaged IPv4 packets");
+        return;
+    };
+    if packet.next_header() != IpProtocol::Udp {
+        out.skip("not UDP");
+        return;
+    }
+    if packet.more_frags() || packet.frag_offset() != 0 {
+        out.skip("IP fragments (not reassembled)");
+        return;
+    }
+    let Ok(udp) = UdpPacket::new_checked(packet.payload()) else {
+        out.skip("damaged UDP headers");
+        return;
+    };
+    let (s, d) = (packet.src_addr(), packet.dst_addr());
+    let checksum_ok = udp.checksum() == 0 || udp.verify_checksum(&IpAddress::Ipv4(s), &IpAddress::Ipv4(d));
+    out.seen.push(Seen {
+        point: i.point,
+        at_us,
+        src: (s.octets(), udp.src_port()),
+        dst: (d.octets(), udp.dst_port()),
+        payload: udp.payload().to_vec(),
+        checksum_ok,
+        side,
+        frame,
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_a_capture_is_a_clear_error() {
+        let mut out = Captured::default();
+        let e = read_bytes(b"hello, this is text", "notes.txt", 0, &mut out).unwrap_err();
+        assert!(e.0.contains("notes.txt is not a pcap or pcapng capture"), "{e}");
+        let e = read_bytes(b"", "empty.pcap", 0, &mut out).unwrap_err();
+        assert!(e.0.contains("empty"), "{e}");
+        // A pcap header cut in the middle.
+        let e = read_bytes(&[0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4], "cut.pcap", 0, &mut out).unwrap_err();
+        assert!(e.0.contains("cut.pcap"), "{e}");
+    }
+
+    #[test]
+    fn udplab_offer_comments_are_told_from_arrivals() {
+        assert!(is_offer_comment("laptop->board #3 seq=3: LOST, random loss (20%)"));
+        assert!(is_offer_comment("laptop->board #3 seq=3: sent, arrives after 5.000ms"));
+        assert!(!is_offer_comment("laptop->board #3 seq=3: arrived after 5.000ms"));
+        assert!(!is_offer_comment("laptop->board #3 seq=3: duplicate of #3, arrived after 6.100ms"));
+    }
+}
