@@ -94,6 +94,11 @@ pub fn import(files: &[&Path], opts: &Options, names: &[([u8; 4], String)]) -> R
         p.delay = delays::DelayFit::of(&measured);
     }
     let mut all_names: Vec<([u8; 4], String)> = names.to_vec();
+    for (a, n) in &cap.names {
+        if !all_names.iter().any(|(x, _)| x == a) {
+            all_names.push((*a, n.clone()));
+        }
+    }
     let mut next = 0u8;
     for p in &paths {
         for a in [p.src, p.dst] {

@@ -67,6 +67,8 @@ pub struct Captured {
     /// Frames that were not IPv4 UDP, by what they were.
     pub skipped: Vec<(String, u64)>,
     pub warnings: Vec<String>,
+    /// Node names of addresses, where the capture says (udplab's own captures).
+    pub names: Vec<([u8; 4], String)>,
 }
 
 impl Captured {
@@ -220,7 +222,15 @@ pub fn read_bytes(bytes: &[u8], name: &str, file: usize, out: &mut Captured) -> 
                                 None => new_point(out, pname, file),
                             };
                             let i = Interface { point, ..i.clone() };
+                            let before = out.seen.len();
                             frame_in(out, &i, data, epb.origlen as usize, ts, Some(side), frame);
+                            if let Some(s) = out.seen.get(before) {
+                                for (a, n) in [(s.src.0, from), (s.dst.0, to)] {
+                                    if !out.names.iter().any(|(x, _)| *x == a) {
+                                        out.names.push((a, n.to_owned()));
+                                    }
+                                }
+                            }
                         } else {
                             frame_in(out, i, data, epb.origlen as usize, ts, None, frame);
                         }
@@ -235,6 +245,13 @@ pub fn read_bytes(bytes: &[u8], name: &str, file: usize, out: &mut Captured) -> 
                 reader.consume(offset);
             }
             Err(PcapError::Eof) => break,
+            Err(PcapError::UnexpectedEof) => {
+                out.warnings.push(format!(
+                    "{name} ends in the middle of a frame (after frame {frame}): the capture was cut short; \
+                     the {frame} frames before it were read"
+                ));
+                break;
+            }
             Err(PcapError::Incomplete(_)) => {
                 if reader.reader_exhausted() {
                     if reader.data().is_empty() {

@@ -140,7 +140,7 @@ type End = ([u8; 4], u16);
 #[derive(Debug, Clone, Copy)]
 struct Content {
     label: Label,
-    /// The identity a sender's offer has; for a damaged udplab datagram, its first attempt's.
+    /// [`Label::identity`]: the dice's (and the trace rows') key, with the repeat count.
     identity: u64,
     /// What an answer to it carries too: udplab's seq, the `--seq-at` number, or the payload.
     token: u64,
@@ -161,12 +161,7 @@ fn content(s: &Seen, opts: &Options) -> Content {
             Content { label, identity: label.identity(), token: u64::from(seq), seq: Some((u64::from(seq), attempt)) }
         }
         Label::Ack { seq } => Content { label, identity: label.identity(), token: u64::from(seq), seq: None },
-        Label::Damaged { seq } => Content {
-            label,
-            identity: Label::Data { seq, attempt: 1 }.identity(),
-            token: u64::from(seq),
-            seq: None,
-        },
+        Label::Damaged { seq } => Content { label, identity: label.identity(), token: u64::from(seq), seq: None },
         Label::Foreign { bytes, digest, .. } => {
             Content { label, identity: label.identity(), token: 1 << 63 | u64::from(bytes) << 32 | u64::from(digest), seq: None }
         }
@@ -397,27 +392,53 @@ fn both_ends(
     let identities: Vec<u64> = sent.iter().map(|&i| contents[i].identity).collect();
     // Offers of each identity, in order, for arrivals to claim.
     let mut offers: HashMap<u64, Vec<usize>> = HashMap::new();
+    // The same by token, for arrivals damaged out of their identity (a udplab header whose CRC
+    // no longer matches still names its seq).
+    let mut by_token: HashMap<u64, Vec<usize>> = HashMap::new();
     for (k, &i) in sent.iter().enumerate() {
         offers.entry(contents[i].identity).or_default().push(k);
+        by_token.entry(contents[i].token).or_default().push(k);
     }
     let mut unmatched = 0;
     let mut min_delta = i64::MAX;
     let mut deltas: Vec<(usize, i64, usize)> = Vec::new();
+    let mut delivered = vec![false; sent.len()];
     for &g in &got {
         let id = contents[g].identity;
         let at = cap.seen[g].at_us - offset_us;
         // The earliest offer of this content not yet delivered and sent before this arrival;
         // else the last one sent before it (a duplicate).
-        let Some(ks) = offers.get(&id) else {
-            unmatched += 1;
-            continue;
+        let damaged = !cap.seen[g].checksum_ok || matches!(contents[g].label, Label::Damaged { .. });
+        // Damaged where its name is (the seq itself): the offer it is fewest bits away from.
+        let nearest;
+        let ks = match offers.get(&id).or_else(|| by_token.get(&contents[g].token).filter(|_| damaged)) {
+            Some(ks) => ks,
+            None if damaged => {
+                nearest = nearest_offer(cap, &sent, g, at).map(|k| vec![k]).unwrap_or_default();
+                &nearest
+            }
+            None => {
+                unmatched += 1;
+                continue;
+            }
         };
         let before: Vec<usize> = ks.iter().copied().filter(|&k| cap.seen[sent[k]].at_us <= at).collect();
-        let pick = before.iter().copied().find(|&k| rows[k].delay_us.is_none()).or(before.last().copied());
+        // The offer with exactly these bytes first (two offers of the same content can still
+        // differ, a send time in the payload), then the earliest not yet delivered, then the
+        // last one (a duplicate).
+        let payload = &cap.seen[g].payload;
+        let pick = before
+            .iter()
+            .copied()
+            .find(|&k| !delivered[k] && cap.seen[sent[k]].payload == *payload)
+            .or_else(|| before.iter().copied().rev().find(|&k| cap.seen[sent[k]].payload == *payload))
+            .or_else(|| before.iter().copied().find(|&k| !delivered[k]))
+            .or(before.last().copied());
         let Some(k) = pick else {
             unmatched += 1;
             continue;
         };
+        delivered[k] = true;
         let delta = at - cap.seen[sent[k]].at_us;
         min_delta = min_delta.min(delta);
         deltas.push((k, delta, g));
@@ -446,6 +467,22 @@ fn both_ends(
         notes.push(format!("some datagrams arrived {lift} us before they were sent by the clocks: delays lifted by that much"));
     }
     Direction { src: d.0, dst: d.1, how: How::BothEnds, rows, unanswered: 0, unmatched, delay_unknown: 0, notes }
+}
+
+/// The offer (index into `sent`) sent before arrival `g` (at `at_us` on the sender's clock)
+/// whose payload is fewest bits away from it, at most 8 (a damaged datagram, not another one).
+fn nearest_offer(cap: &Captured, sent: &[usize], g: usize, at_us: i64) -> Option<usize> {
+    let got = &cap.seen[g];
+    sent.iter()
+        .enumerate()
+        .filter(|(_, i)| cap.seen[**i].at_us <= at_us && cap.seen[**i].payload.len() == got.payload.len())
+        .map(|(k, &i)| {
+            let bits: u32 = cap.seen[i].payload.iter().zip(&got.payload).map(|(a, b)| (a ^ b).count_ones()).sum();
+            (bits, k)
+        })
+        .filter(|(bits, _)| *bits <= 8)
+        .min()
+        .map(|(_, k)| k)
 }
 
 /// The first differing payload bit, numbered as udplab flips them (bit `b` is `1 << (b % 8)` of
