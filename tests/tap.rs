@@ -528,3 +528,127 @@ fn fragmented_datagrams_are_traced_as_dropped_with_the_reason() {
     assert!(lines.contains("DROPPED: IP fragment"), "{lines}");
     assert!(lines.contains("keep UDP payloads at or under 1472 bytes"));
 }
+
+/// tshark started inside the run's namespace on its TAP, writing a capture the way a student
+/// runs tcpdump on the laptop. Returns once it has captured a frame: "Capturing on" comes a
+/// little before the capture is live, so an ICMP echo request to the firmware (not UDP, so
+/// nothing the scenario traces) is sent until tshark prints a packet. Called on the TAP
+/// thread, inside the namespace, so python3 starts there too.
+fn capture_in(r: &Ready, file: &std::path::Path) -> std::process::Child {
+    use std::io::BufRead;
+    let mut child = Command::new("nsenter")
+        .arg(format!("--net={}", r.namespace))
+        .args(["tshark", "-l", "-P", "-n", "-i", &r.tap, "-w"])
+        .arg(file)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tshark starts");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for _ in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(());
+        }
+    });
+    let [a, b, c, d] = r.firmware_addr;
+    let ping = format!(
+        "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP); \
+         s.sendto(b'\\x08\\x00\\xf7\\xff\\x00\\x00\\x00\\x00', ('{a}.{b}.{c}.{d}', 0))"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let sent = Command::new("python3").args(["-c", &ping]).status().expect("python3 runs");
+        assert!(sent.success(), "the ICMP probe could not be sent");
+        if rx.recv_timeout(Duration::from_millis(500)).is_ok() {
+            return child;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("tshark captured nothing within 30 s");
+        }
+    }
+}
+
+#[test]
+fn a_kernel_side_capture_of_a_tap_run_gives_back_what_the_laptop_saw() {
+    let test = "a_kernel_side_capture_of_a_tap_run_gives_back_what_the_laptop_saw";
+    if !udplab::tap::privileged_or_skip(test) {
+        return;
+    }
+    if Command::new("tshark").arg("--version").output().is_err() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("{test}: tshark is missing in CI (.ci/run installs it)");
+        }
+        eprintln!("\n*** SKIPPED {test}: tshark is not installed (apt-get install tshark) ***\n");
+        return;
+    }
+    let _load = udplab::tap::CpuLoad::new(2);
+    let dir = std::env::temp_dir().join(format!("udplab-tap-capture-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let kernel_file = dir.join("laptop.pcapng");
+    let path = udplab_tests::lesson_files().into_iter().find(|p| p.to_string_lossy().contains("03-burst")).unwrap();
+    let s = udplab_scenario::load(&path).unwrap();
+    let dumpcap = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let (d, k) = (dumpcap.clone(), kernel_file.clone());
+    let opts = TapOptions { firmware: Some("board".into()), capture: true, ..TapOptions::default() };
+    let run = tap(s.clone(), opts, move |r| *d.lock().unwrap() = Some(capture_in(&r, &k))).expect("runs");
+    assert_eq!(run.stop.incomplete(), None);
+    // The TAP went with the run: the capture stops by itself ("no longer attached").
+    let mut child = dumpcap.lock().unwrap().take().expect("tshark ran");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("tshark did not stop after the TAP went away");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // What the laptop saw, from its own capture alone: a datagram whose echo came back was
+    // delivered, one whose echo never came is recorded lost (either way of the round trip).
+    let laptop = s.nodes.iter().position(|n| n.name == "laptop").unwrap();
+    let opts = udplab_teach::capture::Options { at: Some(s.nodes[laptop].addr), ..Default::default() };
+    let import = udplab_teach::capture::import(&[&kernel_file], &opts, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let out = import.paths.iter().find(|p| p.src == s.nodes[laptop].addr).expect("laptop's datagrams");
+    let sent: Vec<String> = run
+        .trace
+        .iter()
+        .filter_map(|r| match r.event {
+            Event::Offer { link, label, .. } if s.links[link].from == laptop => Some(label.to_string()),
+            _ => None,
+        })
+        .collect();
+    let answered: std::collections::BTreeSet<String> = run
+        .trace
+        .iter()
+        .filter_map(|r| match r.event {
+            Event::Arrive { link, label, .. } if s.links[link].to == laptop => Some(label.to_string()),
+            _ => None,
+        })
+        .collect();
+    let rows: Vec<_> = out.rows().collect();
+    assert_eq!(rows.iter().map(|r| r.label.clone()).collect::<Vec<_>>(), sent, "{import}");
+    for r in &rows {
+        assert_eq!(r.delay_us.is_some(), answered.contains(&r.label), "{}\n{import}", r.label);
+    }
+    assert!(rows.iter().any(|r| r.delay_us.is_none()), "lesson 03 loses some:\n{import}");
+
+    // The run's own capture holds both ends: every fate comes back exactly.
+    let story = udplab_teach::story::Story::new(&s, &run.trace);
+    let pcap = udplab_teach::pcapng::capture(&story, &run.trace, &run.captured).unwrap();
+    let fw_file = dir.join("run.pcapng");
+    std::fs::write(&fw_file, pcap).unwrap();
+    let both = udplab_teach::capture::import(&[&fw_file], &Default::default(), &[]).unwrap();
+    let lost_in_trace = run
+        .trace
+        .iter()
+        .filter(|r| matches!(r.event, Event::Offer { fate: Fate::Lost(_), .. }))
+        .count();
+    let lost_recovered: usize =
+        both.paths.iter().map(|p| p.rows().filter(|r| r.delay_us.is_none()).count()).sum();
+    assert_eq!(lost_recovered, lost_in_trace, "{both}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    no_tap_left_behind();
+}
