@@ -433,7 +433,21 @@ fn header(sc: &Scenario, seed: u64) -> String {
     let _ = writeln!(s, "links");
     let w = (0..sc.links.len()).map(|l| sc.link_name(l).len()).max().unwrap_or(0);
     for (i, l) in sc.links.iter().enumerate() {
-        let _ = writeln!(s, "  {:<w$}  {}", sc.link_name(i), l.impairment);
+        match &l.trace {
+            Some(t) => {
+                let _ = writeln!(
+                    s,
+                    "  {:<w$}  replays {} ({} datagrams); any other: {}",
+                    sc.link_name(i),
+                    t.name,
+                    t.len(),
+                    l.impairment
+                );
+            }
+            None => {
+                let _ = writeln!(s, "  {:<w$}  {}", sc.link_name(i), l.impairment);
+            }
+        }
         for p in &l.phases {
             let _ = writeln!(
                 s,

@@ -131,9 +131,9 @@ fn addr(a: [u8; 4]) -> String {
 }
 
 fn percent(x: f64) -> String {
-    // Whole parts per billion, as scenario files take them.
-    let ppb = (x.clamp(0.0, 1.0) * 1e9).round() / 1e7;
-    let s = format!("{ppb:.7}");
+    // Four decimals of a percent: whole parts per billion, as scenario files take them, and
+    // far finer than any capture can tell.
+    let s = format!("{:.4}", x.clamp(0.0, 1.0) * 100.0);
     let s = s.trim_end_matches('0').trim_end_matches('.');
     format!("{s}%")
 }
@@ -142,6 +142,17 @@ impl Import {
     /// The node name of address `a`.
     pub fn name_of(&self, a: [u8; 4]) -> &str {
         self.names.iter().find(|(x, _)| *x == a).map_or("?", |(_, n)| n.as_str())
+    }
+
+    /// The capture files' names, without their folders: trace files and link sections say
+    /// where they came from without tying themselves to where the capture was read.
+    fn file_names(&self) -> String {
+        let names: Vec<String> = self
+            .files
+            .iter()
+            .map(|f| Path::new(f).file_name().map_or_else(|| f.clone(), |n| n.to_string_lossy().into_owned()))
+            .collect();
+        names.join(" and ")
     }
 
     /// The trace file name of a path: `board-to-laptop.csv`.
@@ -158,7 +169,7 @@ impl Import {
                 addr(p.src),
                 self.name_of(p.dst),
                 addr(p.dst),
-                self.files.join(" and ")
+                self.file_names()
             ),
             "one row per datagram offered, in order; see scenarios/README.md, \"Replaying a capture\"".to_owned(),
         ];
@@ -173,7 +184,7 @@ impl Import {
     /// trace does not hold. `folder` is where the traces are, relative to the scenario.
     pub fn link_sections(&self, folder: &str) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# Made by udplab capture-import from {}.", self.files.join(" and "));
+        let _ = writeln!(out, "# Made by udplab capture-import from {}.", self.file_names());
         let _ = writeln!(
             out,
             "# Node names: {} (choose them with --name ADDRESS=NODE to match your scenario).",

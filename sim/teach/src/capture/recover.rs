@@ -566,6 +566,9 @@ fn one_end(
         // gaps in the numbers are losses.
         let mut order: Vec<usize> = idx.to_vec();
         let with_seq = order.iter().all(|&i| contents[i].seq.is_some());
+        // An answer that never came is already recorded as a loss of what it answers (the
+        // other direction, seen at its sender): a gap here is not a second loss.
+        let gaps_are_losses = with_seq && !answers;
         if with_seq {
             order.sort_by_key(|&i| (contents[i].seq, cap.seen[i].at_us));
         }
@@ -591,7 +594,7 @@ fn one_end(
                 }
                 continue;
             }
-            if with_seq && let (Some(p), Some(s)) = (prev, c.seq) {
+            if gaps_are_losses && let (Some(p), Some(s)) = (prev, c.seq) {
                 // Missing numbers between the previous and this one, and missing attempts.
                 for missing in p.0 + 1..s.0 {
                     let label = match c.label {
@@ -603,7 +606,7 @@ fn one_end(
                     identities.push(lost.identity);
                 }
             }
-            if let (Label::Data { seq, attempt }, Some(s)) = (c.label, c.seq) {
+            if let (true, Label::Data { seq, attempt }, Some(s)) = (gaps_are_losses, c.label, c.seq) {
                 let from = if prev.is_some_and(|p| p.0 == s.0) { prev.map_or(1, |p| p.1 + 1) } else { 1 };
                 for a in from..attempt {
                     let label = Label::Data { seq, attempt: a };
@@ -630,7 +633,7 @@ fn one_end(
             rows.push(row);
             prev = c.seq.or(prev);
         }
-        if !with_seq {
+        if !with_seq && !answers {
             notes.push("no sequence numbers (udplab's header, or --seq-at): losses on the way here cannot be seen from this end".to_owned());
         }
     }

@@ -9,7 +9,12 @@
 //!   replaced); outages stay outages;
 //! - `count`, `interval`: on every client;
 //! - `reliable`: every client and its server switch to reliable mode (keeping their settings if
-//!   they had some, else the defaults) or to plain mode.
+//!   they had some, else the defaults) or to plain mode;
+//! - `worse`: K times worse. Every link that replays a trace switches to its own settings (the
+//!   model `capture-import` fitted: recorded fates cannot be scaled), and on every link the
+//!   chance of a loss starting is multiplied by K (at most 100%): Bernoulli `p`, and
+//!   Gilbert-Elliott `p` (good to bad) and `loss_good`, with bursts as long as before. So
+//!   `worse=1` is the fitted model itself, the baseline to compare the replay with.
 
 use udplab_firmware::{ArqConfig, Role};
 use udplab_sim::Scenario;
@@ -55,10 +60,29 @@ pub fn apply(scenario: &mut Scenario, param: Param, value: Value) -> Result<(), 
         }
         (Param::Interval, Value::Duration(us)) => every_client(scenario, |c| c.interval_us = us),
         (Param::Reliable, Value::Bool(on)) => reliable(scenario, on),
+        (Param::Worse, Value::Count(k)) => {
+            for link in &mut scenario.links {
+                link.trace = None;
+            }
+            every_link(scenario, |imp| imp.loss = scaled(imp.loss, k));
+        }
         (Param::Seed, _) => {}
         (p, v) => return Err(format!("`{}` cannot take the value {v}", p.name())),
     }
     Ok(())
+}
+
+/// `loss` with the chance of a loss starting multiplied by `k` (capped at 100%).
+fn scaled(loss: Loss, k: u64) -> Loss {
+    // Exact on the threshold (out of 2^32), as every probability in the engine.
+    let times = |p: Prob| Prob::from_threshold(p.threshold().saturating_mul(k).min(Prob::ONE_THRESHOLD)).unwrap_or(Prob::ALWAYS);
+    match loss {
+        Loss::None => Loss::None,
+        Loss::Bernoulli { p } => Loss::Bernoulli { p: times(p) },
+        Loss::GilbertElliott { p, r, loss_bad, loss_good, order } => {
+            Loss::GilbertElliott { p: times(p), r, loss_bad, loss_good: times(loss_good), order }
+        }
+    }
 }
 
 /// Runs `f` on every link's settings and on every phase that is not an outage.

@@ -23,6 +23,8 @@ pub enum Param {
     Count,
     Interval,
     Reliable,
+    /// Every link's loss model K times as likely to start losing (see [`super::apply`]).
+    Worse,
     Seed,
 }
 
@@ -40,7 +42,7 @@ pub enum Kind {
 }
 
 impl Param {
-    pub const ALL: [Param; 10] = [
+    pub const ALL: [Param; 11] = [
         Param::Loss,
         Param::Delay,
         Param::Jitter,
@@ -50,6 +52,7 @@ impl Param {
         Param::Count,
         Param::Interval,
         Param::Reliable,
+        Param::Worse,
         Param::Seed,
     ];
 
@@ -64,6 +67,7 @@ impl Param {
             Param::Count => "count",
             Param::Interval => "interval",
             Param::Reliable => "reliable",
+            Param::Worse => "worse",
             Param::Seed => "seed",
         }
     }
@@ -72,7 +76,7 @@ impl Param {
         match self {
             Param::Loss | Param::Duplicate | Param::Reorder | Param::Corrupt => Kind::Probability,
             Param::Delay | Param::Jitter | Param::Interval => Kind::Duration,
-            Param::Count | Param::Seed => Kind::Count,
+            Param::Count | Param::Worse | Param::Seed => Kind::Count,
             Param::Reliable => Kind::Bool,
         }
     }
@@ -89,6 +93,7 @@ impl Param {
     fn count_range(self) -> (u64, u64) {
         match self {
             Param::Count => (1, 1_000_000),
+            Param::Worse => (1, 1_000),
             // A seed a scenario file can hold, so every run of a sweep can be replayed from one.
             _ => (0, udplab_scenario::MAX_SEED),
         }

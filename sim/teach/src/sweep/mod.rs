@@ -233,6 +233,25 @@ fn one_run(
 /// Whether every grid point of `plan` stays within `max` trace events by its upper bound
 /// ([`crate::within_max_events`]); the first that does not is named. Points are checked before
 /// any run starts, so a sweep whose last point is enormous does not die of it after hours.
+/// A link that replays a trace gives its recorded datagrams their recorded fates whatever its
+/// settings say: varying `loss`, `delay` and the like there would give a table of identical
+/// rows that looks like an answer. `worse` is the way to ask "what if".
+fn check_traces(scenario: &Scenario, plan: &Plan) -> Result<(), String> {
+    let traced: Vec<String> =
+        (0..scenario.links.len()).filter(|&l| scenario.links[l].trace.is_some()).map(|l| scenario.link_name(l)).collect();
+    let link_params = [Param::Loss, Param::Delay, Param::Jitter, Param::Duplicate, Param::Reorder, Param::Corrupt];
+    match plan.dims.iter().find(|d| link_params.contains(&d.param)) {
+        Some(d) if !traced.is_empty() && !plan.dims.iter().any(|d| d.param == Param::Worse) => Err(format!(
+            "--vary {} would not change the datagrams that {} replay{} from a trace (they get their recorded fates): \
+             vary `worse` instead (worse=1..3 runs the fitted model 1, 2 and 3 times worse), or sweep a scenario without `trace`",
+            d.param.name(),
+            traced.join(", "),
+            if traced.len() == 1 { "s" } else { "" }
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn check_max_events(scenario: &Scenario, plan: &Plan, max: u64) -> Result<(), String> {
     for values in plan.grid_points() {
         let sc = point_scenario(scenario, &plan.dims, &values)?;
@@ -301,6 +320,7 @@ pub fn command(scenario: &Scenario, req: &Request) -> Result<String, SweepError>
 /// [`command`] with the apps `make` attaches (see [`run_with`]): what `udplab sweep` does.
 pub fn command_with(make: &MakeSim<'_>, scenario: &Scenario, req: &Request) -> Result<String, SweepError> {
     let plan = Plan::parse(&req.vary, req.seeds.as_deref(), scenario.seed).map_err(SweepError::BadInput)?;
+    check_traces(scenario, &plan).map_err(SweepError::BadInput)?;
     if let Some(max) = req.max_events {
         check_max_events(scenario, &plan, max).map_err(SweepError::BadInput)?;
     }
