@@ -323,7 +323,11 @@ impl std::fmt::Display for Import {
                 None => writeln!(f, "  delay: not measured (see the notes)")?,
             }
             for line in p.loss.to_string().lines() {
-                writeln!(f, "  {line}")?;
+                if line.is_empty() {
+                    writeln!(f)?;
+                } else {
+                    writeln!(f, "  {line}")?;
+                }
             }
             writeln!(f, "  as a [[link]] (for datagrams the trace does not hold):")?;
             for line in self.model_lines(p).lines() {
