@@ -104,7 +104,8 @@ fn expected(trace: &[Record], link: usize) -> (Vec<Seen>, usize) {
 
 /// The recovered rows of the path `from -> to` (node names), as [`Seen`].
 fn recovered(import: &Import, from: &str, to: &str) -> Vec<Seen> {
-    let Some(p) = import.paths.iter().find(|p| import.name_of(p.src) == from && import.name_of(p.dst) == to) else {
+    let Some(p) = import.paths.iter().find(|p| import.name_of(p.src) == from && import.name_of(p.dst) == to)
+    else {
         return Vec::new();
     };
     p.rows()
@@ -159,14 +160,13 @@ fn replaying(scenario: &Scenario, import: &Import) -> Scenario {
         let (from, to) = (&scenario.nodes[l.from].name, &scenario.nodes[l.to].name);
         l.impairment = Impairment::default();
         l.phases.clear();
-        l.trace = import
-            .paths
-            .iter()
-            .find(|p| import.name_of(p.src) == from && import.name_of(p.dst) == to)
-            .map(|p| {
-                let rows = link_trace::parse(&import.trace_file(p), "t.csv").unwrap();
-                link_trace::to_link_trace(&import.trace_file_name(p), &rows).unwrap()
-            });
+        l.trace =
+            import.paths.iter().find(|p| import.name_of(p.src) == from && import.name_of(p.dst) == to).map(
+                |p| {
+                    let rows = link_trace::parse(&import.trace_file(p), "t.csv").unwrap();
+                    link_trace::to_link_trace(&import.trace_file_name(p), &rows).unwrap()
+                },
+            );
     }
     s
 }
@@ -302,7 +302,9 @@ fn at_node(
     for r in trace {
         let (link, index, copy) = match r.event {
             Event::Offer { link, index, .. } if scenario.links[link].from == node => (link, index, None),
-            Event::Arrive { link, index, copy, .. } if scenario.links[link].to == node => (link, index, Some(copy)),
+            Event::Arrive { link, index, copy, .. } if scenario.links[link].to == node => {
+                (link, index, Some(copy))
+            }
             _ => continue,
         };
         let c = captured.iter().find(|c| c.link == link && c.index == index && c.copy == copy).unwrap();
@@ -323,7 +325,9 @@ fn two_tcpdump_files_one_per_end_on_different_clocks_give_back_the_fates() {
     // Lessons 02, 03 and 07 have the same fixed delay both ways, so the fastest datagrams
     // take as long each way and the estimated offset is exact; lesson 05 has jitter one way,
     // so its captures are read as sharing a clock (--same-clock).
-    for (lesson, same_clock) in [("02-random-loss", false), ("03-burst", false), ("07-corruption", false), ("05-duplication", true)] {
+    for (lesson, same_clock) in
+        [("02-random-loss", false), ("03-burst", false), ("07-corruption", false), ("05-duplication", true)]
+    {
         let path = lessons().into_iter().find(|p| p.to_string_lossy().contains(lesson)).unwrap();
         let scenario = udplab_scenario::load(&path).unwrap();
         let (trace, _, captured) = run(&scenario, scenario.seed);
@@ -373,7 +377,10 @@ fn one_end_records_what_that_end_saw_and_says_what_it_could_not() {
         })
         .collect();
     let rows: Vec<_> = out.rows().collect();
-    let sent = trace.iter().filter(|r| matches!(r.event, Event::Offer { link, .. } if scenario.links[link].from == 0)).count();
+    let sent = trace
+        .iter()
+        .filter(|r| matches!(r.event, Event::Offer { link, .. } if scenario.links[link].from == 0))
+        .count();
     assert_eq!(rows.len(), sent);
     for r in &rows {
         assert_eq!(r.delay_us.is_some(), answered.contains(&r.label), "{}: {text}", r.label);
@@ -408,7 +415,10 @@ fn captures_that_cannot_be_used_are_clear_errors_and_cut_ones_keep_what_came_bef
         for len in 0..bytes.len() {
             match try_bytes(&bytes[..len]) {
                 Ok(_) => read += 1,
-                Err(e) => assert!(e.0.contains(&f.display().to_string()) || e.0.contains("no IPv4 UDP"), "{what} {len}: {e}"),
+                Err(e) => assert!(
+                    e.0.contains(&f.display().to_string()) || e.0.contains("no IPv4 UDP"),
+                    "{what} {len}: {e}"
+                ),
             }
         }
         assert!(read > bytes.len() / 2, "{what}: a cut capture should mostly still be read");
@@ -416,7 +426,11 @@ fn captures_that_cannot_be_used_are_clear_errors_and_cut_ones_keep_what_came_bef
         let i = try_bytes(&bytes[..bytes.len() - 5]).unwrap();
         let whole = try_bytes(bytes).unwrap();
         assert_eq!(i.datagrams + 1, whole.datagrams, "{what}");
-        assert!(i.warnings.iter().any(|w| w.contains("ends in the middle of a frame")), "{what}: {:?}", i.warnings);
+        assert!(
+            i.warnings.iter().any(|w| w.contains("ends in the middle of a frame")),
+            "{what}: {:?}",
+            i.warnings
+        );
         assert!(whole.warnings.is_empty(), "{what}: {:?}", whole.warnings);
         // Damage every byte in turn in the first 200 (headers and the first frames).
         for i in 0..200.min(bytes.len()) {
@@ -430,7 +444,219 @@ fn captures_that_cannot_be_used_are_clear_errors_and_cut_ones_keep_what_came_bef
     let e = try_bytes(b"").unwrap_err();
     assert!(e.0.contains("is empty"), "{e}");
     // A capture with frames but no UDP.
-    let arp = pcap_file(1, &[(0, [[0xffu8; 6].as_slice(), &[2, 0, 0, 0, 0, 1, 0x08, 0x06], &[0; 28]].concat())]);
+    let arp =
+        pcap_file(1, &[(0, [[0xffu8; 6].as_slice(), &[2, 0, 0, 0, 0, 1, 0x08, 0x06], &[0; 28]].concat())]);
     let e = try_bytes(&arp).unwrap_err();
     assert!(e.0.contains("no IPv4 UDP datagram") && e.0.contains("ARP 1"), "{e}");
+}
+
+/// The remote and the first lamp of docs/testing-your-firmware.md (sections 2), as the guide
+/// shows them: the device whose evening the guide's captures recorded. Kept in step with the
+/// guide by hand; the guide's own test compiles the guide's copy.
+mod guide_lamp {
+    use udplab_firmware::{App, Context, Endpoint, Note};
+
+    pub const LAMP_PORT: u16 = 5683;
+    pub const REMOTE_PORT: u16 = 5684;
+
+    pub struct Remote {
+        pub lamp: Endpoint,
+        pub presses: u32,
+        id: u32,
+        attempt: u16,
+        due_us: u64,
+    }
+
+    impl Remote {
+        pub fn new(lamp: Endpoint, presses: u32) -> Remote {
+            Remote { lamp, presses, id: 1, attempt: 0, due_us: 0 }
+        }
+    }
+
+    impl App for Remote {
+        fn port(&self) -> u16 {
+            REMOTE_PORT
+        }
+
+        fn poll(&mut self, cx: &mut Context<'_>) -> Option<u64> {
+            let mut buf = [0u8; 16];
+            while let Some((n, _)) = cx.recv_from(&mut buf) {
+                if n == 6 && buf[0] == b'=' && buf[1..5] == self.id.to_be_bytes() {
+                    self.id += 1;
+                    self.attempt = 0;
+                    self.due_us = cx.now_us();
+                }
+            }
+            if self.id > self.presses {
+                return None;
+            }
+            if cx.now_us() >= self.due_us {
+                let mut cmd = [b'!', 0, 0, 0, 0];
+                cmd[1..].copy_from_slice(&self.id.to_be_bytes());
+                self.attempt += 1;
+                let _ = cx.send_message(self.id, self.attempt, &cmd, self.lamp);
+                self.due_us = cx.now_us() + 30_000;
+            }
+            Some(self.due_us)
+        }
+
+        fn is_done(&self) -> bool {
+            self.id > self.presses
+        }
+    }
+
+    #[derive(Default)]
+    pub struct Lamp {
+        on: bool,
+    }
+
+    impl App for Lamp {
+        fn port(&self) -> u16 {
+            LAMP_PORT
+        }
+
+        fn poll(&mut self, cx: &mut Context<'_>) -> Option<u64> {
+            let mut buf = [0u8; 16];
+            while let Some((n, from)) = cx.recv_from(&mut buf) {
+                if n != 5 || buf[0] != b'!' {
+                    continue;
+                }
+                let id = u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]);
+                self.on = !self.on;
+                cx.deliver(id, from);
+                cx.note(Note::new("toggled").with("id", i64::from(id)).with("on", i64::from(self.on)));
+                let mut ack = [b'=', 0, 0, 0, 0, 0];
+                ack[1..5].copy_from_slice(&id.to_be_bytes());
+                ack[5] = u8::from(self.on);
+                let _ = cx.send_to(&ack, from);
+            }
+            None
+        }
+
+        fn is_done(&self) -> bool {
+            true
+        }
+    }
+}
+
+#[test]
+fn the_guides_captures_are_what_the_first_lamp_did_that_evening() {
+    use guide_lamp::{LAMP_PORT, Lamp, Remote};
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/captures");
+    let scenario = udplab_scenario::load(&docs.join("living-room-evening.toml")).unwrap();
+    let mut sim = Sim::new(scenario.clone());
+    let lamp = udplab_firmware::Endpoint { addr: [10, 0, 0, 3], port: LAMP_PORT };
+    sim.app("remote", move || Remote::new(lamp, 9)).app("lamp", Lamp::default);
+    let (out, captured) = sim.run_with_capture(scenario.seed).unwrap();
+    // The evening the guide is about: the lamp acted on a press twice.
+    assert!(!out.flow("remote", "lamp").duplicates().is_empty(), "{}", out.timeline());
+    // 2026-11-20 19:42 UTC on the remote's machine; the lamp's clock is 1.234567 s ahead.
+    let evening_us = 1_795_203_720_000_000;
+    let remote = at_node(&scenario, &out.trace, &captured, 0, 1, evening_us);
+    let lamp = at_node(&scenario, &out.trace, &captured, 1, 113, evening_us + 1_234_567);
+    let files = [("living-room-remote.pcap", remote), ("living-room-lamp.pcap", lamp)];
+    for (name, bytes) in files {
+        let path = docs.join(name);
+        if std::env::var("UDPLAB_REGENERATE").is_ok_and(|v| v == "1") {
+            std::fs::write(&path, &bytes).unwrap();
+        }
+        let shipped = std::fs::read(&path).unwrap_or_default();
+        assert!(
+            shipped == bytes,
+            "{name} is not what the first lamp's evening makes: UDPLAB_REGENERATE=1 writes it"
+        );
+    }
+}
+
+/// docs/testing-your-firmware.md section 6 in one test (the guide's own test runs it as a
+/// reader would, slower): the two captures of that evening, imported with `--seq-at 1:u32be`,
+/// replay the first lamp's double toggle.
+#[test]
+fn the_guides_captures_replay_the_evening_the_lamp_toggled_twice() {
+    use guide_lamp::{LAMP_PORT, Lamp, Remote};
+    fn cmd(payload: &[u8]) -> Option<udplab_sim::Label> {
+        let id = u32::from_be_bytes(payload.get(1..5)?.try_into().ok()?);
+        Some(udplab_sim::Label::Named { kind: "cmd", id: Some(u64::from(id)) })
+    }
+    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/captures");
+    let opts =
+        Options { seq_at: Some(capture::SeqField::parse("1:u32be", "cmd").unwrap()), ..Options::default() };
+    let names = vec![([10, 0, 0, 2], "remote".to_owned()), ([10, 0, 0, 3], "lamp".to_owned())];
+    let import = import_files(
+        &[&docs.join("living-room-remote.pcap"), &docs.join("living-room-lamp.pcap")],
+        &opts,
+        &names,
+    );
+    let evening = udplab_scenario::load(&docs.join("living-room-evening.toml")).unwrap();
+    let mut sim = Sim::new(replaying(&evening, &import));
+    let lamp = udplab_firmware::Endpoint { addr: [10, 0, 0, 3], port: LAMP_PORT };
+    sim.app("remote", move || Remote::new(lamp, 9)).app("lamp", Lamp::default).labeller(cmd);
+    let out = sim.run(1).unwrap();
+    let e = out.flow("remote", "lamp").check_no_duplicates().unwrap_err().to_string();
+    assert!(e.contains("delivered more than once: 1"), "{e}\n{}", out.timeline());
+    // And the evening itself (the run the captures were made from, without a labeller): the
+    // same losses and the same double toggle.
+    let mut real = Sim::new(evening.clone());
+    real.app("remote", move || Remote::new(lamp, 9)).app("lamp", Lamp::default);
+    let truth = real.run(evening.seed).unwrap();
+    let lost = |o: &udplab_sim::Outcome| {
+        o.trace.iter().filter(|r| matches!(r.event, Event::Offer { fate: Fate::Lost(_), .. })).count()
+    };
+    assert_eq!(lost(&out), lost(&truth));
+    assert_eq!(out.flow("remote", "lamp").duplicates(), truth.flow("remote", "lamp").duplicates());
+}
+
+/// docs/lessons.md, lesson 9: the capture-import excerpt is what the import prints, and every
+/// number the knob paragraph quotes is in the table of the sweep the guide draws.
+#[test]
+fn lesson_9_in_the_guide_quotes_what_the_runs_give() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let guide = std::fs::read_to_string(root.join("docs/lessons.md")).unwrap();
+    let section = &guide[guide.find("## 9. ").unwrap()..guide.find("## Keeping the pictures true").unwrap()];
+
+    let names = vec![([192, 0, 2, 1], "laptop".to_owned()), ([192, 0, 2, 2], "board".to_owned())];
+    let capture = root.join("scenarios/captures/classroom-wifi.pcapng");
+    let printed = import_files(&[&capture], &Options::default(), &names).to_string();
+    let excerpt = section.split("```text\n").nth(1).unwrap().split("```").next().unwrap();
+    for line in excerpt.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(printed.contains(line.trim()), "the import does not print {line:?}:\n{printed}");
+    }
+
+    let (_, vary, seeds) =
+        udplab_teach::lessons::SWEEPS.iter().find(|(n, _, _)| *n == "09-replayed-capture").unwrap();
+    let scenario = udplab_scenario::load(&root.join("scenarios/09-replayed-capture.toml")).unwrap();
+    let request = udplab_teach::sweep::Request {
+        vary: vary.iter().map(|v| v.to_string()).collect(),
+        seeds: Some(seeds.to_string()),
+        csv: None,
+        svg: None,
+        jobs: Some(2),
+        progress: false,
+        max_events: None,
+    };
+    let table = udplab_teach::sweep::command(&scenario, &request).unwrap();
+    let knob = &section[section.find("**Knob:**").unwrap()..];
+    let knob = &knob[..knob.find("```").unwrap()];
+    // Every number with a unit in the paragraph, except the whole capture's 90% (the import's
+    // number, checked above) and the replayed run's 76.7% (the lesson's own summary, below).
+    let quoted: Vec<&str> = knob
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ')' || c == ';' || c == ':')
+        .map(|w| w.trim_end_matches('.'))
+        .filter(|w| w.ends_with('%') || w.ends_with("ms"))
+        .filter(|w| w.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .filter(|w| !["90%", "76.7%"].contains(w))
+        .collect();
+    assert!(quoted.len() >= 8, "{quoted:?}");
+    for q in &quoted {
+        assert!(table.contains(q), "lesson 9 quotes {q}, the sweep table has no such number:\n{table}");
+    }
+    for (n, at) in [("25", "worse=1"), ("118", "worse=4")] {
+        let row = table.lines().find(|l| l.split_whitespace().take(2).eq([&at[6..], "true"])).unwrap();
+        assert!(row.split_whitespace().any(|w| w == n), "{at}: {row}");
+        assert!(knob.contains(&format!("{n} at `{at}`")));
+    }
+    let run = udplab_sim::run(&scenario, scenario.seed).unwrap();
+    let summary = udplab_sim::report::Summary::from_trace(&scenario, scenario.seed, &run).render();
+    assert!(summary.contains("delivered 23 (76.7%)") && knob.contains("76.7%"), "{summary}");
+    assert!(printed.contains("200 datagrams, 20 lost (10.00%)") && knob.contains("90%"), "{printed}");
 }

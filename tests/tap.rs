@@ -647,11 +647,8 @@ fn a_kernel_side_capture_of_a_tap_run_gives_back_what_the_laptop_saw() {
     let fw_file = dir.join("run.pcapng");
     std::fs::write(&fw_file, pcap).unwrap();
     let both = udplab_teach::capture::import(&[&fw_file], &Default::default(), &[]).unwrap();
-    let lost_in_trace = run
-        .trace
-        .iter()
-        .filter(|r| matches!(r.event, Event::Offer { fate: Fate::Lost(_), .. }))
-        .count();
+    let lost_in_trace =
+        run.trace.iter().filter(|r| matches!(r.event, Event::Offer { fate: Fate::Lost(_), .. })).count();
     let lost_recovered: usize =
         both.paths.iter().map(|p| p.rows().filter(|r| r.delay_us.is_none()).count()).sum();
     assert_eq!(lost_recovered, lost_in_trace, "{both}");

@@ -215,7 +215,13 @@ impl Scenario {
         for from in 0..self.nodes.len() {
             for to in 0..self.nodes.len() {
                 if from != to && !self.links.iter().any(|l| l.from == from && l.to == to) {
-                    self.links.push(Link { from, to, impairment: Impairment::default(), phases: Vec::new(), trace: None });
+                    self.links.push(Link {
+                        from,
+                        to,
+                        impairment: Impairment::default(),
+                        phases: Vec::new(),
+                        trace: None,
+                    });
                 }
             }
         }

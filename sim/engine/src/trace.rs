@@ -335,7 +335,8 @@ impl<'a> Lines<'a> {
                         write!(out, "queue full ({limit} datagrams held)")
                     }
                     LossReason::Recorded { row } => {
-                        let name = self.scenario.links[link].trace.as_ref().map_or("trace", |t| t.name.as_str());
+                        let name =
+                            self.scenario.links[link].trace.as_ref().map_or("trace", |t| t.name.as_str());
                         write!(out, "as recorded ({name} row {row})")
                     }
                 };

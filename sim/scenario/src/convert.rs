@@ -838,7 +838,8 @@ fn links(
         let phases = phases(&t, &imp, duration_us)?;
         let trace = match t.get("trace") {
             Some(v) => {
-                let file = string("trace", v, "the path of a link trace, like trace = \"traces/classroom.csv\"")?;
+                let file =
+                    string("trace", v, "the path of a link trace, like trace = \"traces/classroom.csv\"")?;
                 if t.get("between").is_some() {
                     return fail!(
                         t.key_span("trace").unwrap_or(v.span()),

@@ -124,7 +124,10 @@ pub fn parse(text: &str, path: &str) -> Result<Vec<TraceRow>, ScenarioError> {
         rows.push(row(line, start, &err)?);
     }
     if !header_seen {
-        return Err(err(0..0, format!("the trace has no header line `{HEADER}`: is this a udplab link trace?")));
+        return Err(err(
+            0..0,
+            format!("the trace has no header line `{HEADER}`: is this a udplab link trace?"),
+        ));
     }
     Ok(rows)
 }
@@ -154,13 +157,21 @@ fn row(
         match f.parse::<u64>() {
             Ok(n) if n <= max => Ok(Some(n)),
             Ok(n) => Err(err(span.clone(), format!("`{what}` {n} is over the limit of {max}"))),
-            Err(_) => Err(err(span.clone(), format!("expected `{what}` as a whole number of microseconds, found {f:?}"))),
+            Err(_) => Err(err(
+                span.clone(),
+                format!("expected `{what}` as a whole number of microseconds, found {f:?}"),
+            )),
         }
     };
     let (kspan, k) = (&fields[0].0, fields[0].1);
     let key = match u64::from_str_radix(k, 16) {
         Ok(key) if !k.is_empty() && k.len() <= 16 && !k.starts_with('+') => key,
-        _ => return Err(err(kspan.clone(), format!("expected a key of 1 to 16 hexadecimal digits, found {k:?}"))),
+        _ => {
+            return Err(err(
+                kspan.clone(),
+                format!("expected a key of 1 to 16 hexadecimal digits, found {k:?}"),
+            ));
+        }
     };
     let offered_us = number(2, "offered_us", u64::MAX)?
         .ok_or_else(|| err(fields[2].0.clone(), "`offered_us` is required".to_owned()))?;
@@ -171,7 +182,10 @@ fn row(
     match fate {
         "lost" => {
             if let Some(i) = (4..7).find(|&i| !fields[i].1.is_empty()) {
-                return Err(err(fields[i].0.clone(), "a lost datagram has no delay, copy or damage: leave this empty".to_owned()));
+                return Err(err(
+                    fields[i].0.clone(),
+                    "a lost datagram has no delay, copy or damage: leave this empty".to_owned(),
+                ));
             }
         }
         "delivered" => {
@@ -198,7 +212,8 @@ fn damage(f: &str) -> Result<Option<RecordedDamage>, String> {
             if n == "?" {
                 continue;
             }
-            d.bit = Some(n.parse().map_err(|_| format!("expected `bit=N` with N a bit offset, found {word:?}"))?);
+            d.bit =
+                Some(n.parse().map_err(|_| format!("expected `bit=N` with N a bit offset, found {word:?}"))?);
         } else {
             return Err(format!(
                 "expected the damage as `checksum-bad`, `bit=N` or `checksum-bad bit=N`, found {f:?}"
@@ -215,7 +230,10 @@ pub fn load(path: &Path, name: &str) -> Result<LinkTrace, ScenarioError> {
     let shown = path.display().to_string();
     let cannot = |e: std::io::Error| ScenarioError::file(&shown, format!("cannot read the link trace: {e}"));
     let too_large = || {
-        ScenarioError::file(&shown, format!("the link trace is larger than 16 MiB (the limit is {MAX_TRACE_BYTES} bytes)"))
+        ScenarioError::file(
+            &shown,
+            format!("the link trace is larger than 16 MiB (the limit is {MAX_TRACE_BYTES} bytes)"),
+        )
     };
     let file = std::fs::File::open(path).map_err(cannot)?;
     if let Ok(meta) = file.metadata()
@@ -231,7 +249,12 @@ pub fn load(path: &Path, name: &str) -> Result<LinkTrace, ScenarioError> {
     }
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         let at = e.valid_up_to();
-        ScenarioError::at(&shown, &String::from_utf8_lossy(&bytes), at..at + 1, "the link trace is not UTF-8 text".to_owned())
+        ScenarioError::at(
+            &shown,
+            &String::from_utf8_lossy(&bytes),
+            at..at + 1,
+            "the link trace is not UTF-8 text".to_owned(),
+        )
     })?;
     let rows = parse(text, &shown)?;
     to_link_trace(name, &rows).map_err(|(first, second)| {
@@ -293,8 +316,22 @@ mod tests {
 
     fn rows() -> Vec<TraceRow> {
         vec![
-            TraceRow { key: 1, label: "seq=1".into(), offered_us: 0, delay_us: Some(1020), copy_delay_us: None, damage: None },
-            TraceRow { key: 0xabc, label: "seq=2".into(), offered_us: 20_000, delay_us: None, copy_delay_us: None, damage: None },
+            TraceRow {
+                key: 1,
+                label: "seq=1".into(),
+                offered_us: 0,
+                delay_us: Some(1020),
+                copy_delay_us: None,
+                damage: None,
+            },
+            TraceRow {
+                key: 0xabc,
+                label: "seq=2".into(),
+                offered_us: 20_000,
+                delay_us: None,
+                copy_delay_us: None,
+                damage: None,
+            },
             TraceRow {
                 key: u64::MAX,
                 label: "udp 1->2, odd".into(),
@@ -343,7 +380,8 @@ mod tests {
     fn the_same_key_twice_names_both_lines() {
         let dir = tempdir();
         let p = dir.join("dup.csv");
-        std::fs::write(&p, format!("# x\n{HEADER}\n01,a,0,lost,,,\n02,b,0,lost,,,\n01,c,0,lost,,,\n")).unwrap();
+        std::fs::write(&p, format!("# x\n{HEADER}\n01,a,0,lost,,,\n02,b,0,lost,,,\n01,c,0,lost,,,\n"))
+            .unwrap();
         let e = load(&p, "dup.csv").unwrap_err();
         assert_eq!(e.line, Some(5), "{e}");
         assert!(e.message.contains("already on line 3"), "{e}");

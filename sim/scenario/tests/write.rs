@@ -39,11 +39,18 @@ fn every_scenario_file_in_the_repository_round_trips() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let mut files = toml_files(&root.join("scenarios"));
     files.extend(toml_files(&root.join("examples/telemetry/scenarios")));
-    assert!(files.len() >= 9, "the lessons and the telemetry example: {files:?}");
+    files.extend(toml_files(&root.join("scenarios/captures")));
+    files.extend(toml_files(&root.join("docs/captures")));
+    assert!(files.len() >= 11, "the lessons, the captures' networks and the telemetry example: {files:?}");
     for path in files {
         let s = load(&path).unwrap_or_else(|e| panic!("{e}"));
-        let (back, text) = reparse(&s);
+        // Read back from where the file is, so that its `trace` paths resolve as they did.
+        let text = to_toml(&s);
+        let back = parse(&text, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}\nin\n{text}"));
         assert_eq!(back, s, "{} written as\n{text}", path.display());
+        if s.links.iter().any(|l| l.trace.is_some()) {
+            assert!(text.contains("trace = \"traces/"), "{text}");
+        }
     }
 }
 
@@ -156,7 +163,13 @@ fn every_key_round_trips() {
         // Default links added by the parser, in another order than it would add them.
         Link { from: 2, to: 1, impairment: Impairment::default(), phases: vec![], trace: None },
         Link { from: 1, to: 0, impairment: Impairment::default(), phases: vec![], trace: None },
-        Link { from: 0, to: 2, impairment: Impairment { rate_bps: 3_000_000_000, ..busy() }, phases: vec![], trace: None },
+        Link {
+            from: 0,
+            to: 2,
+            impairment: Impairment { rate_bps: 3_000_000_000, ..busy() },
+            phases: vec![],
+            trace: None,
+        },
         Link {
             from: 2,
             to: 0,

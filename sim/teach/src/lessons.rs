@@ -27,6 +27,7 @@ pub const SWEEPS: &[(&str, &[&str], &str)] = &[
     ("04-reordering", &["reorder=0..0.5:0.1"], "1..5"),
     ("06-reliable-heavy-loss", &["loss=0..0.5:0.1", "reliable=false,true"], "1..5"),
     ("08-outage-and-rate", &["interval=10ms..50ms:5ms"], "8"),
+    ("09-replayed-capture", &["worse=1..4:1", "reliable=false,true"], "1..10"),
 ];
 
 /// One generated file, its path relative to the repository root.

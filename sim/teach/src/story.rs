@@ -244,7 +244,12 @@ impl<'s> Story<'s> {
             LossReason::Burst { bad: false, p } => format!("loss in GOOD state ({p})"),
             LossReason::QueueFull { limit } => format!("queue full ({limit} datagrams held)"),
             LossReason::Recorded { row } => {
-                let name = self.scenario.links.get(link).and_then(|l| l.trace.as_ref()).map_or("trace", |t| t.name.as_str());
+                let name = self
+                    .scenario
+                    .links
+                    .get(link)
+                    .and_then(|l| l.trace.as_ref())
+                    .map_or("trace", |t| t.name.as_str());
                 format!("as recorded ({name} row {row})")
             }
         }

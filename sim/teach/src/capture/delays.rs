@@ -69,7 +69,10 @@ mod tests {
     fn percentiles_are_nearest_rank_and_the_jitter_is_half_the_middle_spread() {
         let d: Vec<u64> = (1..=100).collect();
         let fit = DelayFit::of(&d).unwrap();
-        assert_eq!(fit.percentiles, vec![(0, 1), (10, 10), (25, 25), (50, 50), (75, 75), (90, 90), (99, 99), (100, 100)]);
+        assert_eq!(
+            fit.percentiles,
+            vec![(0, 1), (10, 10), (25, 25), (50, 50), (75, 75), (90, 90), (99, 99), (100, 100)]
+        );
         assert_eq!(fit.suggested_delay_us, 50);
         assert_eq!(fit.suggested_jitter_us, (84 - 16) / 2);
         assert_eq!(DelayFit::of(&[]), None);

@@ -65,7 +65,11 @@ pub fn import(files: &[&Path], opts: &Options, names: &[([u8; 4], String)]) -> R
         return Err(ReadError(format!(
             "no IPv4 UDP datagram in {} ({})",
             files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
-            if skipped.is_empty() { "no frames at all".to_owned() } else { format!("frames skipped: {}", skipped.join(", ")) }
+            if skipped.is_empty() {
+                "no frames at all".to_owned()
+            } else {
+                format!("frames skipped: {}", skipped.join(", "))
+            }
         )));
     }
     let rec = recover::recover(&cap, opts);
@@ -86,11 +90,8 @@ pub fn import(files: &[&Path], opts: &Options, names: &[([u8; 4], String)]) -> R
         let lost: Vec<bool> = p.rows().map(|r| r.delay_us.is_none()).collect();
         p.loss = fit::fit_loss(&lost);
         let unknown: u64 = p.flows.iter().map(|f| f.delay_unknown).sum();
-        let measured: Vec<u64> = if unknown > 0 {
-            Vec::new()
-        } else {
-            p.rows().filter_map(|r| r.delay_us).collect()
-        };
+        let measured: Vec<u64> =
+            if unknown > 0 { Vec::new() } else { p.rows().filter_map(|r| r.delay_us).collect() };
         p.delay = delays::DelayFit::of(&measured);
     }
     let mut all_names: Vec<([u8; 4], String)> = names.to_vec();
@@ -171,7 +172,8 @@ impl Import {
                 addr(p.dst),
                 self.file_names()
             ),
-            "one row per datagram offered, in order; see scenarios/README.md, \"Replaying a capture\"".to_owned(),
+            "one row per datagram offered, in order; see scenarios/README.md, \"Replaying a capture\""
+                .to_owned(),
         ];
         for f in &p.flows {
             comments.push(format!("{}: {} rows, {}", f.name(), f.rows.len(), how_words(f.how)));
@@ -198,7 +200,11 @@ impl Import {
             let _ = writeln!(out, "\n[[link]]");
             let _ = writeln!(out, "from = {:?}", self.name_of(p.src));
             let _ = writeln!(out, "to = {:?}", self.name_of(p.dst));
-            let file = if folder.is_empty() { self.trace_file_name(p) } else { format!("{folder}/{}", self.trace_file_name(p)) };
+            let file = if folder.is_empty() {
+                self.trace_file_name(p)
+            } else {
+                format!("{folder}/{}", self.trace_file_name(p))
+            };
             let _ = writeln!(out, "trace = {file:?}");
             out.push_str(&self.model_lines(p));
         }
@@ -308,10 +314,18 @@ impl std::fmt::Display for Import {
             for d in &p.flows {
                 write!(f, "  {}: {} rows, {}", flow_ports(d), d.rows.len(), how_words(d.how))?;
                 if d.unanswered > 0 {
-                    write!(f, "; {} never answered (recorded lost: one end cannot tell whether the datagram or its answer was lost)", d.unanswered)?;
+                    write!(
+                        f,
+                        "; {} never answered (recorded lost: one end cannot tell whether the datagram or its answer was lost)",
+                        d.unanswered
+                    )?;
                 }
                 if d.unmatched > 0 {
-                    write!(f, "; {} arrivals matched nothing sent (damaged beyond recognition?)", d.unmatched)?;
+                    write!(
+                        f,
+                        "; {} arrivals matched nothing sent (damaged beyond recognition?)",
+                        d.unmatched
+                    )?;
                 }
                 writeln!(f)?;
                 for n in &d.notes {

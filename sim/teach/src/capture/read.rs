@@ -100,15 +100,19 @@ pub fn read_files(paths: &[&Path]) -> Result<Captured, ReadError> {
         let shown = path.display().to_string();
         let cannot = |e: std::io::Error| ReadError(format!("cannot read {shown}: {e}"));
         let f = std::fs::File::open(path).map_err(cannot)?;
-        if f.metadata().is_ok_and(|m| m.is_dir()) {
-            return Err(ReadError(format!("{shown} is a folder, not a capture file")));
+        let too_large = || {
+            ReadError(format!("{shown} is larger than 1 GiB: cut it first (editcap -c, or tshark -Y udp -w)"))
+        };
+        match f.metadata() {
+            Ok(m) if m.is_dir() => return Err(ReadError(format!("{shown} is a folder, not a capture file"))),
+            // A regular file is refused from its size, before anything is read.
+            Ok(m) if m.is_file() && m.len() > MAX_CAPTURE_BYTES => return Err(too_large()),
+            _ => {}
         }
         let mut bytes = Vec::new();
         f.take(MAX_CAPTURE_BYTES + 1).read_to_end(&mut bytes).map_err(cannot)?;
         if bytes.len() as u64 > MAX_CAPTURE_BYTES {
-            return Err(ReadError(format!(
-                "{shown} is larger than 1 GiB: cut it first (editcap -c, or tshark -Y udp -w)"
-            )));
+            return Err(too_large());
         }
         read_bytes(&bytes, &shown, file, &mut out)?;
     }
@@ -160,9 +164,10 @@ pub fn read_bytes(bytes: &[u8], name: &str, file: usize, out: &mut Captured) -> 
                     }
                     PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
                         interfaces.clear();
-                        udplab = shb.options.iter().any(|o| {
-                            o.code == OptionCode::ShbUserAppl && o.value.starts_with(b"udplab")
-                        });
+                        udplab = shb
+                            .options
+                            .iter()
+                            .any(|o| o.code == OptionCode::ShbUserAppl && o.value.starts_with(b"udplab"));
                         out.one_clock &= udplab || out.points.is_empty();
                     }
                     PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
@@ -202,7 +207,10 @@ pub fn read_bytes(bytes: &[u8], name: &str, file: usize, out: &mut Captured) -> 
                             )));
                         };
                         let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                        let ts = i.offset_s.saturating_mul(1_000_000).saturating_add(scale(raw, i.per_second) as i64);
+                        let ts = i
+                            .offset_s
+                            .saturating_mul(1_000_000)
+                            .saturating_add(scale(raw, i.per_second) as i64);
                         let caplen = (epb.caplen as usize).min(epb.data.len());
                         let data = &epb.data[..caplen];
                         if udplab {
@@ -215,12 +223,14 @@ pub fn read_bytes(bytes: &[u8], name: &str, file: usize, out: &mut Captured) -> 
                                 .unwrap_or_default();
                             let (from, to) = i.name.split_once("->").unwrap_or((&i.name, &i.name));
                             let offered = is_offer_comment(&comment);
-                            let (node, side) = if offered { (from, Side::Sender) } else { (to, Side::Receiver) };
+                            let (node, side) =
+                                if offered { (from, Side::Sender) } else { (to, Side::Receiver) };
                             let pname = format!("{name}: {node}");
-                            let point = match out.points.iter().position(|p| p.name == pname && p.file == file) {
-                                Some(p) => p,
-                                None => new_point(out, pname, file),
-                            };
+                            let point =
+                                match out.points.iter().position(|p| p.name == pname && p.file == file) {
+                                    Some(p) => p,
+                                    None => new_point(out, pname, file),
+                                };
                             let i = Interface { point, ..i.clone() };
                             let before = out.seen.len();
                             frame_in(out, &i, data, epb.origlen as usize, ts, Some(side), frame);
@@ -268,7 +278,9 @@ pub fn read_bytes(bytes: &[u8], name: &str, file: usize, out: &mut Captured) -> 
             Err(PcapError::BufferTooSmall) => {
                 let size = reader.data().len().max(1 << 20) * 2;
                 if size > 64 << 20 || !reader.grow(size) {
-                    return Err(ReadError(format!("{name}: a block after frame {frame} is larger than 64 MiB")));
+                    return Err(ReadError(format!(
+                        "{name}: a block after frame {frame} is larger than 64 MiB"
+                    )));
                 }
                 reader.refill().map_err(|e| ReadError(format!("{name}: {e}")))?;
             }

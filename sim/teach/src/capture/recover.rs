@@ -25,8 +25,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use udplab_scenario::link_trace::TraceRow;
 use udplab_sim::Label;
-use udplab_sim::replay::{RecordedDamage, content_key};
 use udplab_sim::repeats::Repeats;
+use udplab_sim::replay::{RecordedDamage, content_key};
 
 use super::read::{Captured, Seen, Side};
 
@@ -45,7 +45,11 @@ impl SeqField {
     /// Parses `OFFSET:TYPE` with TYPE one of `u8`, `u16be`, `u16le`, `u32be`, `u32le`,
     /// `u64be`, `u64le`.
     pub fn parse(s: &str, kind: &'static str) -> Result<SeqField, String> {
-        let bad = || format!("expected OFFSET:TYPE like 0:u32be (TYPE: u8, u16be, u16le, u32be, u32le, u64be, u64le), found {s:?}");
+        let bad = || {
+            format!(
+                "expected OFFSET:TYPE like 0:u32be (TYPE: u8, u16be, u16le, u32be, u32le, u64be, u64le), found {s:?}"
+            )
+        };
         let (offset, ty) = s.split_once(':').ok_or_else(bad)?;
         let offset: usize = offset.parse().map_err(|_| bad())?;
         let (width, big_endian) = match ty {
@@ -157,14 +161,22 @@ fn content(s: &Seen, opts: &Options) -> Content {
     }
     let label = Label::of_udp(s.src.1, s.dst.1, &s.payload, None);
     match label {
-        Label::Data { seq, attempt } => {
-            Content { label, identity: label.identity(), token: u64::from(seq), seq: Some((u64::from(seq), attempt)) }
-        }
+        Label::Data { seq, attempt } => Content {
+            label,
+            identity: label.identity(),
+            token: u64::from(seq),
+            seq: Some((u64::from(seq), attempt)),
+        },
         Label::Ack { seq } => Content { label, identity: label.identity(), token: u64::from(seq), seq: None },
-        Label::Damaged { seq } => Content { label, identity: label.identity(), token: u64::from(seq), seq: None },
-        Label::Foreign { bytes, digest, .. } => {
-            Content { label, identity: label.identity(), token: 1 << 63 | u64::from(bytes) << 32 | u64::from(digest), seq: None }
+        Label::Damaged { seq } => {
+            Content { label, identity: label.identity(), token: u64::from(seq), seq: None }
         }
+        Label::Foreign { bytes, digest, .. } => Content {
+            label,
+            identity: label.identity(),
+            token: 1 << 63 | u64::from(bytes) << 32 | u64::from(digest),
+            seq: None,
+        },
         other => Content { label: other, identity: other.identity(), token: other.identity(), seq: None },
     }
 }
@@ -295,8 +307,9 @@ fn orient(
 ) {
     // Median of (time at the other point - time at p) per direction, taking p as the sender.
     let median_delta = |d: &(End, End), p: usize| -> Option<i64> {
-        let mut deltas: Vec<i64> =
-            matches(cap, contents, &by_dir[d], p).map(|(a, b)| cap.seen[b].at_us - cap.seen[a].at_us).collect();
+        let mut deltas: Vec<i64> = matches(cap, contents, &by_dir[d], p)
+            .map(|(a, b)| cap.seen[b].at_us - cap.seen[a].at_us)
+            .collect();
         deltas.sort_unstable();
         deltas.get(deltas.len() / 2).copied()
     };
@@ -327,20 +340,31 @@ fn orient(
     }
 }
 
-/// Pairs (offer at `s`, first copy at the other point) of datagrams seen at both.
+/// Pairs (offer at `s`, its copy at the other point) of datagrams whose content was offered
+/// once and seen once at each end: a repeated content (a retransmission) cannot be paired
+/// before the clocks' offset is known, which is what these pairs are for.
 fn matches<'a>(
     cap: &'a Captured,
     contents: &'a [Content],
     idx: &'a [usize],
     s: usize,
 ) -> impl Iterator<Item = (usize, usize)> + 'a {
-    let mut at_r: HashMap<u64, usize> = HashMap::new();
-    for &i in idx.iter().rev() {
-        if cap.seen[i].point != s {
-            at_r.insert(contents[i].identity, i);
+    // identity -> (offers at s, sightings elsewhere, the last of each)
+    let mut seen: HashMap<u64, (u32, u32, usize, usize)> = HashMap::new();
+    for &i in idx {
+        let e = seen.entry(contents[i].identity).or_insert((0, 0, usize::MAX, usize::MAX));
+        if cap.seen[i].point == s {
+            e.0 += 1;
+            e.2 = i;
+        } else {
+            e.1 += 1;
+            e.3 = i;
         }
     }
-    idx.iter().filter(move |&&i| cap.seen[i].point == s).filter_map(move |&i| at_r.get(&contents[i].identity).map(|&r| (i, r)))
+    let mut pairs: Vec<(usize, usize)> =
+        seen.into_values().filter(|e| e.0 == 1 && e.1 == 1).map(|e| (e.2, e.3)).collect();
+    pairs.sort_unstable();
+    pairs.into_iter()
 }
 
 /// The capturing machine of a one-point capture: the end of a direction with sequence gaps is
@@ -364,7 +388,14 @@ fn infer_local(
 }
 
 fn new_row(c: &Content, offered_us: u64) -> TraceRow {
-    TraceRow { key: 0, label: c.label.to_string(), offered_us, delay_us: None, copy_delay_us: None, damage: None }
+    TraceRow {
+        key: 0,
+        label: c.label.to_string(),
+        offered_us,
+        delay_us: None,
+        copy_delay_us: None,
+        damage: None,
+    }
 }
 
 /// Gives each row its key: the content identity and how often the same content was offered
@@ -403,6 +434,12 @@ fn both_ends(
     let mut min_delta = i64::MAX;
     let mut deltas: Vec<(usize, i64, usize)> = Vec::new();
     let mut delivered = vec![false; sent.len()];
+    // The typical delay, from the datagrams that can be paired without doubt (see `matches`).
+    let mut unique: Vec<i64> = matches(cap, contents, idx, s)
+        .map(|(a, b)| cap.seen[b].at_us - offset_us - cap.seen[a].at_us)
+        .collect();
+    unique.sort_unstable();
+    let typical = unique.get(unique.len() / 2).copied().unwrap_or(0);
     for &g in &got {
         let id = contents[g].identity;
         let at = cap.seen[g].at_us - offset_us;
@@ -423,17 +460,23 @@ fn both_ends(
             }
         };
         let before: Vec<usize> = ks.iter().copied().filter(|&k| cap.seen[sent[k]].at_us <= at).collect();
-        // The offer with exactly these bytes first (two offers of the same content can still
-        // differ, a send time in the payload), then the earliest not yet delivered, then the
-        // last one (a duplicate).
+        // Among the offers it can be: one with exactly these bytes not yet delivered first (two
+        // offers of the same content can still differ, a send time in the payload), then one
+        // with these bytes (a duplicate), then any not yet delivered, then any. Among equals
+        // (a sender repeating itself), the one whose delay is closest to the typical delay.
         let payload = &cap.seen[g].payload;
-        let pick = before
-            .iter()
-            .copied()
-            .find(|&k| !delivered[k] && cap.seen[sent[k]].payload == *payload)
-            .or_else(|| before.iter().copied().rev().find(|&k| cap.seen[sent[k]].payload == *payload))
-            .or_else(|| before.iter().copied().find(|&k| !delivered[k]))
-            .or(before.last().copied());
+        let closest = |ok: &dyn Fn(usize) -> bool| {
+            before
+                .iter()
+                .copied()
+                .filter(|&k| ok(k))
+                .min_by_key(|&k| (at - cap.seen[sent[k]].at_us - typical).abs())
+        };
+        let same = |k: usize| cap.seen[sent[k]].payload == *payload;
+        let pick = closest(&|k| !delivered[k] && same(k))
+            .or_else(|| closest(&same))
+            .or_else(|| closest(&|k| !delivered[k]))
+            .or_else(|| closest(&|_| true));
         let Some(k) = pick else {
             unmatched += 1;
             continue;
@@ -464,9 +507,20 @@ fn both_ends(
     key_rows(&mut rows, &identities);
     let mut notes = Vec::new();
     if lift > 0 {
-        notes.push(format!("some datagrams arrived {lift} us before they were sent by the clocks: delays lifted by that much"));
+        notes.push(format!(
+            "some datagrams arrived {lift} us before they were sent by the clocks: delays lifted by that much"
+        ));
     }
-    Direction { src: d.0, dst: d.1, how: How::BothEnds, rows, unanswered: 0, unmatched, delay_unknown: 0, notes }
+    Direction {
+        src: d.0,
+        dst: d.1,
+        how: How::BothEnds,
+        rows,
+        unanswered: 0,
+        unmatched,
+        delay_unknown: 0,
+        notes,
+    }
 }
 
 /// The offer (index into `sent`) sent before arrival `g` (at `at_us` on the sender's clock)
@@ -477,7 +531,8 @@ fn nearest_offer(cap: &Captured, sent: &[usize], g: usize, at_us: i64) -> Option
         .enumerate()
         .filter(|(_, i)| cap.seen[**i].at_us <= at_us && cap.seen[**i].payload.len() == got.payload.len())
         .map(|(k, &i)| {
-            let bits: u32 = cap.seen[i].payload.iter().zip(&got.payload).map(|(a, b)| (a ^ b).count_ones()).sum();
+            let bits: u32 =
+                cap.seen[i].payload.iter().zip(&got.payload).map(|(a, b)| (a ^ b).count_ones()).sum();
             (bits, k)
         })
         .filter(|(bits, _)| *bits <= 8)
@@ -505,11 +560,14 @@ fn one_end(
 ) -> Direction {
     let first_of = |v: &[usize], token: u64| v.iter().copied().find(|&i| contents[i].token == token);
     // This direction answers the other when the other's datagram with the same token came first.
-    let shared: Vec<usize> = idx.iter().copied().filter(|&i| first_of(rev, contents[i].token).is_some()).collect();
+    let shared: Vec<usize> =
+        idx.iter().copied().filter(|&i| first_of(rev, contents[i].token).is_some()).collect();
     let answers = !shared.is_empty()
         && shared
             .iter()
-            .filter(|&&i| first_of(rev, contents[i].token).is_some_and(|r| cap.seen[r].at_us <= cap.seen[i].at_us))
+            .filter(|&&i| {
+                first_of(rev, contents[i].token).is_some_and(|r| cap.seen[r].at_us <= cap.seen[i].at_us)
+            })
             .count()
             * 2
             > shared.len();
@@ -532,7 +590,9 @@ fn one_end(
             if answers {
                 // A reply to this datagram's answer would be a repeat of its token from the
                 // other end after it: the other end did not get the answer.
-                let repeated = rev.iter().any(|&r| contents[r].token == contents[i].token && cap.seen[r].at_us > cap.seen[i].at_us);
+                let repeated = rev.iter().any(|&r| {
+                    contents[r].token == contents[i].token && cap.seen[r].at_us > cap.seen[i].at_us
+                });
                 if repeated {
                     unanswered += 1;
                 } else {
@@ -545,10 +605,14 @@ fn one_end(
             } else {
                 // The answer: the first datagram back with this token after it, before the
                 // next offer of the same token (a retransmission means no answer came).
-                let next_same = idx.iter().copied().find(|&j| j != i && contents[j].token == contents[i].token && cap.seen[j].at_us > cap.seen[i].at_us);
+                let next_same = idx.iter().copied().find(|&j| {
+                    j != i && contents[j].token == contents[i].token && cap.seen[j].at_us > cap.seen[i].at_us
+                });
                 let limit = next_same.map_or(i64::MAX, |j| cap.seen[j].at_us);
                 let answer = rev.iter().copied().find(|&r| {
-                    contents[r].token == contents[i].token && cap.seen[r].at_us > cap.seen[i].at_us && cap.seen[r].at_us <= limit
+                    contents[r].token == contents[i].token
+                        && cap.seen[r].at_us > cap.seen[i].at_us
+                        && cap.seen[r].at_us <= limit
                 });
                 match answer {
                     Some(r) => row.delay_us = Some(((cap.seen[r].at_us - cap.seen[i].at_us) / 2) as u64),
@@ -601,7 +665,12 @@ fn one_end(
                         Label::Named { kind, .. } => Label::Named { kind, id: Some(missing) },
                         _ => Label::Data { seq: missing as u32, attempt: 1 },
                     };
-                    let lost = Content { label, identity: label.identity(), token: missing, seq: Some((missing, 1)) };
+                    let lost = Content {
+                        label,
+                        identity: label.identity(),
+                        token: missing,
+                        seq: Some((missing, 1)),
+                    };
                     rows.push(new_row(&lost, since(i)));
                     identities.push(lost.identity);
                 }
@@ -610,7 +679,10 @@ fn one_end(
                 let from = if prev.is_some_and(|p| p.0 == s.0) { prev.map_or(1, |p| p.1 + 1) } else { 1 };
                 for a in from..attempt {
                     let label = Label::Data { seq, attempt: a };
-                    rows.push(new_row(&Content { label, identity: label.identity(), token: c.token, seq: None }, since(i)));
+                    rows.push(new_row(
+                        &Content { label, identity: label.identity(), token: c.token, seq: None },
+                        since(i),
+                    ));
                     identities.push(label.identity());
                 }
             }

@@ -75,7 +75,9 @@ pub fn apply(scenario: &mut Scenario, param: Param, value: Value) -> Result<(), 
 /// `loss` with the chance of a loss starting multiplied by `k` (capped at 100%).
 fn scaled(loss: Loss, k: u64) -> Loss {
     // Exact on the threshold (out of 2^32), as every probability in the engine.
-    let times = |p: Prob| Prob::from_threshold(p.threshold().saturating_mul(k).min(Prob::ONE_THRESHOLD)).unwrap_or(Prob::ALWAYS);
+    let times = |p: Prob| {
+        Prob::from_threshold(p.threshold().saturating_mul(k).min(Prob::ONE_THRESHOLD)).unwrap_or(Prob::ALWAYS)
+    };
     match loss {
         Loss::None => Loss::None,
         Loss::Bernoulli { p } => Loss::Bernoulli { p: times(p) },

@@ -237,9 +237,12 @@ fn one_run(
 /// settings say: varying `loss`, `delay` and the like there would give a table of identical
 /// rows that looks like an answer. `worse` is the way to ask "what if".
 fn check_traces(scenario: &Scenario, plan: &Plan) -> Result<(), String> {
-    let traced: Vec<String> =
-        (0..scenario.links.len()).filter(|&l| scenario.links[l].trace.is_some()).map(|l| scenario.link_name(l)).collect();
-    let link_params = [Param::Loss, Param::Delay, Param::Jitter, Param::Duplicate, Param::Reorder, Param::Corrupt];
+    let traced: Vec<String> = (0..scenario.links.len())
+        .filter(|&l| scenario.links[l].trace.is_some())
+        .map(|l| scenario.link_name(l))
+        .collect();
+    let link_params =
+        [Param::Loss, Param::Delay, Param::Jitter, Param::Duplicate, Param::Reorder, Param::Corrupt];
     match plan.dims.iter().find(|d| link_params.contains(&d.param)) {
         Some(d) if !traced.is_empty() && !plan.dims.iter().any(|d| d.param == Param::Worse) => Err(format!(
             "--vary {} would not change the datagrams that {} replay{} from a trace (they get their recorded fates): \
