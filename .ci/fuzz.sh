@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 seconds="${FUZZ_SECONDS:-60}"
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(scenario wire app_receive)
+[ ${#targets[@]} -gt 0 ] || targets=(scenario wire app_receive capture)
 cargo_fuzz_version=0.13.2
 
 # Nothing installed by hand is assumed: nightly (for -Z sanitizer flags) and cargo-fuzz, pinned.

@@ -13,7 +13,7 @@ use udplab_scenario::link_trace;
 use udplab_sim::link::Fate;
 use udplab_sim::scenario::Impairment;
 use udplab_sim::{Event, Record, Scenario, Sim};
-use udplab_teach::capture::{self, Import, Options};
+use udplab_capture::{self as capture, Import, Options};
 use udplab_teach::story::Story;
 
 fn lessons() -> Vec<PathBuf> {

@@ -611,8 +611,8 @@ fn a_kernel_side_capture_of_a_tap_run_gives_back_what_the_laptop_saw() {
     // What the laptop saw, from its own capture alone: a datagram whose echo came back was
     // delivered, one whose echo never came is recorded lost (either way of the round trip).
     let laptop = s.nodes.iter().position(|n| n.name == "laptop").unwrap();
-    let opts = udplab_teach::capture::Options { at: Some(s.nodes[laptop].addr), ..Default::default() };
-    let import = udplab_teach::capture::import(&[&kernel_file], &opts, &[]).unwrap_or_else(|e| panic!("{e}"));
+    let opts = udplab_capture::Options { at: Some(s.nodes[laptop].addr), ..Default::default() };
+    let import = udplab_capture::import(&[&kernel_file], &opts, &[]).unwrap_or_else(|e| panic!("{e}"));
     let out = import.paths.iter().find(|p| p.src == s.nodes[laptop].addr).expect("laptop's datagrams");
     let sent: Vec<String> = run
         .trace
@@ -646,7 +646,7 @@ fn a_kernel_side_capture_of_a_tap_run_gives_back_what_the_laptop_saw() {
     let pcap = udplab_teach::pcapng::capture(&story, &run.trace, &run.captured).unwrap();
     let fw_file = dir.join("run.pcapng");
     std::fs::write(&fw_file, pcap).unwrap();
-    let both = udplab_teach::capture::import(&[&fw_file], &Default::default(), &[]).unwrap();
+    let both = udplab_capture::import(&[&fw_file], &Default::default(), &[]).unwrap();
     let lost_in_trace =
         run.trace.iter().filter(|r| matches!(r.event, Event::Offer { fate: Fate::Lost(_), .. })).count();
     let lost_recovered: usize =

@@ -1,10 +1,10 @@
 //! `udplab capture-import`: a capture of a real network in, link traces and a fitted model out
-//! (see `udplab_teach::capture`).
+//! (see `udplab_capture`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use udplab_teach::capture::{self, Options, SeqField};
+use udplab_capture::{self as capture, Options, SeqField};
 
 use crate::exit::{EXIT_BAD_INPUT, EXIT_IO};
 

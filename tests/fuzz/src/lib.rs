@@ -8,6 +8,7 @@
 //! a panic in the code under test, or a property below that does not hold.
 
 pub mod app_receive;
+pub mod capture;
 pub mod scenario;
 pub mod wire;
 
@@ -16,5 +17,9 @@ pub type Body = fn(&[u8]);
 
 /// Every target: its name (the fuzz target, and the folder under `fuzz/regressions/` and
 /// `fuzz/seeds/`) and its body.
-pub const TARGETS: [(&str, Body); 3] =
-    [("scenario", scenario::run), ("wire", wire::run), ("app_receive", app_receive::run)];
+pub const TARGETS: [(&str, Body); 4] = [
+    ("scenario", scenario::run),
+    ("wire", wire::run),
+    ("app_receive", app_receive::run),
+    ("capture", capture::run),
+];

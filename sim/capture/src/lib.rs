@@ -1,4 +1,5 @@
-//! Reading captures of real networks and fitting models to them: `udplab capture-import`.
+//! Reading captures of real networks and fitting models to them: what `udplab capture-import`
+//! does, as a library.
 //!
 //! A capture of real UDP traffic (tcpdump, Wireshark, or udplab's own `--pcap`) becomes, for
 //! each direction between two addresses, a link trace ([`udplab_scenario::link_trace`]) that a
@@ -23,7 +24,7 @@ use recover::{Direction, How};
 
 /// One direction between two addresses (all its port pairs), with its fits.
 #[derive(Debug, Clone)]
-pub struct Path2 {
+pub struct LinkImport {
     pub src: [u8; 4],
     pub dst: [u8; 4],
     /// The port-level directions it joins, each with its rows in the order offered.
@@ -32,7 +33,7 @@ pub struct Path2 {
     pub delay: Option<delays::DelayFit>,
 }
 
-impl Path2 {
+impl LinkImport {
     /// Every row, flow after flow.
     pub fn rows(&self) -> impl Iterator<Item = &TraceRow> {
         self.flows.iter().flat_map(|f| f.rows.iter())
@@ -51,7 +52,7 @@ pub struct Import {
     pub notes: Vec<String>,
     pub clock_offset_us: Option<i64>,
     pub one_clock: bool,
-    pub paths: Vec<Path2>,
+    pub paths: Vec<LinkImport>,
     /// Node names for addresses (`--name`), else `a`, `b`, ... in order of appearance.
     pub names: Vec<([u8; 4], String)>,
 }
@@ -60,11 +61,23 @@ pub struct Import {
 /// scenario's node names.
 pub fn import(files: &[&Path], opts: &Options, names: &[([u8; 4], String)]) -> Result<Import, ReadError> {
     let cap = read::read_files(files)?;
+    let files: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    import_captured(cap, files, opts, names)
+}
+
+/// [`import`] of captures already read ([`read::read_bytes`], for captures that are not
+/// files); `files` names them.
+pub fn import_captured(
+    cap: read::Captured,
+    files: Vec<String>,
+    opts: &Options,
+    names: &[([u8; 4], String)],
+) -> Result<Import, ReadError> {
     if cap.seen.is_empty() {
         let skipped: Vec<String> = cap.skipped.iter().map(|(w, n)| format!("{w} {n}")).collect();
         return Err(ReadError(format!(
             "no IPv4 UDP datagram in {} ({})",
-            files.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", "),
+            files.join(", "),
             if skipped.is_empty() {
                 "no frames at all".to_owned()
             } else {
@@ -73,11 +86,11 @@ pub fn import(files: &[&Path], opts: &Options, names: &[([u8; 4], String)]) -> R
         )));
     }
     let rec = recover::recover(&cap, opts);
-    let mut paths: Vec<Path2> = Vec::new();
+    let mut paths: Vec<LinkImport> = Vec::new();
     for d in rec.directions {
         match paths.iter_mut().find(|p| p.src == d.src.0 && p.dst == d.dst.0) {
             Some(p) => p.flows.push(d),
-            None => paths.push(Path2 {
+            None => paths.push(LinkImport {
                 src: d.src.0,
                 dst: d.dst.0,
                 flows: vec![d],
@@ -114,7 +127,7 @@ pub fn import(files: &[&Path], opts: &Options, names: &[([u8; 4], String)]) -> R
         }
     }
     Ok(Import {
-        files: files.iter().map(|p| p.display().to_string()).collect(),
+        files,
         captured_points: cap.points.iter().map(|p| p.name.clone()).collect(),
         datagrams: cap.seen.len(),
         skipped: cap.skipped,
@@ -157,12 +170,12 @@ impl Import {
     }
 
     /// The trace file name of a path: `board-to-laptop.csv`.
-    pub fn trace_file_name(&self, p: &Path2) -> String {
+    pub fn trace_file_name(&self, p: &LinkImport) -> String {
         format!("{}-to-{}.csv", self.name_of(p.src), self.name_of(p.dst))
     }
 
     /// The trace file of path `p`.
-    pub fn trace_file(&self, p: &Path2) -> String {
+    pub fn trace_file(&self, p: &LinkImport) -> String {
         let mut comments = vec![
             format!(
                 "udplab link trace: {} ({}) -> {} ({}), from {}",
@@ -212,7 +225,7 @@ impl Import {
     }
 
     /// The fitted model of `p` as scenario keys.
-    fn model_lines(&self, p: &Path2) -> String {
+    fn model_lines(&self, p: &LinkImport) -> String {
         let mut out = String::new();
         match p.loss.comparison.preferred {
             _ if p.loss.lost == 0 => {}

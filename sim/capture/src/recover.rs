@@ -28,7 +28,7 @@ use udplab_sim::Label;
 use udplab_sim::repeats::Repeats;
 use udplab_sim::replay::{RecordedDamage, content_key};
 
-use super::read::{Captured, Seen, Side};
+use crate::read::{Captured, Seen, Side};
 
 /// Where in each payload a sequence number is, for protocols other than udplab's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
