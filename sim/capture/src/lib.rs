@@ -22,21 +22,57 @@ pub use recover::{Options, SeqField};
 
 use recover::{Direction, How};
 
-/// One direction between two addresses (all its port pairs), with its fits.
+/// One direction between two addresses (all its port pairs): a scenario link, with its fits.
 #[derive(Debug, Clone)]
 pub struct LinkImport {
     pub src: [u8; 4],
     pub dst: [u8; 4],
     /// The port-level directions it joins, each with its rows in the order offered.
     pub flows: Vec<Direction>,
+    /// The link's trace: every flow's rows in the order offered, keyed as a link counts repeats
+    /// (over all its flows), a key only once.
+    pub rows: Vec<TraceRow>,
+    /// Rows left out because their key was an earlier row's: the same content again after the
+    /// link had forgotten it (more than 256 other datagrams later), which a replay gives the
+    /// earlier row's fate.
+    pub shared_keys: u64,
     pub loss: fit::LossFit,
     pub delay: Option<delays::DelayFit>,
 }
 
 impl LinkImport {
-    /// Every row, flow after flow.
+    /// Every row of the trace.
     pub fn rows(&self) -> impl Iterator<Item = &TraceRow> {
-        self.flows.iter().flat_map(|f| f.rows.iter())
+        self.rows.iter()
+    }
+
+    fn new(src: [u8; 4], dst: [u8; 4], flows: Vec<Direction>) -> LinkImport {
+        let mut all: Vec<(TraceRow, u64)> = flows
+            .iter()
+            .flat_map(|f| f.rows.iter().cloned().zip(f.identities.iter().copied()))
+            .collect();
+        // Stable: rows offered at the same moment keep their flow's order.
+        all.sort_by_key(|(r, _)| r.offered_us);
+        let mut repeats = udplab_sim::repeats::Repeats::default();
+        for (r, id) in &mut all {
+            r.key = udplab_sim::replay::content_key(*id, repeats.count(*id));
+        }
+        let lost: Vec<bool> = all.iter().map(|(r, _)| r.delay_us.is_none()).collect();
+        let unknown: u64 = flows.iter().map(|f| f.delay_unknown).sum();
+        let measured: Vec<u64> =
+            if unknown > 0 { Vec::new() } else { all.iter().filter_map(|(r, _)| r.delay_us).collect() };
+        let mut keys = std::collections::HashSet::new();
+        let total = all.len();
+        let rows: Vec<TraceRow> = all.into_iter().map(|(r, _)| r).filter(|r| keys.insert(r.key)).collect();
+        LinkImport {
+            src,
+            dst,
+            shared_keys: (total - rows.len()) as u64,
+            rows,
+            flows,
+            loss: fit::fit_loss(&lost),
+            delay: delays::DelayFit::of(&measured),
+        }
     }
 }
 
@@ -86,27 +122,14 @@ pub fn import_captured(
         )));
     }
     let rec = recover::recover(&cap, opts);
-    let mut paths: Vec<LinkImport> = Vec::new();
+    let mut grouped: Vec<([u8; 4], [u8; 4], Vec<Direction>)> = Vec::new();
     for d in rec.directions {
-        match paths.iter_mut().find(|p| p.src == d.src.0 && p.dst == d.dst.0) {
-            Some(p) => p.flows.push(d),
-            None => paths.push(LinkImport {
-                src: d.src.0,
-                dst: d.dst.0,
-                flows: vec![d],
-                loss: fit::fit_loss(&[]),
-                delay: None,
-            }),
+        match grouped.iter_mut().find(|(s, t, _)| *s == d.src.0 && *t == d.dst.0) {
+            Some((_, _, flows)) => flows.push(d),
+            None => grouped.push((d.src.0, d.dst.0, vec![d])),
         }
     }
-    for p in &mut paths {
-        let lost: Vec<bool> = p.rows().map(|r| r.delay_us.is_none()).collect();
-        p.loss = fit::fit_loss(&lost);
-        let unknown: u64 = p.flows.iter().map(|f| f.delay_unknown).sum();
-        let measured: Vec<u64> =
-            if unknown > 0 { Vec::new() } else { p.rows().filter_map(|r| r.delay_us).collect() };
-        p.delay = delays::DelayFit::of(&measured);
-    }
+    let paths: Vec<LinkImport> = grouped.into_iter().map(|(s, t, flows)| LinkImport::new(s, t, flows)).collect();
     let mut all_names: Vec<([u8; 4], String)> = names.to_vec();
     for (a, n) in &cap.names {
         if !all_names.iter().any(|(x, _)| x == a) {
@@ -344,6 +367,14 @@ impl std::fmt::Display for Import {
                 for n in &d.notes {
                     writeln!(f, "    note: {n}")?;
                 }
+            }
+            if p.shared_keys > 0 {
+                writeln!(
+                    f,
+                    "  note: {} datagrams repeat content the link had forgotten (more than 256 datagrams earlier): \
+                     a replay gives them the earlier one's fate, so their rows are left out",
+                    p.shared_keys
+                )?;
             }
             match &p.delay {
                 Some(d) => writeln!(f, "  {d}")?,

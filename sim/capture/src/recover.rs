@@ -106,8 +106,12 @@ pub struct Direction {
     pub src: ([u8; 4], u16),
     pub dst: ([u8; 4], u16),
     pub how: How,
-    /// In the order offered.
+    /// In the order offered; `offered_us` counts from the capture's first datagram.
     pub rows: Vec<TraceRow>,
+    /// Each row's content identity ([`Label::identity`]): the rows' keys are given again when
+    /// the directions that share a link (two port pairs between the same two addresses) are
+    /// merged, since a link counts repeats over all of them.
+    pub identities: Vec<u64>,
     /// Offered and never answered (one end): recorded as lost.
     pub unanswered: u64,
     /// Seen at the receiver but matching nothing the sender offered (both ends).
@@ -269,11 +273,13 @@ pub fn recover(cap: &Captured, opts: &Options) -> Recovered {
     // Without a sign, the capture was taken at the first sender.
     let first_sender = dirs.iter().find(|d| !sender_point.contains_key(*d)).map(|d| d.0.0);
     let local = inferred.or(first_sender);
+    // Offer times count from the capture's first datagram (on its own clock).
+    let t0 = cap.seen.iter().map(|s| s.at_us).min().unwrap_or(0);
     for d in &dirs {
         let idx = &by_dir[d];
         let dir = if let Some(&s) = sender_point.get(d) {
             let r = points_of(d).into_iter().find(|&p| p != s).unwrap_or(s);
-            both_ends(cap, &contents, *d, idx, s, offset_of(s, r))
+            both_ends(cap, &contents, *d, idx, s, offset_of(s, r), t0)
         } else if points_of(d).len() == 1 {
             let reverse = (d.1, d.0);
             let rev_idx: &[usize] = by_dir.get(&reverse).map_or(&[], Vec::as_slice);
@@ -281,7 +287,7 @@ pub fn recover(cap: &Captured, opts: &Options) -> Recovered {
                 Some(a) => d.0.0 == a,
                 None => true,
             };
-            one_end(cap, &contents, *d, idx, rev_idx, at_sender)
+            one_end(cap, &contents, *d, idx, rev_idx, at_sender, t0)
         } else {
             continue;
         };
@@ -414,10 +420,10 @@ fn both_ends(
     idx: &[usize],
     s: usize,
     offset_us: i64,
+    t0: i64,
 ) -> Direction {
     let sent: Vec<usize> = idx.iter().copied().filter(|&i| cap.seen[i].point == s).collect();
     let got: Vec<usize> = idx.iter().copied().filter(|&i| cap.seen[i].point != s).collect();
-    let t0 = sent.first().map_or(0, |&i| cap.seen[i].at_us);
     let mut rows: Vec<TraceRow> =
         sent.iter().map(|&i| new_row(&contents[i], (cap.seen[i].at_us - t0).max(0) as u64)).collect();
     let identities: Vec<u64> = sent.iter().map(|&i| contents[i].identity).collect();
@@ -516,6 +522,7 @@ fn both_ends(
         dst: d.1,
         how: How::BothEnds,
         rows,
+        identities,
         unanswered: 0,
         unmatched,
         delay_unknown: 0,
@@ -557,6 +564,7 @@ fn one_end(
     idx: &[usize],
     rev: &[usize],
     at_sender: bool,
+    t0: i64,
 ) -> Direction {
     let first_of = |v: &[usize], token: u64| v.iter().copied().find(|&i| contents[i].token == token);
     // This direction answers the other when the other's datagram with the same token came first.
@@ -571,7 +579,6 @@ fn one_end(
             .count()
             * 2
             > shared.len();
-    let t0 = idx.first().map_or(0, |&i| cap.seen[i].at_us);
     let since = |i: usize| (cap.seen[i].at_us - t0).max(0) as u64;
     // Round trips measured from this end, for delays: (request index, answer index).
     let mut notes = Vec::new();
@@ -713,5 +720,5 @@ fn one_end(
         notes.push(format!("{delay_unknown} delays unknown (no round trip to measure them from this end): recorded as 0; capture both ends to measure them"));
     }
     key_rows(&mut rows, &identities);
-    Direction { src: d.0, dst: d.1, how, rows, unanswered, unmatched: 0, delay_unknown, notes }
+    Direction { src: d.0, dst: d.1, how, rows, identities, unanswered, unmatched: 0, delay_unknown, notes }
 }
