@@ -144,6 +144,13 @@ pub struct Recovered {
 
 type End = ([u8; 4], u16);
 
+/// The longest one-way delay a datagram can have been given (the trace format's limit).
+const MAX_DELAY_US: u64 = udplab_scenario::link_trace::MAX_DELAY_US;
+
+/// The largest gap in a receiver's sequence numbers counted as losses: a bigger jump is a
+/// restart (or a field that is not a sequence number), not thousands of losses.
+const MAX_GAP: u64 = 1_000;
+
 /// What a datagram is: the label the dice use, and the number an answer repeats.
 #[derive(Debug, Clone, Copy)]
 struct Content {
@@ -487,8 +494,14 @@ fn both_ends(
             unmatched += 1;
             continue;
         };
-        delivered[k] = true;
+        
         let delta = at - cap.seen[sent[k]].at_us;
+        if delta > MAX_DELAY_US as i64 {
+            // Not this datagram an hour or more later: the capture's clocks say otherwise.
+            unmatched += 1;
+            continue;
+        }
+        delivered[k] = true;
         min_delta = min_delta.min(delta);
         deltas.push((k, delta, g));
     }
@@ -620,6 +633,7 @@ fn one_end(
                     contents[r].token == contents[i].token
                         && cap.seen[r].at_us > cap.seen[i].at_us
                         && cap.seen[r].at_us <= limit
+                        && cap.seen[r].at_us - cap.seen[i].at_us <= 2 * MAX_DELAY_US as i64
                 });
                 match answer {
                     Some(r) => row.delay_us = Some(((cap.seen[r].at_us - cap.seen[i].at_us) / 2) as u64),
@@ -654,18 +668,33 @@ fn one_end(
                     .filter(|&r| contents[r].token == c.token && cap.seen[r].at_us <= cap.seen[i].at_us)
                     .last()
                     .map(|r| ((cap.seen[i].at_us - cap.seen[r].at_us) / 2) as u64)
+                    .filter(|&h| h <= MAX_DELAY_US)
             } else {
                 None
             };
-            if let Some(&k) = first_copy.get(&c.identity) {
+            // Seen again: a network duplicate when udplab's header says it is the same attempt
+            // (a sender never sends one attempt twice) and it came within the delay limit;
+            // otherwise the sender sent it again, a row of its own.
+            if let (Some(&k), Label::Data { .. }) = (first_copy.get(&c.identity), c.label) {
                 let row: &mut TraceRow = &mut rows[k];
-                if row.copy_delay_us.is_none() {
-                    let first_at = row.offered_us + row.delay_us.unwrap_or(0);
-                    row.copy_delay_us = Some(row.delay_us.unwrap_or(0) + since(i).saturating_sub(first_at));
+                let first_at = row.offered_us + row.delay_us.unwrap_or(0);
+                let copy = row.delay_us.unwrap_or(0) + since(i).saturating_sub(first_at);
+                if row.copy_delay_us.is_none() && copy <= MAX_DELAY_US {
+                    row.copy_delay_us = Some(copy);
+                    continue;
                 }
-                continue;
             }
-            if gaps_are_losses && let (Some(p), Some(s)) = (prev, c.seq) {
+            if gaps_are_losses
+                && let (Some(p), Some(s)) = (prev, c.seq)
+                && s.0.saturating_sub(p.0) > MAX_GAP
+            {
+                notes.push(format!(
+                    "the sequence numbers jump from {} to {}: not counted as {} losses (a restart, or not a sequence number)",
+                    p.0,
+                    s.0,
+                    s.0 - p.0 - 1
+                ));
+            } else if gaps_are_losses && let (Some(p), Some(s)) = (prev, c.seq) {
                 // Missing numbers between the previous and this one, and missing attempts.
                 for missing in p.0 + 1..s.0 {
                     let label = match c.label {
