@@ -24,6 +24,9 @@ use smoltcp::wire::{IpAddress, IpProtocol, Ipv4Packet, UdpPacket};
 /// `editcap -c` or filtered with `tshark -w` first.
 pub const MAX_CAPTURE_BYTES: u64 = 1 << 30;
 
+/// The largest timestamp kept, in microseconds either side of the Unix epoch (2^52 us).
+const TIME_LIMIT_US: i64 = 1 << 52;
+
 /// Which end of its link a datagram was seen at, when the capture says (udplab's own captures).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -394,7 +397,9 @@ fn frame_in(
     let checksum_ok = udp.checksum() == 0 || udp.verify_checksum(&IpAddress::Ipv4(s), &IpAddress::Ipv4(d));
     out.seen.push(Seen {
         point: i.point,
-        at_us,
+        // Within about 142 years of 1970 either way: every difference and offset computed from
+        // two timestamps then fits an i64 with room to spare, whatever a file claims.
+        at_us: at_us.clamp(-TIME_LIMIT_US, TIME_LIMIT_US),
         src: (s.octets(), udp.src_port()),
         dst: (d.octets(), udp.dst_port()),
         payload: udp.payload().to_vec(),

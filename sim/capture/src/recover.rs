@@ -751,3 +751,82 @@ fn one_end(
     key_rows(&mut rows, &identities);
     Direction { src: d.0, dst: d.1, how, rows, identities, unanswered, unmatched: 0, delay_unknown, notes }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use udplab_firmware::wire::{Kind, Repr};
+
+    fn data(seq: u32, attempt: u16) -> Vec<u8> {
+        let r = Repr { kind: Kind::Data, seq, sent_us: 0, ack: 0, attempt, payload_len: 8 };
+        let mut buf = vec![0; r.buffer_len()];
+        r.emit(&mut buf);
+        buf
+    }
+
+    /// What a receiver (10.0.0.1) captured of a sender's (10.0.0.2) datagrams: (seq, attempt,
+    /// arrival time).
+    fn at_receiver(arrivals: &[(u32, u16, i64)]) -> Captured {
+        let seen = arrivals
+            .iter()
+            .enumerate()
+            .map(|(i, &(seq, attempt, at_us))| Seen {
+                point: 0,
+                at_us,
+                src: ([10, 0, 0, 2], 49152),
+                dst: ([10, 0, 0, 1], 3333),
+                payload: data(seq, attempt),
+                checksum_ok: true,
+                side: None,
+                frame: i as u64 + 1,
+            })
+            .collect();
+        Captured { points: vec![crate::read::Point { name: "r".into(), file: 0 }], seen, ..Captured::default() }
+    }
+
+    fn fates(cap: &Captured) -> (Vec<(String, bool)>, Vec<String>) {
+        let opts = Options { at: Some([10, 0, 0, 1]), ..Options::default() };
+        let r = recover(cap, &opts);
+        let d = &r.directions[0];
+        assert_eq!(d.how, How::AtReceiver);
+        (d.rows.iter().map(|r| (r.label.clone(), r.delay_us.is_some())).collect(), d.notes.clone())
+    }
+
+    #[test]
+    fn a_receiver_counts_gaps_and_earlier_attempts_as_losses_but_not_a_restart() {
+        let (rows, _) = fates(&at_receiver(&[(1, 1, 0), (2, 1, 10), (4, 1, 30), (5, 3, 90)]));
+        let want = [
+            ("seq=1", true),
+            ("seq=2", true),
+            ("seq=3", false),
+            ("seq=4", true),
+            ("seq=5", false),
+            ("seq=5 (attempt 2)", false),
+            ("seq=5 (attempt 3)", true),
+        ];
+        assert_eq!(rows, want.map(|(l, d)| (l.to_owned(), d)).to_vec());
+
+        let (rows, notes) = fates(&at_receiver(&[(1, 1, 0), (2, 1, 10), (5000, 1, 20), (5001, 1, 30)]));
+        assert_eq!(rows.len(), 4, "{rows:?}");
+        assert!(rows.iter().all(|(_, d)| *d));
+        assert!(notes.iter().any(|n| n.contains("jump from 2 to 5000")), "{notes:?}");
+    }
+
+    #[test]
+    fn the_same_attempt_twice_is_a_network_duplicate_and_a_foreign_repeat_is_the_senders() {
+        let cap = at_receiver(&[(1, 1, 0), (1, 1, 700), (2, 1, 1000)]);
+        let opts = Options { at: Some([10, 0, 0, 1]), ..Options::default() };
+        let d = &recover(&cap, &opts).directions[0];
+        assert_eq!(d.rows.len(), 2);
+        assert_eq!((d.rows[0].delay_us, d.rows[0].copy_delay_us), (Some(0), Some(700)));
+
+        let mut foreign = at_receiver(&[(1, 1, 0), (1, 1, 700)]);
+        for s in &mut foreign.seen {
+            s.payload = b"hello".to_vec();
+        }
+        let d = &recover(&foreign, &opts).directions[0];
+        assert_eq!(d.rows.len(), 2, "two sends of the same bytes");
+        assert!(d.rows.iter().all(|r| r.copy_delay_us.is_none()));
+        assert_ne!(d.rows[0].key, d.rows[1].key);
+    }
+}
