@@ -9,11 +9,11 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use udplab_capture::{self as capture, Import, Options};
 use udplab_scenario::link_trace;
 use udplab_sim::link::Fate;
 use udplab_sim::scenario::Impairment;
 use udplab_sim::{Event, Record, Scenario, Sim};
-use udplab_capture::{self as capture, Import, Options};
 use udplab_teach::story::Story;
 
 fn lessons() -> Vec<PathBuf> {
@@ -173,7 +173,10 @@ fn replaying(scenario: &Scenario, import: &Import) -> Scenario {
 
 /// What a link did to each datagram, without the reason for a loss (the replay says "as
 /// recorded") and without where the delay came from (queue, hold or link).
-fn fates(trace: &[Record]) -> Vec<(usize, String, Option<(u8, [u64; 2], Option<u32>)>)> {
+/// A link's fate for one datagram: `None` lost, else (copies, each copy's delay, flipped bit).
+type LinkFate = Option<(u8, [u64; 2], Option<u32>)>;
+
+fn fates(trace: &[Record]) -> Vec<(usize, String, LinkFate)> {
     trace
         .iter()
         .filter_map(|r| match r.event {
@@ -184,8 +187,8 @@ fn fates(trace: &[Record]) -> Vec<(usize, String, Option<(u8, [u64; 2], Option<u
                     Fate::Lost(_) => None,
                     Fate::Passed(p) => {
                         let mut a = [0; 2];
-                        for c in 0..usize::from(p.copies) {
-                            a[c] = p.arrive_us[c] - r.at_us;
+                        for (slot, arrive) in a.iter_mut().zip(p.arrive_us).take(usize::from(p.copies)) {
+                            *slot = arrive - r.at_us;
                         }
                         // Copies are told apart by when they came out (see `expected`).
                         if p.copies == 2 {

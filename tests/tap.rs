@@ -545,7 +545,11 @@ fn capture_in(r: &Ready, file: &std::path::Path) -> std::process::Child {
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("tshark starts");
-    let stdout = child.stdout.take().unwrap();
+    let Some(stdout) = child.stdout.take() else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("tshark's stdout was not piped");
+    };
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for _ in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -559,14 +563,20 @@ fn capture_in(r: &Ready, file: &std::path::Path) -> std::process::Child {
     );
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let sent = Command::new("python3").args(["-c", &ping]).status().expect("python3 runs");
-        assert!(sent.success(), "the ICMP probe could not be sent");
-        if rx.recv_timeout(Duration::from_millis(500)).is_ok() {
+        let sent = Command::new("python3").args(["-c", &ping]).status();
+        let failure = match sent {
+            Ok(s) if s.success() => None,
+            other => Some(format!("the ICMP probe could not be sent: {other:?}")),
+        };
+        if failure.is_none() && rx.recv_timeout(Duration::from_millis(500)).is_ok() {
             return child;
         }
-        if std::time::Instant::now() > deadline {
+        if let Some(why) = failure.or_else(|| {
+            (std::time::Instant::now() > deadline).then(|| "tshark captured nothing within 30 s".to_owned())
+        }) {
             let _ = child.kill();
-            panic!("tshark captured nothing within 30 s");
+            let _ = child.wait();
+            panic!("{why}");
         }
     }
 }
@@ -603,6 +613,7 @@ fn a_kernel_side_capture_of_a_tap_run_gives_back_what_the_laptop_saw() {
     while child.try_wait().unwrap().is_none() {
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
+            let _ = child.wait();
             panic!("tshark did not stop after the TAP went away");
         }
         std::thread::sleep(Duration::from_millis(50));

@@ -47,10 +47,8 @@ impl LinkImport {
     }
 
     fn new(src: [u8; 4], dst: [u8; 4], flows: Vec<Direction>) -> LinkImport {
-        let mut all: Vec<(TraceRow, u64)> = flows
-            .iter()
-            .flat_map(|f| f.rows.iter().cloned().zip(f.identities.iter().copied()))
-            .collect();
+        let mut all: Vec<(TraceRow, u64)> =
+            flows.iter().flat_map(|f| f.rows.iter().cloned().zip(f.identities.iter().copied())).collect();
         // Stable: rows offered at the same moment keep their flow's order.
         all.sort_by_key(|(r, _)| r.offered_us);
         let mut repeats = udplab_sim::repeats::Repeats::default();
@@ -129,7 +127,8 @@ pub fn import_captured(
             None => grouped.push((d.src.0, d.dst.0, vec![d])),
         }
     }
-    let paths: Vec<LinkImport> = grouped.into_iter().map(|(s, t, flows)| LinkImport::new(s, t, flows)).collect();
+    let paths: Vec<LinkImport> =
+        grouped.into_iter().map(|(s, t, flows)| LinkImport::new(s, t, flows)).collect();
     let mut all_names: Vec<([u8; 4], String)> = names.to_vec();
     for (a, n) in &cap.names {
         if !all_names.iter().any(|(x, _)| x == a) {

@@ -200,11 +200,13 @@ pub fn recover(cap: &Captured, opts: &Options) -> Recovered {
     let mut by_dir: HashMap<(End, End), Vec<usize>> = HashMap::new();
     for (i, s) in cap.seen.iter().enumerate() {
         let d = (s.src, s.dst);
-        by_dir.entry(d).or_insert_with(|| {
-            dirs.push(d);
-            Vec::new()
-        });
-        by_dir.get_mut(&d).map(|v| v.push(i));
+        by_dir
+            .entry(d)
+            .or_insert_with(|| {
+                dirs.push(d);
+                Vec::new()
+            })
+            .push(i);
     }
     let contents: Vec<Content> = cap.seen.iter().map(|s| content(s, opts)).collect();
     let points_of = |d: &(End, End)| {
@@ -494,7 +496,7 @@ fn both_ends(
             unmatched += 1;
             continue;
         };
-        
+
         let delta = at - cap.seen[sent[k]].at_us;
         if delta > MAX_DELAY_US as i64 {
             // Not this datagram an hour or more later: the capture's clocks say otherwise.
@@ -665,8 +667,7 @@ fn one_end(
             let rtt_half = if answers {
                 rev.iter()
                     .copied()
-                    .filter(|&r| contents[r].token == c.token && cap.seen[r].at_us <= cap.seen[i].at_us)
-                    .last()
+                    .rfind(|&r| contents[r].token == c.token && cap.seen[r].at_us <= cap.seen[i].at_us)
                     .map(|r| ((cap.seen[i].at_us - cap.seen[r].at_us) / 2) as u64)
                     .filter(|&h| h <= MAX_DELAY_US)
             } else {
@@ -781,7 +782,11 @@ mod tests {
                 frame: i as u64 + 1,
             })
             .collect();
-        Captured { points: vec![crate::read::Point { name: "r".into(), file: 0 }], seen, ..Captured::default() }
+        Captured {
+            points: vec![crate::read::Point { name: "r".into(), file: 0 }],
+            seen,
+            ..Captured::default()
+        }
     }
 
     fn fates(cap: &Captured) -> (Vec<(String, bool)>, Vec<String>) {

@@ -57,11 +57,11 @@ pub fn main(req: Request) -> ExitCode {
         Ok(i) => i,
         Err(e) => return bad(e.to_string()),
     };
-    if let Some(dir) = &req.out {
-        if let Err(e) = write_out(&import, dir) {
-            crate::say!("error: {e}");
-            return ExitCode::from(EXIT_IO);
-        }
+    if let Some(dir) = &req.out
+        && let Err(e) = write_out(&import, dir)
+    {
+        crate::say!("error: {e}");
+        return ExitCode::from(EXIT_IO);
     }
     if req.quiet {
         return ExitCode::SUCCESS;

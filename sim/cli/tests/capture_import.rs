@@ -111,7 +111,12 @@ fn an_output_folder_that_cannot_be_written_is_exit_3_and_leaves_nothing() {
     let blocker = dir.0.join("file");
     std::fs::write(&blocker, "a file where the folder should be").unwrap();
     let capture = repo().join("scenarios/captures/classroom-wifi.pcapng");
-    let out = udplab(&["capture-import", capture.to_str().unwrap(), "--out", blocker.join("traces").to_str().unwrap()]);
+    let out = udplab(&[
+        "capture-import",
+        capture.to_str().unwrap(),
+        "--out",
+        blocker.join("traces").to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("cannot create the folder"), "{}", text(&out.stderr));
     assert_eq!(std::fs::read_to_string(&blocker).unwrap(), "a file where the folder should be");

@@ -19,7 +19,8 @@ pub fn run(data: &[u8]) {
     // One end as it is read, and the same capture read as taken at its first destination.
     let at = cap.seen.first().map(|s| s.dst.0);
     for opts in [Options::default(), Options { at, ..Options::default() }] {
-        let Ok(import) = udplab_capture::import_captured(cap.clone(), vec!["fuzz.pcap".into()], &opts, &[]) else {
+        let Ok(import) = udplab_capture::import_captured(cap.clone(), vec!["fuzz.pcap".into()], &opts, &[])
+        else {
             continue;
         };
         let _ = import.to_string();
