@@ -82,32 +82,51 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// them. A regular file's size is checked before any byte is read; devices, pipes and FIFOs have
 /// no size up front, so reading stops one byte past the limit whatever they are.
 pub fn load(path: &Path) -> Result<udplab_sim::Scenario, ScenarioError> {
+    let shown = path.display().to_string();
+    let bytes = read_bounded(
+        path,
+        MAX_FILE_BYTES,
+        "the scenario file",
+        "1 MiB",
+        "scenario files are a few KB): is this the right file?",
+    )?;
+    parse_bytes(&bytes, &shown)
+}
+
+/// Reads at most `limit` bytes of the file at `path`, refusing a larger one: a regular file
+/// from its size, before a byte is read; a device, pipe or FIFO one byte past the limit.
+/// `what` names the file in errors, `shown_limit` says the limit in words and `why` ends the
+/// message (after the limit in bytes).
+pub(crate) fn read_bounded(
+    path: &Path,
+    limit: u64,
+    what: &str,
+    shown_limit: &str,
+    why: &str,
+) -> Result<Vec<u8>, ScenarioError> {
     use std::io::Read;
 
     let shown = path.display().to_string();
-    let cannot =
-        |e: std::io::Error| ScenarioError::file(&shown, format!("cannot read the scenario file: {e}"));
+    let cannot = |e: std::io::Error| ScenarioError::file(&shown, format!("cannot read {what}: {e}"));
     let too_large = || {
         ScenarioError::file(
             &shown,
-            format!(
-                "the scenario file is larger than 1 MiB (the limit is {MAX_FILE_BYTES} bytes; scenario files are a few KB): is this the right file?"
-            ),
+            format!("{what} is larger than {shown_limit} (the limit is {limit} bytes; {why}"),
         )
     };
     let file = std::fs::File::open(path).map_err(cannot)?;
     if let Ok(meta) = file.metadata()
         && meta.is_file()
-        && meta.len() > MAX_FILE_BYTES
+        && meta.len() > limit
     {
         return Err(too_large());
     }
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(cannot)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
+    file.take(limit + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    if bytes.len() as u64 > limit {
         return Err(too_large());
     }
-    parse_bytes(&bytes, &shown)
+    Ok(bytes)
 }
 
 /// [`parse`] for the raw bytes of a file, as [`load`] reads them: bytes that are not UTF-8 are a

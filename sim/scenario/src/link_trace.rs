@@ -226,27 +226,9 @@ fn damage(f: &str) -> Result<Option<RecordedDamage>, String> {
 /// Reads the trace file at `path` (at most [`MAX_TRACE_BYTES`]) and builds the link's trace,
 /// named `name` (the path as the scenario wrote it).
 pub fn load(path: &Path, name: &str) -> Result<LinkTrace, ScenarioError> {
-    use std::io::Read;
     let shown = path.display().to_string();
-    let cannot = |e: std::io::Error| ScenarioError::file(&shown, format!("cannot read the link trace: {e}"));
-    let too_large = || {
-        ScenarioError::file(
-            &shown,
-            format!("the link trace is larger than 16 MiB (the limit is {MAX_TRACE_BYTES} bytes)"),
-        )
-    };
-    let file = std::fs::File::open(path).map_err(cannot)?;
-    if let Ok(meta) = file.metadata()
-        && meta.is_file()
-        && meta.len() > MAX_TRACE_BYTES
-    {
-        return Err(too_large());
-    }
-    let mut bytes = Vec::new();
-    file.take(MAX_TRACE_BYTES + 1).read_to_end(&mut bytes).map_err(cannot)?;
-    if bytes.len() as u64 > MAX_TRACE_BYTES {
-        return Err(too_large());
-    }
+    let bytes =
+        crate::read_bounded(path, MAX_TRACE_BYTES, "the link trace", "16 MiB", "about 250 000 rows)")?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         let at = e.valid_up_to();
         ScenarioError::at(
