@@ -376,3 +376,44 @@ mod tests {
         d
     }
 }
+
+#[cfg(test)]
+mod in_a_scenario {
+    const TWO: &str = "duration = \"1s\"\n[[node]]\nname = \"a\"\nrole = \"client\"\nserver = \"b\"\n[[node]]\nname = \"b\"\nrole = \"server\"\n";
+
+    #[test]
+    fn a_trace_is_one_direction_and_must_exist_beside_the_scenario() {
+        let e =
+            crate::parse(&format!("{TWO}[[link]]\nbetween = [\"a\", \"b\"]\ntrace = \"t.csv\"\n"), "s.toml")
+                .unwrap_err();
+        assert!(e.message.contains("`trace` replays one direction"), "{e}");
+        assert_eq!(e.line, Some(12), "{e}");
+
+        let dir = std::env::temp_dir().join(format!("udplab-trace-scenario-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("traces")).unwrap();
+        let scenario = dir.join("s.toml");
+        let text = format!("{TWO}[[link]]\nfrom = \"a\"\nto = \"b\"\ntrace = \"traces/a-to-b.csv\"\n");
+        let e = crate::parse(&text, &scenario.display().to_string()).unwrap_err();
+        assert!(e.message.contains("traces/a-to-b.csv does not exist"), "{e}");
+        assert_eq!((e.line, e.column), (Some(13), Some(9)), "{e}");
+
+        // Beside the scenario, not beside the current directory: a bad row names the trace file.
+        std::fs::write(
+            dir.join("traces/a-to-b.csv"),
+            format!("{}\n00ff,seq=1,0,delivered,5000,,\n1,seq=2,x,lost,,,\n", super::HEADER),
+        )
+        .unwrap();
+        let e = crate::parse(&text, &scenario.display().to_string()).unwrap_err();
+        assert!(e.path.ends_with("traces/a-to-b.csv") && e.line == Some(3), "{e}");
+        std::fs::write(
+            dir.join("traces/a-to-b.csv"),
+            format!("{}\n00ff,seq=1,0,delivered,5000,,\n", super::HEADER),
+        )
+        .unwrap();
+        let s = crate::parse(&text, &scenario.display().to_string()).unwrap();
+        let t = s.links[0].trace.as_ref().unwrap();
+        assert_eq!((t.name.as_str(), t.len()), ("traces/a-to-b.csv", 1));
+        assert_eq!(t.get(0xff).and_then(|r| r.delay_us), Some(5000));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
