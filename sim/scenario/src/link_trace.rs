@@ -379,7 +379,7 @@ mod tests {
 
 #[cfg(test)]
 mod in_a_scenario {
-    const TWO: &str = "duration = \"1s\"\n[[node]]\nname = \"a\"\nrole = \"client\"\nserver = \"b\"\n[[node]]\nname = \"b\"\nrole = \"server\"\n";
+    const TWO: &str = "duration = \"1s\"\n[[node]]\nname = \"a\"\nrole = \"client\"\nserver = \"b\"\ncount = 1\n[[node]]\nname = \"b\"\nrole = \"server\"\nport = 7\n";
 
     #[test]
     fn a_trace_is_one_direction_and_must_exist_beside_the_scenario() {
@@ -387,7 +387,7 @@ mod in_a_scenario {
             crate::parse(&format!("{TWO}[[link]]\nbetween = [\"a\", \"b\"]\ntrace = \"t.csv\"\n"), "s.toml")
                 .unwrap_err();
         assert!(e.message.contains("`trace` replays one direction"), "{e}");
-        assert_eq!(e.line, Some(12), "{e}");
+        assert_eq!(e.line, Some(13), "{e}");
 
         let dir = std::env::temp_dir().join(format!("udplab-trace-scenario-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("traces")).unwrap();
@@ -395,7 +395,7 @@ mod in_a_scenario {
         let text = format!("{TWO}[[link]]\nfrom = \"a\"\nto = \"b\"\ntrace = \"traces/a-to-b.csv\"\n");
         let e = crate::parse(&text, &scenario.display().to_string()).unwrap_err();
         assert!(e.message.contains("traces/a-to-b.csv does not exist"), "{e}");
-        assert_eq!((e.line, e.column), (Some(13), Some(9)), "{e}");
+        assert_eq!((e.line, e.column), (Some(14), Some(9)), "{e}");
 
         // Beside the scenario, not beside the current directory: a bad row names the trace file.
         std::fs::write(
