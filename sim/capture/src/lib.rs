@@ -5,7 +5,24 @@
 //! each direction between two addresses, a link trace ([`udplab_scenario::link_trace`]) that a
 //! scenario replays exactly, and a fitted model (Gilbert-Elliott loss, delay and jitter) for
 //! datagrams past the trace's end, written as ready `[[link]]` sections. [`import`] does the
-//! work; [`Import`] prints the summary and writes the files.
+//! work; [`Import`] is the summary (its `Display`) and renders the files:
+//!
+//! ```no_run
+//! use udplab_capture::{Options, import};
+//!
+//! // A capture taken at one end; name the addresses as your scenario names its nodes.
+//! let names = [([192, 168, 1, 42], "board".to_owned()), ([192, 168, 1, 10], "laptop".to_owned())];
+//! let found = import(&["evening.pcap".as_ref()], &Options::default(), &names)?;
+//! println!("{found}");
+//! for link in &found.paths {
+//!     std::fs::write(found.trace_file_name(link), found.trace_file(link))?;
+//! }
+//! std::fs::write("links.toml", found.link_sections(""))?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The trace format, and what a capture taken at one end can and cannot tell, are in
+//! `scenarios/README.md`, "Replaying a capture".
 
 pub mod delays;
 pub mod fit;
