@@ -128,6 +128,7 @@ fn import_files(files: &[&Path], opts: &Options, names: &[([u8; 4], String)]) ->
 fn every_lessons_capture_gives_back_its_fates_datagram_by_datagram() {
     let dir = TempDir::new("lessons");
     let mut compared = 0;
+    let mut reordered = 0;
     for path in lessons() {
         let scenario = udplab_scenario::load(&path).unwrap();
         let (trace, pcap, _) = run(&scenario, scenario.seed);
@@ -146,9 +147,23 @@ fn every_lessons_capture_gives_back_its_fates_datagram_by_datagram() {
             }
             assert_eq!(got, want, "{}: {from}->{to}", path.display());
             compared += want.len();
+            // Reordering comes back from the delays, counted as a run's summary counts it.
+            let summary = udplab_sim::report::Summary::from_trace(&scenario, scenario.seed, &trace);
+            let link =
+                import.paths.iter().find(|p| import.name_of(p.src) == from && import.name_of(p.dst) == to);
+            if want.iter().all(|s| s.delays.is_none_or(|(_, copy)| copy.is_none())) {
+                assert_eq!(
+                    link.map_or(0, |p| p.reordered()) as u64,
+                    summary.links[i].reordered,
+                    "{}: {from}->{to}",
+                    path.display()
+                );
+                reordered += summary.links[i].reordered;
+            }
         }
     }
     assert!(compared > 300, "only {compared} datagrams compared");
+    assert!(reordered > 0, "lesson 04 reorders");
 }
 
 /// The scenario with every link replaced by a replay of `import`'s trace for it, and nothing

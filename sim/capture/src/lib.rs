@@ -63,6 +63,21 @@ impl LinkImport {
         self.rows.iter()
     }
 
+    /// Datagrams that arrived after one sent later had arrived (overtaken), as the summary of
+    /// a run counts them: the replay reproduces them from the delays.
+    pub fn reordered(&self) -> usize {
+        let mut earliest_later = u64::MAX;
+        let mut n = 0;
+        for r in self.rows.iter().rev() {
+            if let Some(d) = r.delay_us {
+                let arrived = r.offered_us + d;
+                n += usize::from(arrived > earliest_later);
+                earliest_later = earliest_later.min(arrived);
+            }
+        }
+        n
+    }
+
     fn new(src: [u8; 4], dst: [u8; 4], flows: Vec<Direction>) -> LinkImport {
         let mut all: Vec<(TraceRow, u64)> =
             flows.iter().flat_map(|f| f.rows.iter().cloned().zip(f.identities.iter().copied())).collect();
@@ -356,12 +371,13 @@ impl std::fmt::Display for Import {
             writeln!(f)?;
             writeln!(
                 f,
-                "{} ({}) -> {} ({}): {} datagrams, {lost} lost, {dup} duplicated, {damaged} damaged",
+                "{} ({}) -> {} ({}): {} datagrams, {lost} lost, {dup} duplicated, {} reordered, {damaged} damaged",
                 self.name_of(p.src),
                 addr(p.src),
                 self.name_of(p.dst),
                 addr(p.dst),
-                rows.len()
+                rows.len(),
+                p.reordered()
             )?;
             for d in &p.flows {
                 write!(f, "  {}: {} rows, {}", flow_ports(d), d.rows.len(), how_words(d.how))?;
