@@ -83,7 +83,9 @@ pub enum Command {
     /// plot on request).
     ///
     /// Parameters: loss (Bernoulli, every link), delay, jitter, duplicate, reorder, corrupt
-    /// (every link), count, interval (every client), reliable (true/false), seed. Values:
+    /// (every link), count, interval (every client), reliable (true/false), worse (K times as
+    /// likely to start losing, on every link; a link replaying a capture uses its fitted model;
+    /// the only link parameter a scenario with `trace` links takes), seed. Values:
     /// FROM..TO:STEP (both ends included) or a list V1,V2,...; probabilities as 0.05 or 5%,
     /// durations with a unit (5ms). Example: --vary loss=0..0.5:0.05 --vary reliable=false,true
     /// --seeds 1..10.
