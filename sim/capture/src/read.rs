@@ -97,26 +97,19 @@ impl std::error::Error for ReadError {}
 
 /// Reads the capture files at `paths`.
 pub fn read_files(paths: &[&Path]) -> Result<Captured, ReadError> {
-    use std::io::Read;
+    use udplab_scenario::{BoundedReadError, read_bounded};
     let mut out = Captured { one_clock: paths.len() == 1, ..Captured::default() };
     for (file, path) in paths.iter().enumerate() {
         let shown = path.display().to_string();
-        let cannot = |e: std::io::Error| ReadError(format!("cannot read {shown}: {e}"));
-        let f = std::fs::File::open(path).map_err(cannot)?;
-        let too_large = || {
-            ReadError(format!("{shown} is larger than 1 GiB: cut it first (editcap -c, or tshark -Y udp -w)"))
-        };
-        match f.metadata() {
-            Ok(m) if m.is_dir() => return Err(ReadError(format!("{shown} is a folder, not a capture file"))),
-            // A regular file is refused from its size, before anything is read.
-            Ok(m) if m.is_file() && m.len() > MAX_CAPTURE_BYTES => return Err(too_large()),
-            _ => {}
+        if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+            return Err(ReadError(format!("{shown} is a folder, not a capture file")));
         }
-        let mut bytes = Vec::new();
-        f.take(MAX_CAPTURE_BYTES + 1).read_to_end(&mut bytes).map_err(cannot)?;
-        if bytes.len() as u64 > MAX_CAPTURE_BYTES {
-            return Err(too_large());
-        }
+        let bytes = read_bounded(path, MAX_CAPTURE_BYTES).map_err(|e| match e {
+            BoundedReadError::Io(e) => ReadError(format!("cannot read {shown}: {e}")),
+            BoundedReadError::TooLarge => ReadError(format!(
+                "{shown} is larger than 1 GiB: cut it first (editcap -c, or tshark -Y udp -w)"
+            )),
+        })?;
         read_bytes(&bytes, &shown, file, &mut out)?;
     }
     Ok(out)

@@ -83,48 +83,45 @@ pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 /// no size up front, so reading stops one byte past the limit whatever they are.
 pub fn load(path: &Path) -> Result<udplab_sim::Scenario, ScenarioError> {
     let shown = path.display().to_string();
-    let bytes = read_bounded(
-        path,
-        MAX_FILE_BYTES,
-        "the scenario file",
-        "1 MiB",
-        "scenario files are a few KB): is this the right file?",
-    )?;
+    let bytes = read_bounded(path, MAX_FILE_BYTES).map_err(|e| match e {
+        BoundedReadError::Io(e) => ScenarioError::file(&shown, format!("cannot read the scenario file: {e}")),
+        BoundedReadError::TooLarge => ScenarioError::file(
+            &shown,
+            format!(
+                "the scenario file is larger than 1 MiB (the limit is {MAX_FILE_BYTES} bytes; scenario files are a few KB): is this the right file?"
+            ),
+        ),
+    })?;
     parse_bytes(&bytes, &shown)
 }
 
-/// Reads at most `limit` bytes of the file at `path`, refusing a larger one: a regular file
-/// from its size, before a byte is read; a device, pipe or FIFO one byte past the limit.
-/// `what` names the file in errors, `shown_limit` says the limit in words and `why` ends the
-/// message (after the limit in bytes).
-pub(crate) fn read_bounded(
-    path: &Path,
-    limit: u64,
-    what: &str,
-    shown_limit: &str,
-    why: &str,
-) -> Result<Vec<u8>, ScenarioError> {
+/// Why [`read_bounded`] returned no bytes.
+#[derive(Debug)]
+pub enum BoundedReadError {
+    Io(std::io::Error),
+    /// The file holds more than the limit.
+    TooLarge,
+}
+
+/// Reads the file at `path` whole if it holds at most `limit` bytes: the one way udplab reads
+/// what a user points it at (scenario files, link traces, captures), so that `/dev/zero`, an
+/// endless FIFO or a huge file by mistake is an error at once, not a process that eats memory.
+/// A regular file is refused from its size before a byte is read; a device, pipe or FIFO has
+/// no size up front, so reading stops one byte past the limit.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, BoundedReadError> {
     use std::io::Read;
 
-    let shown = path.display().to_string();
-    let cannot = |e: std::io::Error| ScenarioError::file(&shown, format!("cannot read {what}: {e}"));
-    let too_large = || {
-        ScenarioError::file(
-            &shown,
-            format!("{what} is larger than {shown_limit} (the limit is {limit} bytes; {why}"),
-        )
-    };
-    let file = std::fs::File::open(path).map_err(cannot)?;
+    let file = std::fs::File::open(path).map_err(BoundedReadError::Io)?;
     if let Ok(meta) = file.metadata()
         && meta.is_file()
         && meta.len() > limit
     {
-        return Err(too_large());
+        return Err(BoundedReadError::TooLarge);
     }
     let mut bytes = Vec::new();
-    file.take(limit + 1).read_to_end(&mut bytes).map_err(cannot)?;
+    file.take(limit.saturating_add(1)).read_to_end(&mut bytes).map_err(BoundedReadError::Io)?;
     if bytes.len() as u64 > limit {
-        return Err(too_large());
+        return Err(BoundedReadError::TooLarge);
     }
     Ok(bytes)
 }

@@ -227,8 +227,13 @@ fn damage(f: &str) -> Result<Option<RecordedDamage>, String> {
 /// named `name` (the path as the scenario wrote it).
 pub fn load(path: &Path, name: &str) -> Result<LinkTrace, ScenarioError> {
     let shown = path.display().to_string();
-    let bytes =
-        crate::read_bounded(path, MAX_TRACE_BYTES, "the link trace", "16 MiB", "about 250 000 rows)")?;
+    let bytes = crate::read_bounded(path, MAX_TRACE_BYTES).map_err(|e| match e {
+        crate::BoundedReadError::Io(e) => ScenarioError::file(&shown, format!("cannot read the link trace: {e}")),
+        crate::BoundedReadError::TooLarge => ScenarioError::file(
+            &shown,
+            format!("the link trace is larger than 16 MiB (the limit is {MAX_TRACE_BYTES} bytes; about 250 000 rows)"),
+        ),
+    })?;
     let text = std::str::from_utf8(&bytes).map_err(|e| {
         let at = e.valid_up_to();
         ScenarioError::at(
