@@ -223,6 +223,11 @@ impl Import {
         names.join(" and ")
     }
 
+    /// `laptop (192.0.2.1) -> board (192.0.2.2)`: how the summary and the trace name a link.
+    fn title(&self, p: &LinkImport) -> String {
+        format!("{} ({}) -> {} ({})", self.name_of(p.src), addr(p.src), self.name_of(p.dst), addr(p.dst))
+    }
+
     /// The trace file name of a path: `board-to-laptop.csv`.
     pub fn trace_file_name(&self, p: &LinkImport) -> String {
         format!("{}-to-{}.csv", self.name_of(p.src), self.name_of(p.dst))
@@ -231,22 +236,14 @@ impl Import {
     /// The trace file of path `p`.
     pub fn trace_file(&self, p: &LinkImport) -> String {
         let mut comments = vec![
-            format!(
-                "udplab link trace: {} ({}) -> {} ({}), from {}",
-                self.name_of(p.src),
-                addr(p.src),
-                self.name_of(p.dst),
-                addr(p.dst),
-                self.file_names()
-            ),
+            format!("udplab link trace: {}, from {}", self.title(p), self.file_names()),
             "one row per datagram offered, in order; see scenarios/README.md, \"Replaying a capture\""
                 .to_owned(),
         ];
         for f in &p.flows {
             comments.push(format!("{}: {} rows, {}", f.name(), f.rows.len(), how_words(f.how)));
         }
-        let rows: Vec<TraceRow> = p.rows().cloned().collect();
-        link_trace::write(&comments, &rows)
+        link_trace::write(&comments, &p.rows)
     }
 
     /// Ready `[[link]]` sections: each path's trace, and its fitted model for datagrams the
@@ -371,11 +368,8 @@ impl std::fmt::Display for Import {
             writeln!(f)?;
             writeln!(
                 f,
-                "{} ({}) -> {} ({}): {} datagrams, {lost} lost, {dup} duplicated, {} reordered, {damaged} damaged",
-                self.name_of(p.src),
-                addr(p.src),
-                self.name_of(p.dst),
-                addr(p.dst),
+                "{}: {} datagrams, {lost} lost, {dup} duplicated, {} reordered, {damaged} damaged",
+                self.title(p),
                 rows.len(),
                 p.reordered()
             )?;

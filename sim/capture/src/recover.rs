@@ -25,8 +25,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use udplab_scenario::link_trace::TraceRow;
 use udplab_sim::Label;
-use udplab_sim::repeats::Repeats;
-use udplab_sim::replay::{RecordedDamage, content_key};
+use udplab_sim::replay::RecordedDamage;
 
 use crate::read::{Captured, Seen, Side};
 
@@ -106,11 +105,11 @@ pub struct Direction {
     pub src: ([u8; 4], u16),
     pub dst: ([u8; 4], u16),
     pub how: How,
-    /// In the order offered; `offered_us` counts from the capture's first datagram.
+    /// In the order offered; `offered_us` counts from the capture's first datagram. Their keys
+    /// are 0: a link counts repeats over all its flows (two port pairs between the same two
+    /// addresses), so keys are given once the flows are merged ([`crate::LinkImport`]).
     pub rows: Vec<TraceRow>,
-    /// Each row's content identity ([`Label::identity`]): the rows' keys are given again when
-    /// the directions that share a link (two port pairs between the same two addresses) are
-    /// merged, since a link counts repeats over all of them.
+    /// Each row's content identity ([`Label::identity`]), for those keys.
     pub identities: Vec<u64>,
     /// Offered and never answered (one end): recorded as lost.
     pub unanswered: u64,
@@ -209,19 +208,23 @@ pub fn recover(cap: &Captured, opts: &Options) -> Recovered {
             .push(i);
     }
     let contents: Vec<Content> = cap.seen.iter().map(|s| content(s, opts)).collect();
-    let points_of = |d: &(End, End)| {
-        let mut p: Vec<usize> = by_dir[d].iter().map(|&i| cap.seen[i].point).collect();
-        p.sort_unstable();
-        p.dedup();
-        p
-    };
+    // The capture points each direction was seen at, sorted.
+    let points: HashMap<(End, End), Vec<usize>> = by_dir
+        .iter()
+        .map(|(d, idx)| {
+            let mut p: Vec<usize> = idx.iter().map(|&i| cap.seen[i].point).collect();
+            p.sort_unstable();
+            p.dedup();
+            (*d, p)
+        })
+        .collect();
 
     // Which point is at which end, for two-point directions: udplab captures say; otherwise
     // the orientation in which a round trip takes positive time.
     let mut sender_point: HashMap<(End, End), usize> = HashMap::new();
     let mut pair_dirs = Vec::new();
     for d in &dirs {
-        let pts = points_of(d);
+        let pts = &points[d];
         if pts.len() == 2 {
             let known = by_dir[d].iter().find_map(|&i| match cap.seen[i].side {
                 Some(Side::Sender) => Some(cap.seen[i].point),
@@ -287,9 +290,9 @@ pub fn recover(cap: &Captured, opts: &Options) -> Recovered {
     for d in &dirs {
         let idx = &by_dir[d];
         let dir = if let Some(&s) = sender_point.get(d) {
-            let r = points_of(d).into_iter().find(|&p| p != s).unwrap_or(s);
+            let r = points[d].iter().copied().find(|&p| p != s).unwrap_or(s);
             both_ends(cap, &contents, *d, idx, s, offset_of(s, r), t0)
-        } else if points_of(d).len() == 1 {
+        } else if points[d].len() == 1 {
             let reverse = (d.1, d.0);
             let rev_idx: &[usize] = by_dir.get(&reverse).map_or(&[], Vec::as_slice);
             let at_sender = match local {
@@ -413,15 +416,6 @@ fn new_row(c: &Content, offered_us: u64) -> TraceRow {
     }
 }
 
-/// Gives each row its key: the content identity and how often the same content was offered
-/// before, counted as a link does.
-fn key_rows(rows: &mut [TraceRow], identities: &[u64]) {
-    let mut repeats = Repeats::default();
-    for (r, &id) in rows.iter_mut().zip(identities) {
-        r.key = content_key(id, repeats.count(id));
-    }
-}
-
 fn both_ends(
     cap: &Captured,
     contents: &[Content],
@@ -525,7 +519,6 @@ fn both_ends(
             row.damage = Some(RecordedDamage { bit, checksum_fixed: seen.checksum_ok });
         }
     }
-    key_rows(&mut rows, &identities);
     let mut notes = Vec::new();
     if lift > 0 {
         notes.push(format!(
@@ -749,7 +742,6 @@ fn one_end(
     if delay_unknown > 0 && !answers && !at_sender {
         notes.push(format!("{delay_unknown} delays unknown (no round trip to measure them from this end): recorded as 0; capture both ends to measure them"));
     }
-    key_rows(&mut rows, &identities);
     Direction { src: d.0, dst: d.1, how, rows, identities, unanswered, unmatched: 0, delay_unknown, notes }
 }
 
@@ -829,9 +821,11 @@ mod tests {
         for s in &mut foreign.seen {
             s.payload = b"hello".to_vec();
         }
-        let d = &recover(&foreign, &opts).directions[0];
+        let d = recover(&foreign, &opts).directions.remove(0);
         assert_eq!(d.rows.len(), 2, "two sends of the same bytes");
         assert!(d.rows.iter().all(|r| r.copy_delay_us.is_none()));
-        assert_ne!(d.rows[0].key, d.rows[1].key);
+        let link = crate::LinkImport::new(d.src.0, d.dst.0, vec![d]);
+        assert_eq!(link.rows.len(), 2);
+        assert_ne!(link.rows[0].key, link.rows[1].key);
     }
 }
