@@ -167,17 +167,23 @@ pub fn import_captured(
             all_names.push((*a, n.clone()));
         }
     }
-    let mut next = 0u8;
+    // a, b, ..., z, then n26, n27, ...: never a name already given, since two addresses with
+    // one name would write their traces to one file.
+    let mut next = 0usize;
     for p in &paths {
         for a in [p.src, p.dst] {
-            if !all_names.iter().any(|(x, _)| *x == a) {
-                let mut name = format!("{}", (b'a' + next % 26) as char);
-                if next >= 26 {
-                    name = format!("n{next}");
-                }
-                next = next.wrapping_add(1);
-                all_names.push((a, name));
+            if all_names.iter().any(|(x, _)| *x == a) {
+                continue;
             }
+            let name = loop {
+                let candidate =
+                    if next < 26 { char::from(b'a' + next as u8).to_string() } else { format!("n{next}") };
+                next += 1;
+                if !all_names.iter().any(|(_, n)| *n == candidate) {
+                    break candidate;
+                }
+            };
+            all_names.push((a, name));
         }
     }
     Ok(Import {
@@ -424,4 +430,48 @@ impl std::fmt::Display for Import {
 
 fn flow_ports(d: &Direction) -> String {
     format!("port {} -> {}", d.src.1, d.dst.1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One datagram from 10.0.0.N to 10.0.1.N for each N in `hosts`.
+    fn datagrams(hosts: std::ops::Range<u8>) -> read::Captured {
+        let seen = hosts
+            .enumerate()
+            .map(|(i, n)| read::Seen {
+                point: 0,
+                at_us: i as i64,
+                src: ([10, 0, 0, n], 1000),
+                dst: ([10, 0, 1, n], 2000),
+                payload: vec![n],
+                checksum_ok: true,
+                side: None,
+                frame: i as u64 + 1,
+            })
+            .collect();
+        read::Captured { points: vec![read::Point { name: "p".into(), file: 0 }], seen, ..Default::default() }
+    }
+
+    #[test]
+    fn every_address_gets_its_own_name_and_every_link_its_own_file() {
+        // 300 addresses, one of them named "b" by the user: no default name repeats it or
+        // another, so no two traces share a file.
+        let names = [([10, 0, 0, 0], "b".to_owned())];
+        let import =
+            import_captured(datagrams(0..150), vec!["x".into()], &Options::default(), &names).unwrap();
+        let mut all: Vec<&str> = import.names.iter().map(|(_, n)| n.as_str()).collect();
+        assert_eq!(all.len(), 300);
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), 300, "a name given twice");
+        let mut files: Vec<String> = import.paths.iter().map(|p| import.trace_file_name(p)).collect();
+        files.sort();
+        files.dedup();
+        assert_eq!(files.len(), 150);
+        assert_eq!(import.name_of([10, 0, 0, 0]), "b");
+        assert_eq!(import.name_of([10, 0, 1, 0]), "a");
+        assert_eq!(import.name_of([10, 0, 0, 1]), "c");
+    }
 }
