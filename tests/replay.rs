@@ -305,6 +305,9 @@ fn pcap_file(linktype: u32, frames: &[(u64, Vec<u8>)]) -> Vec<u8> {
     out
 }
 
+/// Not a link type: Ethernet (1) frames with an 802.1Q tag, for [`at_node`].
+const VLAN: u32 = 0x1_0001;
+
 /// What a capture at `node` sees of a run: its own offers and the copies that reach it, each
 /// IPv4 packet wrapped for `linktype` (1: Ethernet, 101: raw IP, 113: Linux cooked), with
 /// `offset_us` added to every time (another machine's clock).
@@ -330,11 +333,21 @@ fn at_node(
             1 => [&[2u8, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x08, 0x00][..], &c.packet].concat(),
             101 => c.packet.clone(),
             113 => [&[0u8, 0, 0, 1, 0, 6, 2, 0, 0, 0, 0, 2, 0, 0, 0x08, 0x00][..], &c.packet].concat(),
+            // Linux cooked v2 (`tcpdump -i any` today): protocol first.
+            276 => [&[0x08u8, 0x00, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 2, 0, 0, 0, 0, 2, 0, 0][..], &c.packet]
+                .concat(),
+            // BSD loopback: the address family in the writer's byte order (little-endian here).
+            0 => [&[2u8, 0, 0, 0][..], &c.packet].concat(),
+            // Ethernet with one 802.1Q VLAN tag (VLAN 42).
+            VLAN => {
+                [&[2u8, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x81, 0x00, 0x00, 42, 0x08, 0x00][..], &c.packet]
+                    .concat()
+            }
             _ => unreachable!(),
         };
         frames.push((r.at_us + offset_us, wrapped));
     }
-    pcap_file(linktype, &frames)
+    pcap_file(if linktype == VLAN { 1 } else { linktype }, &frames)
 }
 
 #[test]
@@ -677,4 +690,26 @@ fn lesson_9_in_the_guide_quotes_what_the_runs_give() {
     let summary = udplab_sim::report::Summary::from_trace(&scenario, scenario.seed, &run).render();
     assert!(summary.contains("delivered 23 (76.7%)") && knob.contains("76.7%"), "{summary}");
     assert!(printed.contains("200 datagrams, 20 lost (10.00%)") && knob.contains("90%"), "{printed}");
+}
+
+/// Every link layer the importer reads gives the same rows as plain Ethernet: Linux cooked v1
+/// and v2, raw IP, BSD loopback, and Ethernet with a VLAN tag.
+#[test]
+fn every_link_type_gives_the_same_rows() {
+    let dir = TempDir::new("linktypes");
+    let path = lessons().into_iter().find(|p| p.to_string_lossy().contains("03-burst")).unwrap();
+    let scenario = udplab_scenario::load(&path).unwrap();
+    let (trace, _, captured) = run(&scenario, scenario.seed);
+    let rows = |linktype: u32| {
+        let f = dir.0.join(format!("laptop-{linktype}.pcap"));
+        std::fs::write(&f, at_node(&scenario, &trace, &captured, 0, linktype, 0)).unwrap();
+        let import = import_files(&[&f], &Options::default(), &[]);
+        assert!(import.skipped.is_empty(), "{linktype}: {:?}", import.skipped);
+        import.paths.iter().map(|p| p.rows.clone()).collect::<Vec<_>>()
+    };
+    let ethernet = rows(1);
+    assert!(ethernet.iter().map(Vec::len).sum::<usize>() > 20);
+    for linktype in [113, 276, 101, 0, VLAN] {
+        assert_eq!(rows(linktype), ethernet, "link type {linktype}");
+    }
 }

@@ -121,3 +121,27 @@ fn an_output_folder_that_cannot_be_written_is_exit_3_and_leaves_nothing() {
     assert!(text(&out.stderr).contains("cannot create the folder"), "{}", text(&out.stderr));
     assert_eq!(std::fs::read_to_string(&blocker).unwrap(), "a file where the folder should be");
 }
+
+#[test]
+fn a_capture_over_1_gib_is_refused_from_its_size() {
+    let dir = TempDir::new("huge");
+    let huge = dir.0.join("huge.pcap");
+    // Sparse: nothing is written, nothing should be read.
+    std::fs::File::create(&huge).unwrap().set_len((1 << 30) + 1).unwrap();
+    let out = udplab(&["capture-import", huge.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("is larger than 1 GiB"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_sweep_of_link_settings_over_a_replayed_capture_is_refused_and_worse_runs() {
+    let lesson = repo().join("scenarios/09-replayed-capture.toml");
+    let out = udplab(&["sweep", lesson.to_str().unwrap(), "--vary", "loss=0..0.2:0.1", "-q"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("vary `worse` instead"), "{}", text(&out.stderr));
+    let out = udplab(&["sweep", lesson.to_str().unwrap(), "--vary", "worse=1,2"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.lines().next().is_some_and(|l| l.starts_with("worse")), "{table}");
+    assert_eq!(table.lines().count(), 3, "{table}");
+}
