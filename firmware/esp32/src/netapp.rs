@@ -270,6 +270,8 @@ pub fn role(settings: &Settings, client_allowed: bool, start_us: u64) -> Role {
             start_us,
             size: settings.size,
             reliable: arq,
+            in_flight: 0,
+            reply_timeout_us: udplab_firmware::app::DEFAULT_REPLY_TIMEOUT_US,
         }),
         _ => Role::Server(ServerConfig { port: settings.port, reply: Reply::Echo, reliable: arq }),
     }

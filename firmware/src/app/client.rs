@@ -1,6 +1,14 @@
-//! The classic lesson client: send N numbered datagrams at a fixed interval and learn what the
-//! network did from the echoes (lost: never answered; duplicated; reordered; round-trip time).
+//! The classic lesson client: send N numbered datagrams and learn what the network did from
+//! the echoes (lost: never answered; duplicated; reordered; round-trip time).
+//!
+//! Open loop (the default) sends on a fixed schedule whatever comes back, as a sensor does.
+//! Closed loop ([`Client::in_flight`]) also waits for answers: at most W messages unanswered at
+//! once, so W = 1 is stop-and-wait and a larger W a window; a message whose reply does not come
+//! within the reply timeout is given up and frees its place. That is how a request/response
+//! program behaves (`sendto`, then `recvfrom` with `settimeout`), and the workload the
+//! benchmarks compare with bare smoltcp.
 
+use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use crate::app::event::{AppEvent, Endpoint};
@@ -8,7 +16,7 @@ use crate::app::seq::SeqTracker;
 use crate::app::{App, Context, Receive, Schedule, receive_all};
 use crate::wire::{self, Datagram, HEADER_LEN, Kind, Repr};
 
-/// Sends `count` numbered datagrams to a server on a fixed schedule.
+/// Sends `count` numbered datagrams to a server on a schedule, optionally waiting for replies.
 #[derive(Debug)]
 pub struct Client {
     port: u16,
@@ -18,8 +26,50 @@ pub struct Client {
     /// Next seq to send (from 1).
     next: u32,
     replies: SeqTracker,
+    window: Option<Window>,
     scratch: Vec<u8>,
     rx: Vec<u8>,
+}
+
+/// The closed loop's bookkeeping: the messages sent since the oldest one still waiting.
+#[derive(Debug)]
+struct Window {
+    limit: u32,
+    timeout_us: u64,
+    /// Seq of `slots[0]`.
+    first: u32,
+    /// Per message from `first` on: its reply deadline, `None` once answered. Deadlines grow
+    /// with seq (sent in order, one timeout), so only the front can be the next to expire.
+    slots: VecDeque<Option<u64>>,
+    /// Slots still waiting (not answered, not given up).
+    waiting: u32,
+}
+
+impl Window {
+    /// Gives up the waiting messages whose deadline passed (reporting each) and forgets the
+    /// answered ones in front.
+    fn expire(&mut self, cx: &mut Context<'_>) {
+        while let Some(&front) = self.slots.front() {
+            match front {
+                Some(deadline) if deadline > cx.now_us() => break,
+                Some(_) => {
+                    self.waiting -= 1;
+                    cx.report(AppEvent::NoReply { seq: self.first, waited_us: self.timeout_us });
+                }
+                None => {}
+            }
+            self.slots.pop_front();
+            self.first += 1;
+        }
+    }
+
+    fn answered(&mut self, seq: u32) {
+        let Some(back) = seq.checked_sub(self.first) else { return };
+        if let Some(slot @ Some(_)) = self.slots.get_mut(back as usize) {
+            *slot = None;
+            self.waiting -= 1;
+        }
+    }
 }
 
 impl Client {
@@ -31,9 +81,29 @@ impl Client {
             size,
             next: 1,
             replies: SeqTracker::default(),
+            window: None,
             scratch: Vec::new(),
             rx: Vec::new(),
         }
+    }
+
+    /// Closed loop: at most `limit` messages unanswered at once (1: stop-and-wait); a message is
+    /// sent at its scheduled time or, when the window is full, as soon as a reply or a timeout
+    /// frees a place. An unanswered message is given up `reply_timeout_us` after its send
+    /// (traced as no reply). `limit` 0 is taken as 1.
+    pub fn in_flight(mut self, limit: u32, reply_timeout_us: u64) -> Client {
+        self.window = Some(Window {
+            limit: limit.max(1),
+            timeout_us: reply_timeout_us,
+            first: 1,
+            slots: VecDeque::new(),
+            waiting: 0,
+        });
+        self
+    }
+
+    fn window_full(&self) -> bool {
+        self.window.as_ref().is_some_and(|w| w.waiting >= w.limit)
     }
 }
 
@@ -47,6 +117,9 @@ impl Receive for Client {
         match Datagram::new_checked(data).and_then(|d| Repr::parse(&d)) {
             Ok(r) if r.kind == Kind::Data && r.seq >= 1 && r.seq < self.next => {
                 let order = self.replies.observe(r.seq);
+                if let Some(w) = &mut self.window {
+                    w.answered(r.seq);
+                }
                 cx.report(AppEvent::Reply {
                     seq: r.seq,
                     rtt_us: cx.now_us().saturating_sub(r.sent_us),
@@ -66,20 +139,38 @@ impl App for Client {
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Option<u64> {
         receive_all(self, cx);
+        if let Some(w) = &mut self.window {
+            w.expire(cx);
+        }
         let now_us = cx.now_us();
-        while self.next <= self.schedule.count && self.schedule.release_us(self.next) <= now_us {
+        while self.next <= self.schedule.count
+            && self.schedule.release_us(self.next) <= now_us
+            && !self.window_full()
+        {
             let seq = self.next;
             self.next += 1;
             let payload_len = self.size - HEADER_LEN;
             let repr = Repr { kind: Kind::Data, seq, sent_us: now_us, ack: 0, attempt: 1, payload_len };
             send_repr(cx, &repr, &mut self.scratch, self.server);
+            if let Some(w) = &mut self.window {
+                w.slots.push_back(Some(now_us.saturating_add(w.timeout_us)));
+                w.waiting += 1;
+            }
         }
-        (self.next <= self.schedule.count).then(|| self.schedule.release_us(self.next))
+        let release = (self.next <= self.schedule.count && !self.window_full())
+            .then(|| self.schedule.release_us(self.next));
+        // While messages wait, the oldest one's deadline is a wake-up too (it frees a place, or
+        // at least must be reported); after the last send it is what keeps the client polled.
+        let deadline = self.window.as_ref().and_then(|w| w.slots.front().copied().flatten());
+        match (release, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Every datagram has been handed to the socket.
+    /// Every datagram has been handed to the socket, and a closed loop has stopped waiting.
     fn is_done(&self) -> bool {
-        self.next > self.schedule.count
+        self.next > self.schedule.count && self.window.as_ref().is_none_or(|w| w.waiting == 0)
     }
 }
 

@@ -84,6 +84,9 @@ pub enum AppEvent {
     Echoed { seq: Option<u32>, to: Endpoint, bytes: usize },
     /// A client got its datagram back from an echo server.
     Reply { seq: u32, rtt_us: u64, order: Order },
+    /// A closed-loop client stopped waiting for the reply to `seq` after `waited_us` (a reply
+    /// that comes later is still a reply, but the message no longer holds a place).
+    NoReply { seq: u32, waited_us: u64 },
     /// Reliable receiver: an acknowledgement was sent (`cumulative`: every seq below it is in).
     AckSent { seq: u32, cumulative: u32, to: Endpoint },
     /// A message reached the receiving application (the reliable receiver: in order, exactly
@@ -138,6 +141,9 @@ impl fmt::Display for AppEvent {
             AppEvent::Echoed { seq: None, to, bytes } => write!(f, "echo {bytes}B back to {to}"),
             AppEvent::Reply { seq, rtt_us, order } => {
                 write!(f, "reply seq={seq}, round trip {}{}", Ms(rtt_us), order.label())
+            }
+            AppEvent::NoReply { seq, waited_us } => {
+                write!(f, "no reply to seq={seq} within {}, stop waiting", Ms(waited_us))
             }
             AppEvent::AckSent { seq, cumulative, to } => {
                 write!(f, "ack seq={seq} (all below {cumulative} received) to {to}")

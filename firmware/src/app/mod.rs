@@ -273,6 +273,21 @@ pub struct ClientConfig {
     pub size: usize,
     /// Reliable sender instead of plain fire-and-forget.
     pub reliable: Option<ArqConfig>,
+    /// Closed loop: at most this many messages unanswered at once (0: open loop, send on the
+    /// schedule whatever comes back). Not with `reliable`, whose `window` is the same idea.
+    #[serde(default)]
+    pub in_flight: u32,
+    /// Closed loop: how long a message waits for its reply before it is given up.
+    #[serde(default = "default_reply_timeout")]
+    pub reply_timeout_us: u64,
+}
+
+/// A closed-loop client's reply timeout when the scenario does not say: long next to any
+/// lesson's round trip, short next to its duration.
+pub const DEFAULT_REPLY_TIMEOUT_US: u64 = 1_000_000;
+
+fn default_reply_timeout() -> u64 {
+    DEFAULT_REPLY_TIMEOUT_US
 }
 
 /// What runs on a node: one of the built-in apps, configured, or an app supplied in code.
@@ -314,9 +329,14 @@ impl Role {
                 }
                 let server = Endpoint { addr: c.server_addr, port: c.server_port };
                 let schedule = Schedule { start_us: c.start_us, interval_us: c.interval_us, count: c.count };
+                if c.in_flight > 0 && (c.reliable.is_some() || c.reply_timeout_us == 0) {
+                    return Err(AppError::Window);
+                }
+                let client = || Client::new(c.port, server, schedule, c.size);
                 match c.reliable {
                     Some(a) => Box::new(ReliableSender::new(c.port, server, schedule, c.size, a)),
-                    None => Box::new(Client::new(c.port, server, schedule, c.size)),
+                    None if c.in_flight > 0 => Box::new(client().in_flight(c.in_flight, c.reply_timeout_us)),
+                    None => Box::new(client()),
                 }
             }
             Role::Code => return Err(AppError::NeedsCode),
@@ -334,6 +354,8 @@ pub enum AppError {
     Size,
     /// A zero window or a zero timeout.
     Arq,
+    /// A closed loop (`in_flight`) with a zero reply timeout, or together with reliable mode.
+    Window,
     /// The node's role is `code` and no app was attached to it.
     NeedsCode,
 }
@@ -344,6 +366,10 @@ impl core::fmt::Display for AppError {
             AppError::Bind => write!(f, "cannot bind the UDP socket (port 0?)"),
             AppError::Size => write!(f, "datagram size must be {HEADER_LEN}..={MAX_DATAGRAM} bytes"),
             AppError::Arq => write!(f, "reliable mode needs a window and timeouts above zero"),
+            AppError::Window => write!(
+                f,
+                "a closed loop (in_flight) needs a reply timeout above zero and no reliable mode (its window does the same)"
+            ),
             AppError::NeedsCode => write!(
                 f,
                 "its role is \"code\": the app is supplied in code (attach one with udplab::Sim::app), \

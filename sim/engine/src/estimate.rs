@@ -42,6 +42,8 @@ impl Estimate {
         });
         let copies: u64 = if duplicates { 2 } else { 1 };
         let mut estimate = Estimate::default();
+        // Records that belong to no datagram copy: a closed-loop client's "no reply" per message.
+        let mut unanswered: u64 = 0;
         for node in &scenario.nodes {
             match node.role {
                 Role::Client(c) => {
@@ -49,12 +51,15 @@ impl Estimate {
                     // Each request copy can be answered once (echo or ack), itself duplicated.
                     let per_send = copies.saturating_add(copies.saturating_mul(copies));
                     estimate.datagrams = estimate.datagrams.saturating_add(sends.saturating_mul(per_send));
+                    if c.in_flight > 0 {
+                        unanswered = unanswered.saturating_add(sends);
+                    }
                 }
                 Role::Server(_) => {}
                 Role::Code => estimate.code_nodes += 1,
             }
         }
-        estimate.records = estimate.datagrams.saturating_mul(RECORDS_PER_COPY);
+        estimate.records = estimate.datagrams.saturating_mul(RECORDS_PER_COPY).saturating_add(unanswered);
         estimate
     }
 }

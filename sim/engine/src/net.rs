@@ -429,3 +429,126 @@ pub(crate) mod tests {
         assert!(f.retransmissions > 0);
     }
 }
+
+/// The closed-loop client ([`udplab_firmware::Client::in_flight`]) driven through real links.
+#[cfg(test)]
+mod closed_loop {
+    use super::*;
+    use crate::estimate::Estimate;
+    use crate::pair::Pair;
+    use crate::rng::Prob;
+    use crate::scenario::{Impairment, Loss};
+    use udplab_firmware::AppEvent;
+
+    fn pair(in_flight: u32, loss_ppb: u64) -> Scenario {
+        let link = Impairment {
+            delay_us: 1_000,
+            loss: Loss::Bernoulli { p: Prob::from_ppb(loss_ppb).unwrap() },
+            ..Impairment::default()
+        };
+        Pair {
+            count: 200,
+            interval_us: 0,
+            size: 32,
+            in_flight,
+            up: link.clone(),
+            down: link,
+            duration_us: 60_000_000,
+            ..Pair::default()
+        }
+        .build()
+    }
+
+    /// (time, seq) of every send by the client (node 0), and the seqs it stopped waiting for.
+    fn sends_and_give_ups(trace: &Trace) -> (Vec<(u64, u32)>, Vec<u32>) {
+        let (mut sends, mut gave_up) = (Vec::new(), Vec::new());
+        for r in trace {
+            match r.event {
+                Event::App { node: 0, app: AppEvent::Sent { seq, .. } } => sends.push((r.at_us, seq)),
+                Event::App { node: 0, app: AppEvent::NoReply { seq, .. } } => gave_up.push(seq),
+                _ => {}
+            }
+        }
+        (sends, gave_up)
+    }
+
+    #[test]
+    fn stop_and_wait_sends_each_message_when_the_last_reply_arrives() {
+        let trace = run(&pair(1, 0), 1).unwrap();
+        let (sends, gave_up) = sends_and_give_ups(&trace);
+        assert_eq!(sends.len(), 200);
+        for (k, &(at_us, seq)) in sends.iter().enumerate() {
+            assert_eq!((at_us, seq), (2_000 * k as u64, k as u32 + 1), "one round trip (2 ms) apart");
+        }
+        assert!(gave_up.is_empty());
+    }
+
+    #[test]
+    fn a_window_keeps_that_many_messages_in_flight() {
+        let trace = run(&pair(32, 0), 1).unwrap();
+        let (sends, _) = sends_and_give_ups(&trace);
+        assert_eq!(sends.len(), 200);
+        // 32 at once, then each reply (2 ms later) releases the next: seq k goes at 2 ms x (k-1)/32.
+        for &(at_us, seq) in &sends {
+            assert_eq!(at_us, 2_000 * u64::from((seq - 1) / 32), "seq {seq}");
+        }
+    }
+
+    #[test]
+    fn a_lost_message_is_given_up_after_the_reply_timeout_and_frees_its_place() {
+        let s = pair(4, 200_000_000);
+        let trace = run(&s, 3).unwrap();
+        let (sends, gave_up) = sends_and_give_ups(&trace);
+        assert_eq!(sends.len(), 200, "every message is sent in the end");
+        let replied: Vec<u32> = trace
+            .iter()
+            .filter_map(|r| match r.event {
+                Event::App { node: 0, app: AppEvent::Reply { seq, .. } } => Some(seq),
+                _ => None,
+            })
+            .collect();
+        assert!(!gave_up.is_empty());
+        let mut all: Vec<u32> = replied.iter().chain(&gave_up).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (1..=200).collect::<Vec<_>>(), "each message is answered or given up, once");
+        // A message given up was sent one reply timeout before the give-up event.
+        for r in &trace {
+            if let Event::App { node: 0, app: AppEvent::NoReply { seq, waited_us } } = r.event {
+                let sent = sends.iter().find(|s| s.1 == seq).unwrap().0;
+                assert_eq!((r.at_us - sent, waited_us), (1_000_000, 1_000_000), "seq {seq}");
+            }
+        }
+        // Never more than 4 waiting: count sends minus answers/give-ups as the trace goes.
+        let mut waiting = 0i64;
+        for r in &trace {
+            match r.event {
+                Event::App { node: 0, app: AppEvent::Sent { .. } } => waiting += 1,
+                Event::App { node: 0, app: AppEvent::Reply { .. } | AppEvent::NoReply { .. } } => {
+                    waiting -= 1
+                }
+                _ => {}
+            }
+            assert!((0..=4).contains(&waiting), "{waiting} waiting at {}", r.at_us);
+        }
+    }
+
+    #[test]
+    fn late_and_duplicated_replies_stay_within_the_estimate() {
+        for dup_ppb in [0, 300_000_000] {
+            let mut s = pair(2, 100_000_000);
+            for l in &mut s.links {
+                l.impairment.duplicate = Prob::from_ppb(dup_ppb).unwrap();
+                l.impairment.jitter_us = 900;
+            }
+            if let udplab_firmware::Role::Client(c) = &mut s.nodes[0].role {
+                c.reply_timeout_us = 1_500; // shorter than many round trips: replies come late
+            }
+            for seed in 1..5 {
+                let trace = run(&s, seed).unwrap();
+                let (_, gave_up) = sends_and_give_ups(&trace);
+                assert!(gave_up.len() > 20, "seed {seed}: {} given up", gave_up.len());
+                assert!(Estimate::of(&s).records >= trace.len() as u64, "seed {seed}, dup {dup_ppb}");
+            }
+        }
+    }
+}

@@ -18,6 +18,8 @@ pub struct Pair {
     pub reply: Reply,
     /// Reliable mode on both ends.
     pub reliable: Option<ArqConfig>,
+    /// A closed-loop client: at most this many messages unanswered (0: open loop).
+    pub in_flight: u32,
     /// laptop->board, and its phases.
     pub up: Impairment,
     pub up_phases: Vec<Phase>,
@@ -37,6 +39,7 @@ impl Default for Pair {
             port: 3333,
             reply: Reply::Echo,
             reliable: None,
+            in_flight: 0,
             up: Impairment::default(),
             up_phases: Vec::new(),
             down: Impairment::default(),
@@ -58,6 +61,8 @@ impl Pair {
             start_us: 0,
             size: self.size,
             reliable: self.reliable,
+            in_flight: self.in_flight,
+            reply_timeout_us: udplab_firmware::app::DEFAULT_REPLY_TIMEOUT_US,
         };
         let server = ServerConfig { port: self.port, reply: self.reply, reliable: self.reliable };
         Scenario {

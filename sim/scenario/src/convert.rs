@@ -6,7 +6,7 @@ use std::net::Ipv4Addr;
 use std::ops::Range;
 
 use toml::de::{DeTable, DeValue};
-use udplab_firmware::app::MAX_DATAGRAM;
+use udplab_firmware::app::{DEFAULT_REPLY_TIMEOUT_US, MAX_DATAGRAM};
 use udplab_firmware::wire::HEADER_LEN;
 use udplab_firmware::{ArqConfig, ClientConfig, Reply, Role, ServerConfig};
 use udplab_sim::Scenario;
@@ -41,10 +41,25 @@ pub const CLIENT_PORT_BASE: u16 = 49152;
 
 const TOP_KEYS: &[&str] = &["name", "description", "seed", "duration", "node", "link", "expect"];
 const TOP_ONLY: &[&str] = &["description", "seed", "duration", "node", "link", "expect"];
-const NODE_KEYS: &[&str] =
-    &["name", "addr", "role", "port", "reply", "reliable", "server", "count", "interval", "start", "size"];
+const NODE_KEYS: &[&str] = &[
+    "name",
+    "addr",
+    "role",
+    "port",
+    "reply",
+    "reliable",
+    "server",
+    "count",
+    "interval",
+    "start",
+    "size",
+    "in_flight",
+    "reply_timeout",
+];
 const SERVER_ONLY: &[&str] = &["reply"];
-const CLIENT_ONLY: &[&str] = &["server", "count", "interval", "start", "size"];
+const CLIENT_ONLY: &[&str] = &["server", "count", "interval", "start", "size", "in_flight", "reply_timeout"];
+/// Most messages a closed-loop client may have unanswered (as many as a reliable window).
+pub const MAX_IN_FLIGHT: u32 = 1024;
 const IMPAIRMENT_KEYS: &[&str] = &[
     "loss",
     "delay",
@@ -508,6 +523,37 @@ fn nodes(top: &Table<'_, '_>, source: &str) -> Result<Vec<Node>, Fail> {
                 }
                 None => DEFAULT_SIZE,
             };
+            let in_flight = match t.get("in_flight") {
+                Some(v) => {
+                    if reliable.is_some() {
+                        return fail!(
+                            t.key_span("in_flight").unwrap_or(v.span()),
+                            "`in_flight` is for a plain client; a reliable client already keeps at most `window` messages unacknowledged: set `window` in `reliable` instead"
+                        );
+                    }
+                    let expected = format!(
+                        "how many messages may wait for their reply at once, from 1 (stop-and-wait) to {MAX_IN_FLIGHT}"
+                    );
+                    integer("in_flight", v, 1..=i128::from(MAX_IN_FLIGHT), &expected)? as u32
+                }
+                None => 0,
+            };
+            let reply_timeout_us = match t.get("reply_timeout") {
+                Some(v) if in_flight == 0 => {
+                    return fail!(
+                        t.key_span("reply_timeout").unwrap_or(v.span()),
+                        "`reply_timeout` only applies to a closed-loop client: add `in_flight` (1 for stop-and-wait), or remove it"
+                    );
+                }
+                Some(v) => {
+                    let d = duration("reply_timeout", v)?;
+                    if d == 0 {
+                        return fail!(v.span(), "`reply_timeout`: expected a duration above 0, like \"1s\"");
+                    }
+                    d
+                }
+                None => DEFAULT_REPLY_TIMEOUT_US,
+            };
             let config = ClientConfig {
                 port,
                 server_addr: [0; 4],
@@ -517,6 +563,8 @@ fn nodes(top: &Table<'_, '_>, source: &str) -> Result<Vec<Node>, Fail> {
                 start_us: start_us.unwrap_or(0),
                 size,
                 reliable,
+                in_flight,
+                reply_timeout_us,
             };
             Kind::Client(config, server)
         };

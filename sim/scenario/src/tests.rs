@@ -432,6 +432,8 @@ lost_max = 3
             start_us: 1_000_000,
             size: 1472,
             reliable: Some(ArqConfig::default()),
+            in_flight: 0,
+            reply_timeout_us: udplab_firmware::app::DEFAULT_REPLY_TIMEOUT_US,
         })
     );
     assert_eq!(s.links.len(), 2);
@@ -569,6 +571,36 @@ fn bad_inputs_point_at_the_offending_key_or_value() {
             "\"board\"",
             0,
             vec!["server `board` is reliable but its client `laptop` is not"],
+        ),
+        (
+            BASE.replace("count = 10", "count = 10\nin_flight = 0"),
+            "0",
+            1,
+            vec!["`in_flight`", "from 1 (stop-and-wait) to 1024"],
+        ),
+        (
+            BASE.replace("count = 10", "count = 10\nin_flight = 2\nreliable = true"),
+            "in_flight",
+            0,
+            vec!["`in_flight` is for a plain client", "set `window` in `reliable` instead"],
+        ),
+        (
+            BASE.replace("count = 10", "count = 10\nreply_timeout = \"2s\""),
+            "reply_timeout",
+            0,
+            vec!["`reply_timeout` only applies to a closed-loop client", "add `in_flight`"],
+        ),
+        (
+            BASE.replace("count = 10", "count = 10\nin_flight = 1\nreply_timeout = \"0s\""),
+            "\"0s\"",
+            0,
+            vec!["`reply_timeout`: expected a duration above 0"],
+        ),
+        (
+            BASE.replace("port = 3333", "port = 3333\nin_flight = 1"),
+            "in_flight",
+            0,
+            vec!["`in_flight` is a client setting, but node `board` is a server"],
         ),
         (
             BASE.replace("name = \"board\"", "name = \"laptop\""),
@@ -1157,4 +1189,18 @@ fn gilbert_elliott_takes_netem_order_and_bernoulli_refuses_it() {
     let source = with(r#"{ model = "bernoulli", p = "5%", order = "netem" }"#);
     let e = err(&source);
     assert!(e.message.contains("`order` belongs to model = \"gilbert-elliott\""), "{e}");
+}
+
+#[test]
+fn a_closed_loop_client_parses_and_writes_back() {
+    let s = ok(&BASE.replace("count = 10", "count = 10\nin_flight = 32\nreply_timeout = \"250ms\""));
+    let Role::Client(c) = s.nodes[0].role else { panic!("a client") };
+    assert_eq!((c.in_flight, c.reply_timeout_us), (32, 250_000));
+    let written = crate::to_toml(&s);
+    assert!(written.contains("in_flight = 32") && written.contains("reply_timeout = \"250ms\""), "{written}");
+    assert_eq!(ok(&written), s);
+    let default = ok(&BASE.replace("count = 10", "count = 10\nin_flight = 1"));
+    let Role::Client(c) = default.nodes[0].role else { panic!("a client") };
+    assert_eq!((c.in_flight, c.reply_timeout_us), (1, udplab_firmware::app::DEFAULT_REPLY_TIMEOUT_US));
+    assert!(!crate::to_toml(&default).contains("reply_timeout"), "the default is left out");
 }

@@ -141,6 +141,12 @@ impl Writer {
         if u32::from(c.port) != u32::from(CLIENT_PORT_BASE) + i as u32 {
             self.line("port", &c.port.to_string(), None);
         }
+        if c.in_flight > 0 {
+            self.line("in_flight", &c.in_flight.to_string(), None);
+            if c.reply_timeout_us != udplab_firmware::app::DEFAULT_REPLY_TIMEOUT_US {
+                self.line("reply_timeout", &duration(c.reply_timeout_us), None);
+            }
+        }
         self.reliable(c.reliable);
     }
 

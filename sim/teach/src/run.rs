@@ -424,6 +424,15 @@ fn header(sc: &Scenario, seed: u64) -> String {
                         Ms(r.rto_us),
                         Ms(r.rto_max_us)
                     ),
+                    None if c.in_flight == 1 => {
+                        writeln!(s, ", stop-and-wait (reply timeout {})", Ms(c.reply_timeout_us))
+                    }
+                    None if c.in_flight > 1 => writeln!(
+                        s,
+                        ", at most {} awaiting replies (reply timeout {})",
+                        c.in_flight,
+                        Ms(c.reply_timeout_us)
+                    ),
                     None => writeln!(s),
                 }
             }

@@ -456,6 +456,7 @@ fn app_note(app: AppEvent) -> Option<(String, bool)> {
             (format!("timeout seq={seq} after attempt {attempt}"), true)
         }
         AppEvent::GaveUp { seq, attempts } => (format!("GIVE UP seq={seq} after {attempts} attempts"), true),
+        AppEvent::NoReply { seq, .. } => (format!("no reply to seq={seq}"), true),
         AppEvent::SendFailed { .. } => (app.to_string(), true),
         AppEvent::Invalid { error: WireError::BadCrc, .. } => {
             ("rejected a damaged datagram (CRC mismatch)".to_string(), true)
