@@ -19,6 +19,8 @@
 extern crate alloc;
 
 pub mod app;
+pub mod crc32;
+pub mod text;
 pub mod wait;
 pub mod wire;
 

@@ -31,8 +31,6 @@ pub const MAGIC: [u8; 2] = *b"UL";
 /// Wire format version this crate speaks.
 pub const VERSION: u8 = 1;
 
-const CRC: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
-
 mod field {
     use core::ops::Range;
     pub const MAGIC: Range<usize> = 0..2;
@@ -161,11 +159,11 @@ impl<T: AsRef<[u8]>> Datagram<T> {
     /// The CRC the datagram should carry, computed with the CRC field taken as zero.
     pub fn compute_crc(&self) -> u32 {
         let data = self.buffer.as_ref();
-        let mut digest = CRC.digest();
+        let mut digest = crate::crc32::Crc32::new();
         digest.update(&data[..field::CRC.start]);
         digest.update(&[0; 4]);
         digest.update(&data[field::CRC.end..]);
-        digest.finalize()
+        digest.finish()
     }
 }
 

@@ -24,10 +24,24 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// Writes `192.0.2.1:49152` (what `Display` shows).
+    pub fn render<W: fmt::Write + ?Sized>(&self, w: &mut W) -> fmt::Result {
+        use crate::text::uint;
+        for (i, octet) in self.addr.iter().enumerate() {
+            if i > 0 {
+                w.write_str(".")?;
+            }
+            uint(w, u64::from(*octet))?;
+        }
+        w.write_str(":")?;
+        uint(w, u64::from(self.port))
+    }
+}
+
 impl fmt::Display for Endpoint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let [a, b, c, d] = self.addr;
-        write!(f, "{a}.{b}.{c}.{d}:{}", self.port)
+        self.render(f)
     }
 }
 
@@ -109,72 +123,138 @@ pub enum AppEvent {
     Note(Note),
 }
 
-impl fmt::Display for AppEvent {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl AppEvent {
+    /// Writes the event as its timeline text (what `Display` shows), through
+    /// [`crate::text`] so a trace line costs no formatting machinery.
+    pub fn render<W: fmt::Write + ?Sized>(&self, w: &mut W) -> fmt::Result {
+        use crate::text::uint;
+        let seq_is = |w: &mut W, what: &str, seq: u32| {
+            w.write_str(what)?;
+            w.write_str(" seq=")?;
+            uint(w, u64::from(seq))
+        };
         match *self {
             AppEvent::Sent { seq, to, bytes, attempt } => {
-                write!(f, "send seq={seq} {bytes}B to {to}")?;
+                seq_is(w, "send", seq)?;
+                w.write_str(" ")?;
+                uint(w, bytes as u64)?;
+                w.write_str("B to ")?;
+                to.render(w)?;
                 if attempt > 1 {
-                    write!(f, " (retransmission, attempt {attempt})")?;
+                    w.write_str(" (retransmission, attempt ")?;
+                    uint(w, u64::from(attempt))?;
+                    w.write_str(")")?;
                 }
                 Ok(())
             }
             AppEvent::SendFailed { seq, to, bytes, reason } => {
                 match seq {
-                    Some(seq) => write!(f, "DROP seq={seq}: ")?,
-                    None => write!(f, "DROP {bytes}B to {to}: ")?,
+                    Some(seq) => seq_is(w, "DROP", seq)?,
+                    None => {
+                        w.write_str("DROP ")?;
+                        uint(w, bytes as u64)?;
+                        w.write_str("B to ")?;
+                        to.render(w)?;
+                    }
                 }
-                f.write_str(match reason {
-                    SendFailure::BufferFull => "socket send buffer full",
-                    SendFailure::Refused => "socket refused the send",
+                w.write_str(match reason {
+                    SendFailure::BufferFull => ": socket send buffer full",
+                    SendFailure::Refused => ": socket refused the send",
                 })
             }
             AppEvent::Received { seq, from, bytes, one_way_us, order } => {
-                write!(f, "recv seq={seq} {bytes}B from {from}, one-way {}{}", Ms(one_way_us), order.label())
+                seq_is(w, "recv", seq)?;
+                w.write_str(" ")?;
+                uint(w, bytes as u64)?;
+                w.write_str("B from ")?;
+                from.render(w)?;
+                w.write_str(", one-way ")?;
+                Ms(one_way_us).render(w)?;
+                w.write_str(order.label())
             }
             AppEvent::Invalid { from, bytes, error } => {
-                write!(f, "recv {bytes}B from {from}: rejected, {error}")
+                write!(w, "recv {bytes}B from {from}: rejected, {error}")
             }
-            AppEvent::Echoed { seq: Some(seq), to, bytes } => {
-                write!(f, "echo seq={seq} {bytes}B back to {to}")
+            AppEvent::Echoed { seq, to, bytes } => {
+                match seq {
+                    Some(seq) => seq_is(w, "echo", seq)?,
+                    None => w.write_str("echo")?,
+                }
+                w.write_str(" ")?;
+                uint(w, bytes as u64)?;
+                w.write_str("B back to ")?;
+                to.render(w)
             }
-            AppEvent::Echoed { seq: None, to, bytes } => write!(f, "echo {bytes}B back to {to}"),
             AppEvent::Reply { seq, rtt_us, order } => {
-                write!(f, "reply seq={seq}, round trip {}{}", Ms(rtt_us), order.label())
+                seq_is(w, "reply", seq)?;
+                w.write_str(", round trip ")?;
+                Ms(rtt_us).render(w)?;
+                w.write_str(order.label())
             }
             AppEvent::NoReply { seq, waited_us } => {
-                write!(f, "no reply to seq={seq} within {}, stop waiting", Ms(waited_us))
+                w.write_str("no reply to seq=")?;
+                uint(w, u64::from(seq))?;
+                w.write_str(" within ")?;
+                Ms(waited_us).render(w)?;
+                w.write_str(", stop waiting")
             }
             AppEvent::AckSent { seq, cumulative, to } => {
-                write!(f, "ack seq={seq} (all below {cumulative} received) to {to}")
+                seq_is(w, "ack", seq)?;
+                w.write_str(" (all below ")?;
+                uint(w, u64::from(cumulative))?;
+                w.write_str(" received) to ")?;
+                to.render(w)
             }
             AppEvent::Delivered { seq, latency_us: Some(latency), .. } => {
-                write!(f, "deliver seq={seq} to the application, {} after first send", Ms(latency))
+                seq_is(w, "deliver", seq)?;
+                w.write_str(" to the application, ")?;
+                Ms(latency).render(w)?;
+                w.write_str(" after first send")
             }
             AppEvent::Delivered { seq, from, latency_us: None } => {
-                write!(f, "deliver seq={seq} from {from} to the application")
+                seq_is(w, "deliver", seq)?;
+                w.write_str(" from ")?;
+                from.render(w)?;
+                w.write_str(" to the application")
             }
             AppEvent::BeyondWindow { seq, window_start } => {
-                write!(f, "DROP seq={seq}: beyond the receive window starting at {window_start}")
+                write!(w, "DROP seq={seq}: beyond the receive window starting at {window_start}")
             }
             AppEvent::Acked { seq, rtt_us: Some(rtt), .. } => {
-                write!(f, "acked seq={seq}, round trip {}", Ms(rtt))
+                seq_is(w, "acked", seq)?;
+                w.write_str(", round trip ")?;
+                Ms(rtt).render(w)
             }
             AppEvent::Acked { seq, rtt_us: None, cumulative: true } => {
-                write!(f, "acked seq={seq} by a later cumulative ack (its own ack was lost)")
+                seq_is(w, "acked", seq)?;
+                w.write_str(" by a later cumulative ack (its own ack was lost)")
             }
             AppEvent::Acked { seq, rtt_us: None, cumulative: false } => {
-                write!(f, "acked seq={seq} after retransmission (no round-trip sample: Karn's rule)")
+                seq_is(w, "acked", seq)?;
+                w.write_str(" after retransmission (no round-trip sample: Karn's rule)")
             }
-            AppEvent::DuplicateAck { seq } => write!(f, "duplicate ack seq={seq}, ignored"),
+            AppEvent::DuplicateAck { seq } => {
+                seq_is(w, "duplicate ack", seq)?;
+                w.write_str(", ignored")
+            }
             AppEvent::Timeout { seq, attempt, next_rto_us } => {
-                write!(f, "timeout seq={seq} after attempt {attempt}, next timeout {}", Ms(next_rto_us))
+                seq_is(w, "timeout", seq)?;
+                w.write_str(" after attempt ")?;
+                uint(w, u64::from(attempt))?;
+                w.write_str(", next timeout ")?;
+                Ms(next_rto_us).render(w)
             }
             AppEvent::GaveUp { seq, attempts } => {
-                write!(f, "GIVE UP seq={seq} after {attempts} attempts")
+                write!(w, "GIVE UP seq={seq} after {attempts} attempts")
             }
-            AppEvent::Note(note) => note.fmt(f),
+            AppEvent::Note(note) => write!(w, "{note}"),
         }
+    }
+}
+
+impl fmt::Display for AppEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.render(f)
     }
 }
 
@@ -183,8 +263,16 @@ impl fmt::Display for AppEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ms(pub u64);
 
+impl Ms {
+    /// Writes `12.345ms` (what `Display` shows, without its padding).
+    pub fn render<W: fmt::Write + ?Sized>(self, w: &mut W) -> fmt::Result {
+        crate::text::fixed(w, self.0, 3)?;
+        w.write_str("ms")
+    }
+}
+
 impl fmt::Display for Ms {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:03}ms", self.0 / 1000, self.0 % 1000)
+        self.render(f)
     }
 }

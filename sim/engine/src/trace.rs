@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use core::fmt::{self, Write};
 use serde::Serialize;
 use smoltcp::wire::{IpProtocol, Ipv4Packet, UdpPacket};
+use udplab_firmware::crc32::{Crc32, checksum};
 use udplab_firmware::wire::{Datagram, Kind, Repr};
 use udplab_firmware::{AppEvent, app::Ms};
 
@@ -138,20 +139,47 @@ fn content_digest(payload: &[u8]) -> u32 {
     (h ^ (h >> 32)) as u32
 }
 
+impl Label {
+    /// Writes the label as the timeline shows it (what `Display` shows).
+    pub fn render<W: Write + ?Sized>(&self, w: &mut W) -> fmt::Result {
+        use udplab_firmware::text::uint;
+        match *self {
+            Label::Data { seq, attempt } => {
+                w.write_str("seq=")?;
+                uint(w, u64::from(seq))?;
+                if attempt != 1 {
+                    w.write_str(" (attempt ")?;
+                    uint(w, u64::from(attempt))?;
+                    w.write_str(")")?;
+                }
+                Ok(())
+            }
+            Label::Ack { seq } => {
+                w.write_str("ack seq=")?;
+                uint(w, u64::from(seq))
+            }
+            Label::Damaged { seq } => {
+                w.write_str("seq=")?;
+                uint(w, u64::from(seq))?;
+                w.write_str("? (damaged)")
+            }
+            Label::Foreign { src_port, dst_port, bytes, digest } => {
+                write!(w, "udp {src_port}->{dst_port} {bytes}B {digest:08x}")
+            }
+            Label::Named { kind, id: Some(id) } => {
+                w.write_str(kind)?;
+                w.write_str("=")?;
+                uint(w, id)
+            }
+            Label::Named { kind, id: None } => w.write_str(kind),
+            Label::Other => w.write_str("datagram"),
+        }
+    }
+}
+
 impl fmt::Display for Label {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            Label::Data { seq, attempt: 1 } => write!(f, "seq={seq}"),
-            Label::Data { seq, attempt } => write!(f, "seq={seq} (attempt {attempt})"),
-            Label::Ack { seq } => write!(f, "ack seq={seq}"),
-            Label::Damaged { seq } => write!(f, "seq={seq}? (damaged)"),
-            Label::Foreign { src_port, dst_port, bytes, digest } => {
-                write!(f, "udp {src_port}->{dst_port} {bytes}B {digest:08x}")
-            }
-            Label::Named { kind, id: Some(id) } => write!(f, "{kind}={id}"),
-            Label::Named { kind, id: None } => f.write_str(kind),
-            Label::Other => f.write_str("datagram"),
-        }
+        self.render(f)
     }
 }
 
@@ -245,58 +273,108 @@ impl fmt::Display for Time {
 /// Renders records for one scenario, which supplies node and link names.
 pub struct Lines<'a> {
     scenario: &'a Scenario,
-    width: usize,
+    /// Every node's name then every link's `from->to`, each padded to the name column's width
+    /// and followed by the two spaces after it, made once: a line must not allocate or pad.
+    columns: Vec<String>,
 }
 
 impl<'a> Lines<'a> {
     pub fn new(scenario: &'a Scenario) -> Lines<'a> {
-        let width = (0..scenario.links.len())
-            .map(|l| scenario.link_name(l).len())
-            .chain(scenario.nodes.iter().map(|n| n.name.len()))
-            .max()
-            .unwrap_or(0);
-        Lines { scenario, width }
+        let names: Vec<String> = scenario
+            .nodes
+            .iter()
+            .map(|n| n.name.clone())
+            .chain((0..scenario.links.len()).map(|l| scenario.link_name(l)))
+            .collect();
+        let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        let columns = names
+            .into_iter()
+            .map(|mut n| {
+                let pad = width - n.chars().count();
+                n.extend(core::iter::repeat_n(' ', pad + 2));
+                n
+            })
+            .collect();
+        Lines { scenario, columns }
     }
 
-    fn link_name(&self, link: usize) -> String {
-        self.scenario.link_name(link)
+    /// The time column and a node's or link's name column: how every line starts.
+    fn start<W: Write + ?Sized>(&self, out: &mut W, at_us: u64, column: usize) -> fmt::Result {
+        use udplab_firmware::text::{fixed, spaces, width_of};
+        // `{:>10}` of `seconds.micros`, then two spaces.
+        spaces(out, 10usize.saturating_sub(width_of(at_us / 1_000_000) + 7))?;
+        fixed(out, at_us, 6)?;
+        out.write_str("  ")?;
+        out.write_str(&self.columns[column])
+    }
+
+    fn node_start<W: Write + ?Sized>(&self, out: &mut W, at_us: u64, node: usize) -> fmt::Result {
+        self.start(out, at_us, node)
+    }
+
+    fn link_start<W: Write + ?Sized>(&self, out: &mut W, at_us: u64, link: usize) -> fmt::Result {
+        self.start(out, at_us, self.scenario.nodes.len() + link)
+    }
+
+    /// `#index label ` after the link's name.
+    fn datagram<W: Write + ?Sized>(
+        &self,
+        out: &mut W,
+        r: &Record,
+        link: usize,
+        index: u64,
+        label: &Label,
+    ) -> fmt::Result {
+        self.link_start(out, r.at_us, link)?;
+        out.write_str("#")?;
+        udplab_firmware::text::uint(out, index)?;
+        out.write_str(" ")?;
+        label.render(out)?;
+        out.write_str(" ")
     }
 
     /// Writes one record as a line, without the newline.
-    pub fn write(&self, out: &mut dyn Write, r: &Record) -> fmt::Result {
-        let w = self.width;
-        let t = Time(r.at_us);
+    pub fn write<W: Write + ?Sized>(&self, out: &mut W, r: &Record) -> fmt::Result {
+        use udplab_firmware::text::uint;
         match r.event {
             Event::App { node, app } => {
-                write!(out, "{t:>10}  {:<w$}  {app}", self.scenario.nodes[node].name)
+                self.node_start(out, r.at_us, node)?;
+                app.render(out)
             }
             Event::Offer { link, index, label, bytes, fate } => {
-                write!(out, "{t:>10}  {:<w$}  #{index} {label} {bytes}B ", self.link_name(link))?;
+                self.datagram(out, r, link, index, &label)?;
+                uint(out, u64::from(bytes))?;
+                out.write_str("B ")?;
                 self.write_fate(out, link, r.at_us, &fate)
             }
             Event::Arrive { link, index, label, copy, latency_us, overtaken_by, late_us } => {
-                write!(out, "{t:>10}  {:<w$}  #{index} {label} ", self.link_name(link))?;
+                self.datagram(out, r, link, index, &label)?;
                 if copy > 0 {
                     out.write_str("(copy) ")?;
                 }
-                write!(out, "arrived after {}", Ms(latency_us))?;
+                out.write_str("arrived after ")?;
+                Ms(latency_us).render(out)?;
                 if late_us >= LATE_SHOWN_US {
-                    write!(out, " (real clock: released {} late)", Ms(late_us))?;
+                    out.write_str(" (real clock: released ")?;
+                    Ms(late_us).render(out)?;
+                    out.write_str(" late)")?;
                 }
                 if let Some(later) = overtaken_by {
-                    write!(out, ", REORDERED: #{later} arrived first")?;
+                    out.write_str(", REORDERED: #")?;
+                    uint(out, later)?;
+                    out.write_str(" arrived first")?;
                 }
                 Ok(())
             }
             Event::InFlightAtEnd { link, index, label, copy } => {
-                write!(out, "{t:>10}  {:<w$}  #{index} {label} ", self.link_name(link))?;
+                self.datagram(out, r, link, index, &label)?;
                 if copy > 0 {
                     out.write_str("(copy) ")?;
                 }
                 out.write_str("still in flight when the run ended")
             }
             Event::Dropped { link, index, label, copy, bytes, reason } => {
-                write!(out, "{t:>10}  {:<w$}  ", self.link_name(link))?;
+                self.link_start(out, r.at_us, link)?;
                 if index > 0 {
                     write!(out, "#{index} ")?;
                 }
@@ -306,15 +384,14 @@ impl<'a> Lines<'a> {
                 }
                 write!(out, "{bytes}B DROPPED: {reason}")
             }
-            Event::NoRoute { node, dst: [a, b, c, d], bytes } => write!(
-                out,
-                "{t:>10}  {:<w$}  DROP {bytes}B to {a}.{b}.{c}.{d}: no node has that address",
-                self.scenario.nodes[node].name
-            ),
+            Event::NoRoute { node, dst: [a, b, c, d], bytes } => {
+                self.node_start(out, r.at_us, node)?;
+                write!(out, "DROP {bytes}B to {a}.{b}.{c}.{d}: no node has that address")
+            }
         }
     }
 
-    fn write_fate(&self, out: &mut dyn Write, link: usize, now: u64, fate: &Fate) -> fmt::Result {
+    fn write_fate<W: Write + ?Sized>(&self, out: &mut W, link: usize, now: u64, fate: &Fate) -> fmt::Result {
         let p = match fate {
             Fate::Lost(reason) => {
                 out.write_str("LOST: ")?;
@@ -343,7 +420,8 @@ impl<'a> Lines<'a> {
             }
             Fate::Passed(p) => p,
         };
-        write!(out, "in flight, arrives in {}", Ms(p.arrive_us[0] - now))?;
+        out.write_str("in flight, arrives in ")?;
+        Ms(p.arrive_us[0] - now).render(out)?;
         if p.queued_us > 0 {
             write!(out, " (incl. {} at the rate limit)", Ms(p.queued_us))?;
         }
@@ -378,28 +456,32 @@ impl<'a> Lines<'a> {
     }
 }
 
-const DIGEST: crc::Crc<u32> = crc::Crc::<u32>::new(&crc::CRC_32_ISO_HDLC);
-
 /// A CRC-32 of the rendered trace: one short line two runners can compare.
 pub fn digest(rendered: &str) -> u32 {
-    DIGEST.checksum(rendered.as_bytes())
+    checksum(rendered.as_bytes())
 }
 
 /// The same digest computed line by line, for a runner (the ESP32) that prints lines as it
 /// renders them instead of keeping the whole text.
-pub struct Digest(crc::Digest<'static, u32>);
+pub struct Digest(Crc32);
 
 impl Digest {
     pub fn new() -> Digest {
-        Digest(DIGEST.digest())
+        Digest(Crc32::new())
     }
     /// Adds one rendered line (without its newline).
     pub fn line(&mut self, line: &str) {
         self.0.update(line.as_bytes());
         self.0.update(b"\n");
     }
+    /// Adds rendered lines, each already ended by its newline: a runner that collects lines in
+    /// a buffer digests them in one pass (a long buffer is several times cheaper per byte than
+    /// a line at a time).
+    pub fn lines(&mut self, text: &str) {
+        self.0.update(text.as_bytes());
+    }
     pub fn finish(self) -> u32 {
-        self.0.finalize()
+        self.0.finish()
     }
 }
 

@@ -1,7 +1,6 @@
 //! `udplab run`: one in-memory run of a scenario, rendered as text or JSON.
 
 use std::fmt::Write;
-use std::io::Write as _;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -144,28 +143,35 @@ pub fn stream_sim(
 ) -> Result<RunOutput, StreamError> {
     let net = sim.network(seed).map_err(|e| StreamError::Start(e.into()))?;
     let scenario = sim.scenario();
-    let mut out = std::io::BufWriter::new(out);
-    let write = |out: &mut std::io::BufWriter<_>, text: &str| out.write_all(text.as_bytes());
     if timeline {
-        write(&mut out, &header(scenario, seed)).map_err(StreamError::Write)?;
+        out.write_all(header(scenario, seed).as_bytes()).map_err(StreamError::Write)?;
     }
     let lines = Lines::new(scenario);
     let mut summary = SummaryBuilder::new(scenario, seed);
     let mut digest = Digest::new();
     let mut events = 0;
-    let mut line = String::new();
+    // Lines are collected in a chunk that is digested (and printed) whole: one CRC pass over
+    // 64 KiB costs a fraction of one per line, and the chunk is the output buffer too.
+    let mut chunk = String::with_capacity(CHUNK + 1024);
+    let mut flush = |chunk: &mut String, out: &mut dyn std::io::Write| {
+        digest.lines(chunk);
+        if timeline {
+            out.write_all(chunk.as_bytes())?;
+        }
+        chunk.clear();
+        Ok(())
+    };
     let driven = drive(net, limit, &mut |r| {
         summary.add(r);
-        line.clear();
-        let _ = lines.write(&mut line, r);
-        digest.line(&line);
+        let _ = lines.write(&mut chunk, r);
+        chunk.push('\n');
         events += 1;
-        if timeline {
-            line.push('\n');
-            write(&mut out, &line)?;
+        if chunk.len() >= CHUNK {
+            flush(&mut chunk, out)?;
         }
         Ok(())
     })
+    .and_then(|driven| flush(&mut chunk, out).map(|()| driven))
     .map_err(StreamError::Write)?;
     let incomplete = driven.stopped_at.map(|at| stopped_why(scenario, limit, at));
     let summary = summary.finish();
@@ -182,13 +188,14 @@ pub fn stream_sim(
         digest: digest.finish(),
         events,
     };
-    if timeline {
-        write(&mut out, "\n").map_err(StreamError::Write)?;
-    }
-    write(&mut out, &result.summary_text()).map_err(StreamError::Write)?;
-    out.flush().map_err(StreamError::Write)?;
+    let mut tail = if timeline { String::from("\n") } else { String::new() };
+    tail.push_str(&result.summary_text());
+    out.write_all(tail.as_bytes()).and_then(|()| out.flush()).map_err(StreamError::Write)?;
     Ok(result)
 }
+
+/// Bytes of timeline collected before they are digested and written.
+const CHUNK: usize = 64 * 1024;
 
 /// How a [`drive`]n run ended.
 struct Driven {
