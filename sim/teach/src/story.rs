@@ -6,7 +6,7 @@
 //! datagrams in the order they were sent, deterministically. The sentences that describe a
 //! datagram (pcapng comments, SVG tooltips) are here too, so every output words things alike.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt::Write;
 
 use udplab_firmware::AppEvent;
@@ -16,10 +16,12 @@ use udplab_sim::link::{Corruption, Fate, LossReason, Passage};
 use udplab_sim::trace::{Event, Label, Record};
 use udplab_sim::{Scenario, scenario::Loss};
 
-/// A run's datagrams and the application events worth a note, in trace order.
+/// A run's datagrams and the application events worth a note, in trace order: the whole run,
+/// for the pictures that draw all of it at once (SVG, HTML, Mermaid). Built by [`Unfolding`],
+/// which the streamed outputs use directly. The sentences about datagrams are its [`Words`].
 #[derive(Debug)]
 pub struct Story<'s> {
-    pub scenario: &'s Scenario,
+    words: Words<'s>,
     /// Every datagram offered to a link, in the order offered.
     pub datagrams: Vec<Datagram>,
     /// Datagrams and notes in trace order: what a ladder draws from top to bottom.
@@ -31,6 +33,27 @@ pub struct Story<'s> {
     /// Why the run stopped before it was done, when it did (a real-clock run): every picture
     /// says so.
     pub incomplete: Option<String>,
+}
+
+impl<'s> std::ops::Deref for Story<'s> {
+    type Target = Words<'s>;
+    fn deref(&self) -> &Words<'s> {
+        &self.words
+    }
+}
+
+/// How every output words a scenario's nodes, links and datagrams: the pcapng comments, the
+/// ladders' notes and the SVG tooltips say things alike because they all ask here.
+#[derive(Debug, Clone, Copy)]
+pub struct Words<'s> {
+    pub scenario: &'s Scenario,
+}
+
+/// One finished item of a run's story, handed out by [`Unfolding`] in trace order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    Datagram(Datagram),
+    Note(Note),
 }
 
 /// One datagram offered to one link.
@@ -106,108 +129,38 @@ impl<'s> Story<'s> {
     /// Regroups `trace`, a run of `scenario`. Records that name a link or node the scenario
     /// does not have are skipped, never trusted.
     pub fn new(scenario: &'s Scenario, trace: &[Record]) -> Story<'s> {
-        let mut datagrams: Vec<Datagram> = Vec::new();
-        let mut steps = Vec::new();
-        let mut by_key: BTreeMap<(usize, u64), usize> = BTreeMap::new();
-        // Per link: datagrams let through whose first copy has not arrived yet.
-        let mut waiting: Vec<BTreeSet<u64>> = vec![BTreeSet::new(); scenario.links.len()];
-        let mut end_us = scenario.duration_us;
-        let mut released: Option<Released> = None;
+        let mut story = Story {
+            words: Words { scenario },
+            datagrams: Vec::new(),
+            steps: Vec::new(),
+            end_us: scenario.duration_us,
+            by_key: BTreeMap::new(),
+            incomplete: None,
+        };
+        let mut unfolding = Unfolding::new(scenario);
+        let mut keep = |item: Item| match item {
+            Item::Datagram(d) => {
+                story.by_key.insert((d.link, d.index), story.datagrams.len());
+                story.steps.push(Step::Datagram(story.datagrams.len()));
+                story.datagrams.push(d);
+            }
+            Item::Note(n) => story.steps.push(Step::Note(n)),
+        };
         for r in trace {
-            end_us = end_us.max(r.at_us);
-            if !matches!(r.event, Event::App { app: AppEvent::Delivered { .. }, .. }) {
-                flush(&mut steps, released.take());
-            }
-            match r.event {
-                Event::Offer { link, index, label, bytes, fate } => {
-                    let Some(l) = scenario.links.get(link) else { continue };
-                    let copies = match fate {
-                        Fate::Passed(p) => (0..p.copies.min(2))
-                            .map(|c| CopyFate {
-                                copy: c,
-                                end: CopyEnd::InFlight { due_us: p.arrive_us[c as usize] },
-                            })
-                            .collect(),
-                        Fate::Lost(_) => Vec::new(),
-                    };
-                    if matches!(fate, Fate::Passed(_)) {
-                        waiting[link].insert(index);
-                    }
-                    by_key.insert((link, index), datagrams.len());
-                    steps.push(Step::Datagram(datagrams.len()));
-                    datagrams.push(Datagram {
-                        link,
-                        from: l.from,
-                        to: l.to,
-                        index,
-                        sent_us: r.at_us,
-                        label,
-                        bytes,
-                        fate,
-                        copies,
-                        overtook: Overtook::default(),
-                    });
-                }
-                Event::Arrive { link, index, copy, latency_us, overtaken_by, .. } => {
-                    let Some(&i) = by_key.get(&(link, index)) else { continue };
-                    let d = &mut datagrams[i];
-                    if copy == 0
-                        && let Some(w) = waiting.get_mut(link)
-                    {
-                        w.remove(&index);
-                        let mut ahead = w.range(..index);
-                        d.overtook.first = ahead.by_ref().take(OVERTOOK_SHOWN).copied().collect();
-                        d.overtook.count = d.overtook.first.len() as u64 + ahead.count() as u64;
-                    }
-                    if let Some(c) = d.copies.iter_mut().find(|c| c.copy == copy) {
-                        c.end = CopyEnd::Arrived { at_us: r.at_us, latency_us, overtaken_by };
-                    }
-                }
-                Event::InFlightAtEnd { .. } => {}
-                Event::App { node, app: AppEvent::Delivered { seq, .. } } => {
-                    // A reliable receiver hands over messages it held in one go: gather them.
-                    match &mut released {
-                        Some(g)
-                            if g.node == node && g.at_us == r.at_us && g.last.checked_add(1) == Some(seq) =>
-                        {
-                            g.last = seq;
-                        }
-                        _ => {
-                            flush(&mut steps, released.take());
-                            released = Some(Released { node, at_us: r.at_us, first: seq, last: seq });
-                        }
-                    }
-                    continue;
-                }
-                Event::App { node, app } => {
-                    if node < scenario.nodes.len()
-                        && let Some((text, problem)) = app_note(app)
-                    {
-                        steps.push(Step::Note(Note { at_us: r.at_us, node, text, problem }));
-                    }
-                }
-                Event::Dropped { link, bytes, reason, .. } => {
-                    let node = scenario.links[link].to;
-                    let text = format!("DROPPED {bytes}B from {}: {reason}", scenario.link_name(link));
-                    steps.push(Step::Note(Note { at_us: r.at_us, node, text, problem: true }));
-                }
-                Event::NoRoute { node, dst: [a, b, c, d], bytes } => {
-                    if node < scenario.nodes.len() {
-                        let text = format!("DROP {bytes}B to {a}.{b}.{c}.{d}: no node has that address");
-                        steps.push(Step::Note(Note { at_us: r.at_us, node, text, problem: true }));
-                    }
-                }
-            }
+            unfolding.push(r, &mut keep);
         }
-        flush(&mut steps, released.take());
-        Story { scenario, datagrams, steps, end_us, by_key, incomplete: None }
+        let end_us = unfolding.finish(&mut keep);
+        story.end_us = end_us;
+        story
     }
 
     /// Datagram `#index` of `link`.
     pub fn find(&self, link: usize, index: u64) -> Option<&Datagram> {
         self.by_key.get(&(link, index)).and_then(|&i| self.datagrams.get(i))
     }
+}
 
+impl<'s> Words<'s> {
     pub fn node_name(&self, node: usize) -> &str {
         self.scenario.nodes.get(node).map_or("?", |n| n.name.as_str())
     }
@@ -336,6 +289,181 @@ impl<'s> Story<'s> {
     }
 }
 
+/// The story told as the run goes, for outputs that stream (the terminal ladder, the pcapng):
+/// records go in one by one and finished [`Item`]s come out in the order a whole [`Story`]
+/// lists them. A datagram is finished once every copy the link let through has come out (or the
+/// run ended with it inside); until then it and everything after it wait, so what is held is
+/// what is in flight, never the run.
+#[derive(Debug)]
+pub struct Unfolding<'s> {
+    scenario: &'s Scenario,
+    /// Items not handed out yet, in order: `(item, copies still inside the link)`.
+    pending: VecDeque<(Item, u8)>,
+    /// The position (counted from the start of the run) of `pending[0]`.
+    first: u64,
+    /// `(link, index)` to the position of its datagram, while it is pending.
+    open: HashMap<(usize, u64), u64>,
+    /// Per link: datagrams let through whose first copy has not arrived yet.
+    waiting: Vec<BTreeSet<u64>>,
+    released: Option<Released>,
+    end_us: u64,
+}
+
+impl<'s> Unfolding<'s> {
+    pub fn new(scenario: &'s Scenario) -> Unfolding<'s> {
+        Unfolding {
+            scenario,
+            pending: VecDeque::new(),
+            first: 0,
+            open: HashMap::new(),
+            waiting: vec![BTreeSet::new(); scenario.links.len()],
+            released: None,
+            end_us: scenario.duration_us,
+        }
+    }
+
+    /// Datagram `#index` of `link`, while it is not finished.
+    pub fn get(&self, link: usize, index: u64) -> Option<&Datagram> {
+        let at = *self.open.get(&(link, index))?;
+        match self.pending.get((at - self.first) as usize) {
+            Some((Item::Datagram(d), _)) => Some(d),
+            _ => None,
+        }
+    }
+
+    fn push_item(&mut self, item: Item, inside: u8) {
+        if let Item::Datagram(d) = &item {
+            self.open.insert((d.link, d.index), self.first + self.pending.len() as u64);
+        }
+        self.pending.push_back((item, inside));
+    }
+
+    fn flush_released(&mut self) {
+        if let Some(g) = self.released.take().filter(|g| g.last > g.first) {
+            let text =
+                format!("delivered seq={}..{} at once (they waited for seq={})", g.first, g.last, g.first);
+            self.push_item(Item::Note(Note { at_us: g.at_us, node: g.node, text, problem: false }), 0);
+        }
+    }
+
+    /// Takes one record (in trace order) and hands `emit` every item it finished. Records that
+    /// name a link or node the scenario does not have are skipped, never trusted.
+    pub fn push(&mut self, r: &Record, emit: &mut dyn FnMut(Item)) {
+        let scenario = self.scenario;
+        self.end_us = self.end_us.max(r.at_us);
+        if !matches!(r.event, Event::App { app: AppEvent::Delivered { .. }, .. }) {
+            self.flush_released();
+        }
+        match r.event {
+            Event::Offer { link, index, label, bytes, fate } => {
+                let Some(l) = scenario.links.get(link) else { return };
+                let copies: Vec<CopyFate> = match fate {
+                    Fate::Passed(p) => (0..p.copies.min(2))
+                        .map(|c| CopyFate {
+                            copy: c,
+                            end: CopyEnd::InFlight { due_us: p.arrive_us[c as usize] },
+                        })
+                        .collect(),
+                    Fate::Lost(_) => Vec::new(),
+                };
+                if matches!(fate, Fate::Passed(_)) {
+                    self.waiting[link].insert(index);
+                }
+                let inside = copies.len() as u8;
+                let d = Datagram {
+                    link,
+                    from: l.from,
+                    to: l.to,
+                    index,
+                    sent_us: r.at_us,
+                    label,
+                    bytes,
+                    fate,
+                    copies,
+                    overtook: Overtook::default(),
+                };
+                self.push_item(Item::Datagram(d), inside);
+            }
+            Event::Arrive { link, index, copy, latency_us, overtaken_by, .. } => {
+                let Some(&at) = self.open.get(&(link, index)) else { return };
+                let Some((Item::Datagram(d), inside)) = self.pending.get_mut((at - self.first) as usize)
+                else {
+                    return;
+                };
+                if copy == 0
+                    && let Some(w) = self.waiting.get_mut(link)
+                {
+                    w.remove(&index);
+                    let mut ahead = w.range(..index);
+                    d.overtook.first = ahead.by_ref().take(OVERTOOK_SHOWN).copied().collect();
+                    d.overtook.count = d.overtook.first.len() as u64 + ahead.count() as u64;
+                }
+                if let Some(c) = d.copies.iter_mut().find(|c| c.copy == copy)
+                    && matches!(c.end, CopyEnd::InFlight { .. })
+                {
+                    c.end = CopyEnd::Arrived { at_us: r.at_us, latency_us, overtaken_by };
+                    *inside = inside.saturating_sub(1);
+                }
+            }
+            Event::InFlightAtEnd { .. } => {}
+            Event::App { node, app: AppEvent::Delivered { seq, .. } } => {
+                // A reliable receiver hands over messages it held in one go: gather them.
+                match &mut self.released {
+                    Some(g) if g.node == node && g.at_us == r.at_us && g.last.checked_add(1) == Some(seq) => {
+                        g.last = seq;
+                    }
+                    _ => {
+                        self.flush_released();
+                        self.released = Some(Released { node, at_us: r.at_us, first: seq, last: seq });
+                    }
+                }
+            }
+            Event::App { node, app } => {
+                if node < scenario.nodes.len()
+                    && let Some((text, problem)) = app_note(app)
+                {
+                    self.push_item(Item::Note(Note { at_us: r.at_us, node, text, problem }), 0);
+                }
+            }
+            Event::Dropped { link, bytes, reason, .. } => {
+                let Some(l) = scenario.links.get(link) else { return };
+                let text = format!("DROPPED {bytes}B from {}: {reason}", scenario.link_name(link));
+                self.push_item(Item::Note(Note { at_us: r.at_us, node: l.to, text, problem: true }), 0);
+            }
+            Event::NoRoute { node, dst: [a, b, c, d], bytes } => {
+                if node < scenario.nodes.len() {
+                    let text = format!("DROP {bytes}B to {a}.{b}.{c}.{d}: no node has that address");
+                    self.push_item(Item::Note(Note { at_us: r.at_us, node, text, problem: true }), 0);
+                }
+            }
+        }
+        self.hand_out(emit, false);
+    }
+
+    /// Hands out the finished items at the front (all of them at the end of the run).
+    fn hand_out(&mut self, emit: &mut dyn FnMut(Item), all: bool) {
+        while let Some((_, inside)) = self.pending.front() {
+            if *inside > 0 && !all {
+                break;
+            }
+            let Some((item, _)) = self.pending.pop_front() else { break };
+            self.first += 1;
+            if let Item::Datagram(d) = &item {
+                self.open.remove(&(d.link, d.index));
+            }
+            emit(item);
+        }
+    }
+
+    /// Ends the story: every item still waiting is handed out (copies still inside a link stay
+    /// in flight). Returns the time of the last record, or the scenario's duration if later.
+    pub fn finish(mut self, emit: &mut dyn FnMut(Item)) -> u64 {
+        self.flush_released();
+        self.hand_out(emit, true);
+        self.end_us
+    }
+}
+
 impl Datagram {
     pub fn lost(&self) -> Option<&LossReason> {
         match &self.fate {
@@ -432,20 +560,12 @@ pub fn overtook_words(o: &Overtook) -> String {
 }
 
 /// Messages a reliable receiver delivered at one instant, in order: `first..=last`.
+#[derive(Debug)]
 struct Released {
     node: usize,
     at_us: u64,
     first: u32,
     last: u32,
-}
-
-/// Notes a release of several messages at once (head-of-line blocking ending); one message
-/// delivered on arrival is the ordinary case and needs no note.
-fn flush(steps: &mut Vec<Step>, released: Option<Released>) {
-    if let Some(g) = released.filter(|g| g.last > g.first) {
-        let text = format!("delivered seq={}..{} at once (they waited for seq={})", g.first, g.last, g.first);
-        steps.push(Step::Note(Note { at_us: g.at_us, node: g.node, text, problem: false }));
-    }
 }
 
 /// The note a ladder shows for an application event, and whether it is a problem; `None` for
