@@ -2,6 +2,7 @@
 //! doc for what each system does and why the measurements are made this way).
 //!
 //! ```text
+//! cargo build --release -p udplab-bench     (then target/release/udplab-bench ...)
 //! udplab-bench wall [--n N] [--rounds R]   wall time per datagram (default N 100000, R 5)
 //! udplab-bench instructions [--n N]        instructions per datagram, callgrind (default N 50000)
 //! ```
