@@ -37,9 +37,9 @@ pub enum Command {
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         timeout: Option<u64>,
         /// Refuse to start a run that could record more than this many trace events (an upper
-        /// bound computed from the scenario before the run). The timeline and --summary are
-        /// printed as the run goes and keep nothing; --json and the pictures keep every event,
-        /// about 550 and 300 bytes each.
+        /// bound computed from the scenario before the run). Every output but --svg, --mermaid
+        /// and --html is written as the run goes and keeps nothing; those three draw the whole
+        /// run and keep every event, about 300 bytes each.
         #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS)]
         max_events: u64,
         #[command(flatten)]
@@ -230,9 +230,9 @@ pub enum Command {
 }
 
 /// The default of `udplab run --max-events`. Time grows with events whatever the output; memory
-/// too for the outputs that keep the whole run: at this limit about 2.1 GB with `--json` (530
-/// bytes an event) and 1.2 GB for the pictures (about 300), measured with `/usr/bin/time -v`. The
-/// timeline and `--summary` are streamed and keep none.
+/// only for the pictures drawn whole (`--svg`, `--mermaid`, `--html`): at this limit about 1.2 GB
+/// (about 300 bytes an event), measured with `/usr/bin/time -v`. Every other output is streamed
+/// and keeps none (`udplab_teach::streamed`).
 pub const DEFAULT_MAX_EVENTS: u64 = 4_000_000;
 
 /// Reads a scenario file and attaches the apps `make` gives it; a file error, or a `code` node
@@ -291,10 +291,14 @@ pub fn run(make: &MakeSim<'_>, args: Args) -> ExitCode {
             }
             let seed = output.seed.unwrap_or(sim.scenario().seed);
             let limit = timeout.map(std::time::Duration::from_secs);
-            // The timeline and the summary are printed as the run goes, keeping nothing; JSON and
-            // the pictures need the whole trace.
-            if !output.json && !pictures.ladder && !pictures.quiet && !pictures.requested().any() {
-                return crate::output::report_streamed(&sim, &file, seed, limit, !output.summary);
+            // Everything but the pictures drawn whole is written as the run goes, keeping
+            // nothing (a capture on stdout too, as it would share stdout with the text).
+            let requested = pictures.requested();
+            let whole = requested.svg.is_some() || requested.mermaid.is_some() || requested.html.is_some();
+            if !whole && requested.pcap.as_deref() != Some(Path::new("-")) {
+                let print = crate::output::print_of(&output, &pictures);
+                let how = udplab_teach::streamed::Streamed { print, pcap: requested.pcap };
+                return crate::output::report_streamed(&sim, &file, seed, limit, &how);
             }
             match udplab_teach::run_sim_within(&sim, seed, pictures.pcap.is_some(), limit) {
                 Ok((out, captured)) => report_taught(&out, &captured, &output, &pictures),

@@ -149,26 +149,52 @@ pub(crate) fn report_taught(
     }
 }
 
-/// Runs `sim` printing its timeline (or with `timeline` false only its summary) to stdout as it
-/// happens, keeping no trace ([`udplab_teach::stream_sim`]), and turns the verdict into the exit
-/// status: what `udplab run` does when no output needs the whole run. `file` names the scenario
-/// in errors.
+/// What a run prints on stdout, from the options.
+pub(crate) fn print_of(output: &Output, pictures: &Pictures) -> udplab_teach::streamed::Print {
+    use udplab_teach::streamed::Print;
+    if pictures.quiet {
+        Print::Nothing
+    } else if pictures.ladder {
+        Print::Ladder { color: pictures.color.enabled() }
+    } else if output.json {
+        Print::Json
+    } else if output.summary {
+        Print::Summary
+    } else {
+        Print::Timeline
+    }
+}
+
+/// Runs `sim` printing and writing what `how` asks as it happens, keeping no trace
+/// ([`udplab_teach::streamed`]), and turns the verdict into the exit status (3 when the capture
+/// could not be written): what `udplab run` does when no output needs the whole run. `file`
+/// names the scenario in errors.
 pub(crate) fn report_streamed(
     sim: &udplab_sim::Sim<'_>,
     file: &std::path::Path,
     seed: u64,
     limit: Option<std::time::Duration>,
-    timeline: bool,
+    how: &udplab_teach::streamed::Streamed,
 ) -> ExitCode {
-    if crate::streams::stdout_closed() {
+    let prints = how.print != udplab_teach::streamed::Print::Nothing;
+    if prints && crate::streams::stdout_closed() {
         crate::say!("error: writing output: {}", crate::streams::stdout_closed_error());
         return ExitCode::from(EXIT_IO);
     }
     let mut stdout = std::io::stdout().lock();
-    let streamed = udplab_teach::stream_sim(sim, seed, limit, timeline, &mut stdout);
+    let streamed = udplab_teach::streamed::stream_run(sim, seed, limit, how, &mut stdout);
     drop(stdout);
     match streamed {
-        Ok(out) => print_and_judge(&out, ""),
+        Ok(run) => {
+            let code = print_and_judge(&run.output, "");
+            match run.pcap {
+                Ok(()) => code,
+                Err(e) => {
+                    crate::say!("error: {e}");
+                    ExitCode::from(EXIT_IO)
+                }
+            }
+        }
         Err(udplab_teach::StreamError::Start(e)) => {
             crate::say!("error: {}: {e}", file.display());
             ExitCode::from(crate::exit::EXIT_BAD_INPUT)

@@ -72,19 +72,27 @@ fn target(path: &Path) -> Result<Target, WriteError> {
 /// Writes `bytes` to `path` as the module explains. A replaced or new regular file is readable by
 /// everyone (mode 0644 on Unix), like a file written directly.
 pub fn write(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    write_with(path, &mut |out| out.write_all(bytes))
+}
+
+/// Writes what `fill` writes to `path` as [`write`] does.
+fn write_with(
+    path: &Path,
+    fill: &mut dyn FnMut(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), WriteError> {
     let fail = |e: std::io::Error| WriteError { path: path.to_path_buf(), message: plain(&e) };
     match target(path)? {
         Target::Stdout => {
             let mut out = std::io::stdout().lock();
-            out.write_all(bytes).and_then(|()| out.flush()).map_err(fail)
+            fill(&mut out).and_then(|()| out.flush()).map_err(fail)
         }
         Target::InPlace(real) => {
             let mut file = std::fs::OpenOptions::new().write(true).truncate(true).open(real).map_err(fail)?;
-            file.write_all(bytes).and_then(|()| file.flush()).map_err(fail)
+            fill(&mut file).and_then(|()| file.flush()).map_err(fail)
         }
         Target::Replace(real) => {
             let mut tmp = temporary_beside(path, &real)?;
-            tmp.write_all(bytes).and_then(|()| tmp.flush()).map_err(fail)?;
+            fill(&mut tmp).and_then(|()| tmp.flush()).map_err(fail)?;
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
@@ -93,6 +101,59 @@ pub fn write(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
             tmp.persist(&real).map_err(|e| fail(e.error))?;
             Ok(())
         }
+    }
+}
+
+/// A file written as a run goes whose head is known only at its end (a pcapng's section
+/// header says whether the run finished): the body goes to an unnamed temporary file (beside
+/// the target when that is a regular file, so it is on the same disk; the system's temporary
+/// folder otherwise) and [`Parts::commit`] writes head then body to the target as [`write()`]
+/// does. Memory stays a buffer's, whatever the size; a run that never commits leaves nothing.
+#[derive(Debug)]
+pub struct Parts {
+    path: PathBuf,
+    body: std::io::BufWriter<std::fs::File>,
+}
+
+impl Parts {
+    pub fn create(path: &Path) -> Result<Parts, WriteError> {
+        let fail = |e: std::io::Error| WriteError { path: path.to_path_buf(), message: plain(&e) };
+        let body = match target(path)? {
+            Target::Replace(real) => {
+                // The same checks (and messages) as the file the commit will rename.
+                drop(temporary_beside(path, &real)?);
+                tempfile::tempfile_in(folder_of(&real)).map_err(fail)?
+            }
+            Target::Stdout | Target::InPlace(_) => tempfile::tempfile().map_err(fail)?,
+        };
+        Ok(Parts { path: path.to_path_buf(), body: std::io::BufWriter::with_capacity(64 * 1024, body) })
+    }
+
+    /// The path the user gave.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Where the body goes.
+    pub fn body(&mut self) -> &mut dyn Write {
+        &mut self.body
+    }
+
+    /// What a failed body write says (the path the user gave, as every write error here).
+    pub fn error(&self, e: &std::io::Error) -> WriteError {
+        WriteError { path: self.path.clone(), message: plain(e) }
+    }
+
+    /// Writes `head` and then the body to the target.
+    pub fn commit(self, head: &[u8]) -> Result<(), WriteError> {
+        use std::io::{Seek, SeekFrom};
+        let fail = |e: std::io::Error| WriteError { path: self.path.clone(), message: plain(&e) };
+        let mut body = self.body.into_inner().map_err(|e| fail(e.into_error()))?;
+        body.seek(SeekFrom::Start(0)).map_err(fail)?;
+        write_with(&self.path, &mut |out| {
+            out.write_all(head)?;
+            std::io::copy(&mut body, out).map(drop)
+        })
     }
 }
 

@@ -16,7 +16,9 @@ use std::fmt::Write;
 use udplab_firmware::app::Ms;
 use udplab_sim::trace::Time;
 
-use super::story::{CopyEnd, Datagram, Note, Step, Story, corruption_words, overtook_words};
+use udplab_sim::Scenario;
+
+use super::story::{CopyEnd, Datagram, Note, Step, Story, Words, corruption_words, overtook_words};
 
 /// What kind of row, for colouring.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,44 +63,82 @@ enum Shape {
 
 /// Renders the ladder of `story`; `color` adds ANSI colours.
 pub fn render(story: &Story, seed: u64, color: bool) -> String {
-    let nodes = story.scenario.nodes.len().max(1);
-    let longest = story.datagrams.iter().map(|d| arrow_label(d, 0).len()).max().unwrap_or(8);
-    let gap = (2 * (longest + 6)).max(24);
-    let width = (nodes - 1) * gap + 1;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "ladder of {}, seed {}: one row per datagram in the order sent; +T: its latency",
-        story.scenario.name, seed
-    );
-    out.push_str("  X: lost on the way   ==>: duplicate copy   ...: still in flight when the run ended\n\n");
-    // Node names, each starting at its lifeline.
-    let mut names = String::new();
-    for (i, n) in story.scenario.nodes.iter().enumerate() {
-        let at = i * gap;
-        while names.len() < at {
-            names.push(' ');
-        }
-        if !names.is_empty() && !names.ends_with(' ') {
-            names.push(' ');
-        }
-        names.push_str(&n.name);
-    }
-    let _ = writeln!(out, "{:>10}  {}", "sent", names.trim_end());
-
+    let longest = story.datagrams.iter().map(label_len).max();
+    let rows = Rows::new(story.scenario, longest, color);
+    let mut out = rows.head(seed);
     for step in &story.steps {
         match step {
             Step::Datagram(i) => {
                 let Some(d) = story.datagrams.get(*i) else { continue };
-                datagram_rows(&mut out, story, d, gap, width, color);
+                rows.datagram(&mut out, story, d);
             }
-            Step::Note(n) => note_row(&mut out, story, n, gap, width, color),
+            Step::Note(n) => rows.note(&mut out, story, n),
         }
     }
     out
 }
 
-fn datagram_rows(out: &mut String, story: &Story, d: &Datagram, gap: usize, width: usize, color: bool) {
+/// How long the arrow label of `d` is: the widest one sets the distance between lifelines.
+pub(crate) fn label_len(d: &Datagram) -> usize {
+    arrow_label(d, 0).len()
+}
+
+/// The ladder's geometry, fixed before the first row: the streamed ladder
+/// ([`crate::streamed`]) measures the labels in a first run and draws rows as the second goes.
+pub(crate) struct Rows<'s> {
+    scenario: &'s Scenario,
+    gap: usize,
+    width: usize,
+    color: bool,
+}
+
+impl<'s> Rows<'s> {
+    /// `longest`: the longest arrow label ([`label_len`]) of the run, if it has datagrams.
+    pub(crate) fn new(scenario: &'s Scenario, longest: Option<usize>, color: bool) -> Rows<'s> {
+        let nodes = scenario.nodes.len().max(1);
+        let gap = (2 * (longest.unwrap_or(8) + 6)).max(24);
+        Rows { scenario, gap, width: (nodes - 1) * gap + 1, color }
+    }
+
+    /// The title, the legend and the node names.
+    pub(crate) fn head(&self, seed: u64) -> String {
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "ladder of {}, seed {}: one row per datagram in the order sent; +T: its latency",
+            self.scenario.name, seed
+        );
+        out.push_str(
+            "  X: lost on the way   ==>: duplicate copy   ...: still in flight when the run ended\n\n",
+        );
+        // Node names, each starting at its lifeline.
+        let mut names = String::new();
+        for (i, n) in self.scenario.nodes.iter().enumerate() {
+            let at = i * self.gap;
+            while names.len() < at {
+                names.push(' ');
+            }
+            if !names.is_empty() && !names.ends_with(' ') {
+                names.push(' ');
+            }
+            names.push_str(&n.name);
+        }
+        let _ = writeln!(out, "{:>10}  {}", "sent", names.trim_end());
+        out
+    }
+
+    /// The rows of one datagram: one per copy, or one for a lost datagram.
+    pub(crate) fn datagram(&self, out: &mut String, words: &Words, d: &Datagram) {
+        datagram_rows(out, words, d, self.gap, self.width, self.color);
+    }
+
+    /// The row of one note.
+    pub(crate) fn note(&self, out: &mut String, words: &Words, n: &Note) {
+        note_row(out, words, n, self.gap, self.width, self.color);
+    }
+}
+
+fn datagram_rows(out: &mut String, story: &Words, d: &Datagram, gap: usize, width: usize, color: bool) {
     let (from, to) = (d.from * gap, d.to * gap);
     let time = Time(d.sent_us).to_string();
     if let Some(reason) = d.lost() {
@@ -185,7 +225,7 @@ fn copy_note(d: &Datagram, copy: u8, end: CopyEnd) -> (String, Tone) {
     (parts.join(", "), tone)
 }
 
-fn note_row(out: &mut String, story: &Story, n: &Note, gap: usize, width: usize, color: bool) {
+fn note_row(out: &mut String, story: &Words, n: &Note, gap: usize, width: usize, color: bool) {
     let mut lane = lifelines(width, gap);
     if let Some(c) = lane.get_mut(n.node * gap) {
         *c = b'o';

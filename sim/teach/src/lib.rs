@@ -38,6 +38,7 @@ pub mod pcapng;
 pub mod plot;
 pub mod run;
 pub mod story;
+pub mod streamed;
 pub mod svg;
 pub mod sweep;
 mod text;

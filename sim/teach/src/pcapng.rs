@@ -26,7 +26,7 @@
 //! which writes packet comments and lets the timestamp resolution be set per interface.
 
 use std::collections::BTreeMap;
-use std::fmt;
+use std::fmt::{self, Write};
 
 use pcap_parser::pcapng::{EnhancedPacketBlock, InterfaceDescriptionBlock, SectionHeaderBlock};
 use pcap_parser::{Linktype, OptionCode, PcapNGOption, ToVec};
@@ -34,7 +34,7 @@ use udplab_firmware::AppEvent;
 use udplab_sim::net::Captured;
 use udplab_sim::trace::{Event, Record};
 
-use super::story::Story;
+use super::story::{Datagram, Story, Words};
 
 /// Why a capture could not be written.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,20 +56,79 @@ pub fn mac(node: usize) -> [u8; 6] {
 }
 
 /// The pcapng file of a run: `trace` (whose story is `story`) and the bytes the engine kept.
+/// [`crate::streamed`] writes the same bytes as a run goes.
 pub fn capture(story: &Story, trace: &[Record], captured: &[Captured]) -> Result<Vec<u8>, CaptureError> {
     let mut bytes: BTreeMap<(usize, u64, Option<u8>), &Captured> = BTreeMap::new();
     for c in captured {
         bytes.insert((c.link, c.index, c.copy), c);
     }
+    let mut out = head(story, story.incomplete.as_deref())?;
+    for (i, r) in trace.iter().enumerate() {
+        let Some((link, index, copy)) = frame_of(r) else { continue };
+        let Some(d) = story.find(link, index) else {
+            return Err(unknown_datagram(link, index));
+        };
+        let Some(c) = bytes.get(&(link, index, copy)) else {
+            return Err(no_bytes(story, link, index, copy));
+        };
+        let mut notes = String::new();
+        if copy.is_some() {
+            // What the receiving app noted on this arrival (its own events, `Context::note`):
+            // the app records right after an arrival, at its instant, are the receiver's poll.
+            for n in &trace[i + 1..] {
+                let Event::App { node, app } = n.event else { break };
+                if n.at_us != r.at_us {
+                    break;
+                }
+                if let AppEvent::Note(note) = app
+                    && node == d.to
+                {
+                    add_note(&mut notes, story, node, note);
+                }
+            }
+        }
+        out.extend(frame(story, d, copy, r.at_us, &c.packet, &notes)?);
+    }
+    Ok(out)
+}
+
+/// `(link, index, copy)` of the frame record `r` makes: `None` for the offer, the copy for an
+/// arrival; no frame for other records.
+pub(crate) fn frame_of(r: &Record) -> Option<(usize, u64, Option<u8>)> {
+    match r.event {
+        Event::Offer { link, index, .. } => Some((link, index, None)),
+        Event::Arrive { link, index, copy, .. } => Some((link, index, Some(copy))),
+        _ => None,
+    }
+}
+
+pub(crate) fn unknown_datagram(link: usize, index: u64) -> CaptureError {
+    CaptureError(format!("the trace names datagram #{index} on unknown link {link}"))
+}
+
+pub(crate) fn no_bytes(words: &Words, link: usize, index: u64, copy: Option<u8>) -> CaptureError {
+    let which = copy.map_or_else(|| "as offered".to_string(), |c| format!("copy {c} as it arrived"));
+    CaptureError(format!("no packet bytes were kept for {} #{index} ({which})", words.link_name(link)))
+}
+
+/// Adds what `node`'s app noted on an arrival to that arrival's comment.
+pub(crate) fn add_note(notes: &mut String, words: &Words, node: usize, note: impl fmt::Display) {
+    let _ = write!(notes, "; {}: {note}", words.node_name(node));
+}
+
+/// The section header and one interface per link: what comes before the first frame. The
+/// section's comment says when the run is INCOMPLETE (`incomplete`: why), so it is known only
+/// at the end of a run.
+pub(crate) fn head(words: &Words, incomplete: Option<&str>) -> Result<Vec<u8>, CaptureError> {
     let mut out = Vec::new();
-    let sc = story.scenario;
+    let sc = words.scenario;
     let mut about = format!(
         "udplab run of scenario {}: one interface per link, one frame per datagram offered to a link \
          and per copy that came out of it; times count from the start of the run (virtual time for \
          `udplab run`, the real clock for `udplab tap`)",
         sc.name
     );
-    if let Some(why) = &story.incomplete {
+    if let Some(why) = incomplete {
         about = format!("INCOMPLETE run ({why}): {about}");
     }
     let mut shb = SectionHeaderBlock {
@@ -87,7 +146,7 @@ pub fn capture(story: &Story, trace: &[Record], captured: &[Captured]) -> Result
     };
     out.extend(shb.to_vec().map_err(gen_error)?);
     for link in 0..sc.links.len() {
-        let description = format!("udplab link {}: {}", story.link_name(link), sc.links[link].impairment);
+        let description = format!("udplab link {}: {}", words.link_name(link), sc.links[link].impairment);
         let mut idb = InterfaceDescriptionBlock {
             block_type: 0,
             block_len1: 0,
@@ -95,7 +154,7 @@ pub fn capture(story: &Story, trace: &[Record], captured: &[Captured]) -> Result
             reserved: 0,
             snaplen: 0,
             options: vec![
-                text_option(OptionCode::IfName, &story.link_name(link)),
+                text_option(OptionCode::IfName, &words.link_name(link)),
                 text_option(OptionCode::IfDescription, &description),
             ],
             block_len2: 0,
@@ -104,63 +163,44 @@ pub fn capture(story: &Story, trace: &[Record], captured: &[Captured]) -> Result
         };
         out.extend(idb.to_vec().map_err(gen_error)?);
     }
-    for (i, r) in trace.iter().enumerate() {
-        let (link, index, copy) = match r.event {
-            Event::Offer { link, index, .. } => (link, index, None),
-            Event::Arrive { link, index, copy, .. } => (link, index, Some(copy)),
-            _ => continue,
-        };
-        let Some(d) = story.find(link, index) else {
-            return Err(CaptureError(format!("the trace names datagram #{index} on unknown link {link}")));
-        };
-        let Some(c) = bytes.get(&(link, index, copy)) else {
-            let which = copy.map_or_else(|| "as offered".to_string(), |c| format!("copy {c} as it arrived"));
-            return Err(CaptureError(format!(
-                "no packet bytes were kept for {} #{index} ({which})",
-                story.link_name(link)
-            )));
-        };
-        let mut comment = match copy {
-            None => story.offer_sentence(d),
-            Some(copy) => story.arrival_sentence(d, copy),
-        };
-        if copy.is_some() {
-            // What the receiving app noted on this arrival (its own events, `Context::note`):
-            // the app records right after an arrival, at its instant, are the receiver's poll.
-            for n in &trace[i + 1..] {
-                let Event::App { node, app } = n.event else { break };
-                if n.at_us != r.at_us {
-                    break;
-                }
-                if let AppEvent::Note(note) = app
-                    && node == d.to
-                {
-                    comment.push_str(&format!("; {}: {note}", story.node_name(node)));
-                }
-            }
-        }
-        let mut frame = Vec::with_capacity(14 + c.packet.len());
-        frame.extend_from_slice(&mac(d.to));
-        frame.extend_from_slice(&mac(d.from));
-        frame.extend_from_slice(&0x0800u16.to_be_bytes());
-        frame.extend_from_slice(&c.packet);
-        let len =
-            u32::try_from(frame.len()).map_err(|_| CaptureError("a frame is larger than 4 GiB".into()))?;
-        let mut epb = EnhancedPacketBlock {
-            block_type: 0,
-            block_len1: 0,
-            if_id: u32::try_from(link).map_err(|_| CaptureError("too many links".into()))?,
-            ts_high: (r.at_us >> 32) as u32,
-            ts_low: r.at_us as u32,
-            caplen: len,
-            origlen: len,
-            data: &frame,
-            options: vec![text_option(OptionCode::Comment, &comment)],
-            block_len2: 0,
-        };
-        out.extend(epb.to_vec().map_err(gen_error)?);
-    }
     Ok(out)
+}
+
+/// The block of one frame: datagram `d` as offered (`copy` `None`) or copy `copy` as it arrived,
+/// at `at_us`, with its IP `packet` and what the receiver noted on it (`notes`, from
+/// [`add_note`]).
+pub(crate) fn frame(
+    words: &Words,
+    d: &Datagram,
+    copy: Option<u8>,
+    at_us: u64,
+    packet: &[u8],
+    notes: &str,
+) -> Result<Vec<u8>, CaptureError> {
+    let mut comment = match copy {
+        None => words.offer_sentence(d),
+        Some(copy) => words.arrival_sentence(d, copy),
+    };
+    comment.push_str(notes);
+    let mut frame = Vec::with_capacity(14 + packet.len());
+    frame.extend_from_slice(&mac(d.to));
+    frame.extend_from_slice(&mac(d.from));
+    frame.extend_from_slice(&0x0800u16.to_be_bytes());
+    frame.extend_from_slice(packet);
+    let len = u32::try_from(frame.len()).map_err(|_| CaptureError("a frame is larger than 4 GiB".into()))?;
+    let mut epb = EnhancedPacketBlock {
+        block_type: 0,
+        block_len1: 0,
+        if_id: u32::try_from(d.link).map_err(|_| CaptureError("too many links".into()))?,
+        ts_high: (at_us >> 32) as u32,
+        ts_low: at_us as u32,
+        caplen: len,
+        origlen: len,
+        data: &frame,
+        options: vec![text_option(OptionCode::Comment, &comment)],
+        block_len2: 0,
+    };
+    epb.to_vec().map_err(gen_error)
 }
 
 /// A UTF-8 string option (comments, names). Longer than a pcapng option can hold: cut.

@@ -7,8 +7,10 @@ use serde::Serialize;
 use udplab_firmware::Role;
 use udplab_firmware::app::Ms;
 use udplab_sim::net::{Captured, Network};
-use udplab_sim::report::{Clock, Summary, SummaryBuilder};
-use udplab_sim::trace::{Digest, Lines, Time, digest};
+use udplab_sim::report::{Clock, Summary};
+use udplab_sim::trace::{Lines, Time, digest};
+
+use crate::streamed::{Print, Streamed, stream_run};
 use udplab_sim::{Outcome, Record, Scenario, Sim, SimError, Trace};
 
 /// Everything one run produced.
@@ -76,15 +78,25 @@ pub fn run_sim_within(
     if capture {
         net.capture();
     }
-    let mut trace = Trace::new();
-    let driven = drive(net, limit, &mut |r| {
-        trace.push(*r);
-        Ok(())
-    })
-    .map_err(|e| RunError(e.to_string()))?;
+    /// Keeps everything.
+    struct Keep {
+        trace: Trace,
+        captured: Vec<Captured>,
+    }
+    impl Feed for Keep {
+        fn record(&mut self, r: &Record) -> std::io::Result<()> {
+            self.trace.push(*r);
+            Ok(())
+        }
+        fn packets(&mut self, captured: Vec<Captured>) {
+            self.captured.extend(captured);
+        }
+    }
+    let mut keep = Keep { trace: Trace::new(), captured: Vec::new() };
+    let driven = drive(net, limit, None, &mut keep).map_err(|e| RunError(e.to_string()))?;
     let scenario = sim.scenario();
     let incomplete = driven.stopped_at.map(|at| stopped_why(scenario, limit, at));
-    Ok((RunOutput::judged(scenario, seed, trace, Clock::Virtual, incomplete), driven.captured))
+    Ok((RunOutput::judged(scenario, seed, keep.trace, Clock::Virtual, incomplete), keep.captured))
 }
 
 /// Whether a run of `scenario` stays within `max` trace events by its upper bound
@@ -141,85 +153,64 @@ pub fn stream_sim(
     timeline: bool,
     out: &mut dyn std::io::Write,
 ) -> Result<RunOutput, StreamError> {
-    let net = sim.network(seed).map_err(|e| StreamError::Start(e.into()))?;
-    let scenario = sim.scenario();
-    if timeline {
-        out.write_all(header(scenario, seed).as_bytes()).map_err(StreamError::Write)?;
-    }
-    let lines = Lines::new(scenario);
-    let mut summary = SummaryBuilder::new(scenario, seed);
-    let mut digest = Digest::new();
-    let mut events = 0;
-    // Lines are collected in a chunk that is digested (and printed) whole: one CRC pass over
-    // 64 KiB costs a fraction of one per line, and the chunk is the output buffer too.
-    let mut chunk = String::with_capacity(CHUNK + 1024);
-    let mut flush = |chunk: &mut String, out: &mut dyn std::io::Write| {
-        digest.lines(chunk);
-        if timeline {
-            out.write_all(chunk.as_bytes())?;
-        }
-        chunk.clear();
-        Ok(())
-    };
-    let driven = drive(net, limit, &mut |r| {
-        summary.add(r);
-        let _ = lines.write(&mut chunk, r);
-        chunk.push('\n');
-        events += 1;
-        if chunk.len() >= CHUNK {
-            flush(&mut chunk, out)?;
-        }
-        Ok(())
-    })
-    .and_then(|driven| flush(&mut chunk, out).map(|()| driven))
-    .map_err(StreamError::Write)?;
-    let incomplete = driven.stopped_at.map(|at| stopped_why(scenario, limit, at));
-    let summary = summary.finish();
-    let failures = if incomplete.is_some() { Vec::new() } else { summary.check_on(scenario, Clock::Virtual) };
-    let result = RunOutput {
-        scenario: scenario.clone(),
-        seed,
-        trace: Trace::new(),
-        summary,
-        failures,
-        incomplete,
-        clock: Clock::Virtual,
-        timeline: String::new(),
-        digest: digest.finish(),
-        events,
-    };
-    let mut tail = if timeline { String::from("\n") } else { String::new() };
-    tail.push_str(&result.summary_text());
-    out.write_all(tail.as_bytes()).and_then(|()| out.flush()).map_err(StreamError::Write)?;
-    Ok(result)
+    let print = if timeline { Print::Timeline } else { Print::Summary };
+    stream_run(sim, seed, limit, &Streamed { print, pcap: None }, out).map(|run| run.output)
 }
-
-/// Bytes of timeline collected before they are digested and written.
-const CHUNK: usize = 64 * 1024;
 
 /// How a [`drive`]n run ended.
-struct Driven {
-    /// `Some(virtual time of the last record)` when the wall-clock limit stopped it.
-    stopped_at: Option<u64>,
-    captured: Vec<Captured>,
+pub(crate) struct Driven {
+    /// `Some(virtual time of the last record)` when the wall-clock limit (or the record count)
+    /// stopped it.
+    pub(crate) stopped_at: Option<u64>,
+    /// Records handed out.
+    pub(crate) records: u64,
 }
 
-/// Runs `net` to the scenario's end (or until `limit` of wall-clock time has passed), handing
-/// every record to `each` in trace order as soon as it exists; an error from `each` abandons
-/// the run. A finished run's last records are what is still in flight at the end.
-fn drive(
+/// What a [`drive`]n run hands its records to, as soon as they exist.
+pub(crate) trait Feed {
+    /// One record, in trace order; an error abandons the run.
+    fn record(&mut self, r: &Record) -> std::io::Result<()>;
+    /// The packets captured (when the network captures) since the last call, handed out just
+    /// before the records that name them.
+    fn packets(&mut self, _captured: Vec<Captured>) {}
+}
+
+/// A [`Feed`] made of a closure, for the outputs that want records only.
+pub(crate) struct Each<F>(pub(crate) F);
+
+impl<F: FnMut(&Record) -> std::io::Result<()>> Feed for Each<F> {
+    fn record(&mut self, r: &Record) -> std::io::Result<()> {
+        (self.0)(r)
+    }
+}
+
+/// Runs `net` to the scenario's end (or until `limit` of wall-clock time has passed, or
+/// `stop_after` records were handed out), handing every record to `feed` in trace order as soon
+/// as it exists; an error from `feed` abandons the run. A finished run's last records are what
+/// is still in flight at the end.
+pub(crate) fn drive(
     mut net: Network<'_>,
     limit: Option<Duration>,
-    each: &mut dyn FnMut(&Record) -> std::io::Result<()>,
+    stop_after: Option<u64>,
+    feed: &mut dyn Feed,
 ) -> std::io::Result<Driven> {
     let end_us = net.scenario().duration_us;
     let started = std::time::Instant::now();
-    let (mut steps, mut last_at) = (0u64, 0u64);
+    let (mut steps, mut last_at, mut records) = (0u64, 0u64, 0u64);
+    let stopped = |last_at, records| Ok(Driven { stopped_at: Some(last_at), records });
     loop {
         let more = net.advance(end_us);
+        let captured = net.take_captured();
+        if !captured.is_empty() {
+            feed.packets(captured);
+        }
         for r in net.take_records() {
+            if stop_after == Some(records) {
+                return stopped(last_at, records);
+            }
             last_at = r.at_us;
-            each(&r)?;
+            records += 1;
+            feed.record(&r)?;
         }
         if !more {
             break;
@@ -227,18 +218,21 @@ fn drive(
         steps += 1;
         // Reading the clock costs more than an event; every 1024 events is often enough.
         if steps.is_multiple_of(1024) && limit.is_some_and(|l| started.elapsed() >= l) {
-            return Ok(Driven { stopped_at: Some(last_at), captured: net.take_captured() });
+            return stopped(last_at, records);
         }
     }
-    let captured = net.take_captured();
     for r in net.finish() {
-        each(&r)?;
+        if stop_after == Some(records) {
+            return stopped(last_at, records);
+        }
+        records += 1;
+        feed.record(&r)?;
     }
-    Ok(Driven { stopped_at: None, captured })
+    Ok(Driven { stopped_at: None, records })
 }
 
 /// The INCOMPLETE reason of a run the wall-clock `limit` stopped at virtual time `at_us`.
-fn stopped_why(scenario: &Scenario, limit: Option<Duration>, at_us: u64) -> String {
+pub(crate) fn stopped_why(scenario: &Scenario, limit: Option<Duration>, at_us: u64) -> String {
     format!(
         "stopped by the wall-clock limit ({} s) at virtual time {} s of {} s",
         limit.map_or(0, |l| l.as_secs()),
@@ -393,7 +387,7 @@ impl RunOutput {
 }
 
 /// The header `udplab run` prints above its timeline: scenario, description, nodes, links.
-fn header(sc: &Scenario, seed: u64) -> String {
+pub(crate) fn header(sc: &Scenario, seed: u64) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "scenario {}: seed {}, {} s", sc.name, seed, Time(sc.duration_us));
     for line in wrap(&sc.description, 92) {
