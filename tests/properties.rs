@@ -581,3 +581,44 @@ proptest! {
         );
     }
 }
+
+proptest! {
+    // Issue 10's size for the property suite: a thousand cases of a thousand-datagram run, in
+    // seconds (the README's "Tests" gives the time).
+    #![proptest_config(ProptestConfig::with_cases(1000))]
+
+    /// Reliable mode over links that do everything at once (loss, delay, jitter, reordering,
+    /// duplication, corruption, rate limits, small queues) still hands every message over once,
+    /// in order, and has every one acknowledged; at least a thousand datagrams cross the links.
+    #[test]
+    fn a_thousand_datagrams_of_reliable_echo_survive_every_impairment(
+        count in 500u32..560,
+        interval_us in 1_000u64..5_000,
+        loss_up in prob(200_000_000),
+        loss_down in prob(200_000_000),
+        mut up in impairment(),
+        mut down in impairment(),
+        arq in arq(),
+        seed in any::<u64>(),
+    ) {
+        for (imp, p) in [(&mut up, loss_up), (&mut down, loss_down)] {
+            imp.drop.clear();
+            imp.mtu = 0;
+            imp.queue = imp.queue.max(2);
+            imp.loss = Loss::Bernoulli { p };
+        }
+        let arq = ArqConfig { max_attempts: 0, ..arq };
+        let t = Traffic { count, interval_us, size: 64, reply: Reply::Echo, reliable: Some(arq) };
+        let s = two_nodes(t, link(0, 1, up, vec![]), link(1, 0, down, vec![]), 4_000_000_000, seed);
+        let trace = run(&s);
+        let delivered: Vec<u32> = trace.iter().filter_map(|r| match r.event {
+            Event::App { app: AppEvent::Delivered { seq, .. }, .. } => Some(seq),
+            _ => None,
+        }).collect();
+        prop_assert_eq!(delivered, (1..=count).collect::<Vec<_>>());
+        let summary = Summary::from_trace(&s, seed, &trace);
+        prop_assert_eq!(summary.flows[0].answered, u64::from(count), "every message acknowledged");
+        let offered: u64 = summary.links.iter().map(|l| l.offered).sum();
+        prop_assert!(offered >= 1000, "only {} datagrams", offered);
+    }
+}
