@@ -276,6 +276,44 @@ pub struct Lines<'a> {
     /// Every node's name then every link's `from->to`, each padded to the name column's width
     /// and followed by the two spaces after it, made once: a line must not allocate or pad.
     columns: Vec<String>,
+    /// The last time column made: the records of one instant (a send and its offer, an arrival
+    /// and what the receiver did with it) share it, and a time costs more than the rest of a
+    /// line's start.
+    time: core::cell::Cell<TimeColumn>,
+}
+
+/// `{:>10}` of `seconds.micros` and the two spaces after it, for `at_us`.
+#[derive(Clone, Copy)]
+struct TimeColumn {
+    at_us: u64,
+    len: u8,
+    /// Up to 20 digits of seconds, the point, 6 of micros, 2 spaces.
+    text: [u8; 29],
+}
+
+impl TimeColumn {
+    fn of(at_us: u64) -> TimeColumn {
+        let mut text = [b' '; 29];
+        let mut seconds = at_us / 1_000_000;
+        let digits = udplab_firmware::text::width_of(seconds);
+        let width = (digits + 7).max(10);
+        let mut micros = at_us % 1_000_000;
+        for digit in text[width - 6..width].iter_mut().rev() {
+            *digit = b'0' + (micros % 10) as u8;
+            micros /= 10;
+        }
+        text[width - 7] = b'.';
+        for digit in text[width - 7 - digits..width - 7].iter_mut().rev() {
+            *digit = b'0' + (seconds % 10) as u8;
+            seconds /= 10;
+        }
+        TimeColumn { at_us, len: (width + 2) as u8, text }
+    }
+
+    fn as_str(&self) -> &str {
+        // Digits, a point and spaces: ASCII.
+        core::str::from_utf8(&self.text[..usize::from(self.len)]).unwrap_or("")
+    }
 }
 
 impl<'a> Lines<'a> {
@@ -295,16 +333,17 @@ impl<'a> Lines<'a> {
                 n
             })
             .collect();
-        Lines { scenario, columns }
+        Lines { scenario, columns, time: core::cell::Cell::new(TimeColumn::of(0)) }
     }
 
     /// The time column and a node's or link's name column: how every line starts.
     fn start<W: Write + ?Sized>(&self, out: &mut W, at_us: u64, column: usize) -> fmt::Result {
-        use udplab_firmware::text::{fixed, spaces, width_of};
-        // `{:>10}` of `seconds.micros`, then two spaces.
-        spaces(out, 10usize.saturating_sub(width_of(at_us / 1_000_000) + 7))?;
-        fixed(out, at_us, 6)?;
-        out.write_str("  ")?;
+        let mut time = self.time.get();
+        if time.at_us != at_us {
+            time = TimeColumn::of(at_us);
+            self.time.set(time);
+        }
+        out.write_str(time.as_str())?;
         out.write_str(&self.columns[column])
     }
 
@@ -510,6 +549,13 @@ pub type Trace = Vec<Record>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn time_columns_read_as_the_formatter_pads_them() {
+        for at_us in [0, 1, 999_999, 1_000_000, 9_999_999_999, 10_000_000_000, 123_456_789_012, u64::MAX] {
+            assert_eq!(TimeColumn::of(at_us).as_str(), format!("{:>10}  ", Time(at_us)), "{at_us}");
+        }
+    }
 
     fn datagram(seq: u32) -> Vec<u8> {
         let mut b = alloc::vec![0u8; 28 + 8];
