@@ -476,6 +476,11 @@ fn header(sc: &Scenario, seed: u64) -> String {
             );
         }
     }
+    if sc.implicit_links {
+        // Too many to list: a 1 000-node classroom has 999 000 directions.
+        let others = sc.link_count() - sc.links.len();
+        let _ = writeln!(s, "  every other direction ({others} links): perfect");
+    }
     s.push('\n');
     s
 }
