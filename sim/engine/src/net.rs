@@ -212,7 +212,7 @@ impl<'s> Network<'s> {
         let mut count = 0;
         loop {
             let more = self.advance(end_us);
-            for r in self.take_records() {
+            for r in self.drain_records() {
                 emit(&r);
                 count += 1;
             }
@@ -268,6 +268,13 @@ impl<'s> Network<'s> {
     /// can print them as the run goes instead of keeping the whole trace.
     pub fn take_records(&mut self) -> Trace {
         core::mem::take(&mut self.trace)
+    }
+
+    /// Hands over the records made so far, like [`Network::take_records`], but keeps the
+    /// trace's memory for the next ones: a streaming runner calls this after every event, and a
+    /// fresh vector each time is an allocation and a free per event.
+    pub fn drain_records(&mut self) -> alloc::vec::Drain<'_, Record> {
+        self.trace.drain(..)
     }
 
     /// Ends the run: whatever is still inside a link is recorded as in flight at the end.

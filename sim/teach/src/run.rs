@@ -217,7 +217,7 @@ fn drive(
     let (mut steps, mut last_at) = (0u64, 0u64);
     loop {
         let more = net.advance(end_us);
-        for r in net.take_records() {
+        for r in net.drain_records() {
             last_at = r.at_us;
             each(&r)?;
         }
