@@ -11,6 +11,7 @@ mod due;
 pub mod estimate;
 pub mod impaired;
 pub mod link;
+pub mod link_index;
 pub mod net;
 pub mod outcome;
 pub mod pair;
@@ -23,6 +24,7 @@ pub mod seqset;
 pub mod serial;
 pub mod sim;
 pub mod trace;
+mod wakes;
 
 pub use net::{StartError, run};
 pub use outcome::{Flow, Outcome, Violation};

@@ -13,10 +13,15 @@ use udplab_firmware::{App, AppError, Context, SmoltcpSocket, add_smoltcp_socket}
 use crate::device::QueueDevice;
 use crate::due::{Due, overtaken};
 use crate::link::{Fate, LinkState};
-use crate::rng::name_key;
+use crate::link_index::LinkIndex;
+use crate::repeats::Mixed;
+use crate::rng::{mix, name_key};
 use crate::scenario::Scenario;
 pub use crate::trace::Captured;
 use crate::trace::{Event, Label, Labeller, Record, Trace};
+use crate::wakes::Wakes;
+use core::hash::BuildHasherDefault;
+use hashbrown::HashMap;
 
 /// Why a scenario could not start.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +56,8 @@ struct Node<'a> {
 /// A copy of a datagram on its way through a link.
 struct InFlight {
     link: usize,
+    /// Where the link's state is in [`Network::links`].
+    slot: usize,
     index: u64,
     copy: u8,
     label: Label,
@@ -58,17 +65,43 @@ struct InFlight {
     packet: Vec<u8>,
 }
 
+/// The state of a link a datagram has crossed (links nobody uses have none).
+struct Used {
+    link: usize,
+    /// The node it leads to.
+    to: usize,
+    state: LinkState,
+    /// Highest index that has arrived on the link (reordering detection).
+    highest_arrived: u64,
+}
+
+/// Keys that are already well mixed hash to themselves.
+type MixedMap<V> = HashMap<u64, V, BuildHasherDefault<Mixed>>;
+
 /// One run of a scenario in virtual time.
 pub struct Network<'s> {
     scenario: &'s Scenario,
     nodes: Vec<Node<'s>>,
-    links: Vec<LinkState>,
-    /// Highest index that has arrived on each link (reordering detection).
-    highest_arrived: Vec<u64>,
+    /// Each node's index by its address (mixed), the first node of an address winning.
+    by_addr: MixedMap<usize>,
+    index: LinkIndex,
+    /// The used links' slots in `links` by their direction (mixed `from << 32 | to`), made
+    /// when the first datagram crosses: LinkState::new depends on nothing but the link.
+    slots: MixedMap<usize>,
+    links: Vec<Used>,
+    wakes: Wakes,
+    /// The nodes due at one instant (kept to reuse its memory).
+    due: Vec<usize>,
     in_flight: Due<InFlight>,
     trace: Trace,
     capture: Option<Vec<Captured>>,
     labeller: Option<Labeller>,
+    seed: u64,
+}
+
+/// A node's address as a map key (mixed, so the map's hash can be the key itself).
+fn addr_key(addr: [u8; 4]) -> u64 {
+    mix(u64::from(u32::from_be_bytes(addr)))
 }
 
 /// Runs `scenario` with `seed` to its end and returns the trace.
@@ -123,14 +156,22 @@ impl<'s> Network<'s> {
             let socket = add_smoltcp_socket(&mut sockets, app.port()).map_err(fail)?;
             nodes.push(Node { iface, device, sockets, socket, app, wake_us: Some(0) });
         }
-        let links = (0..scenario.links.len())
-            .map(|l| LinkState::new(seed, name_key(&scenario.link_name(l))))
-            .collect();
+        let mut by_addr = MixedMap::default();
+        let mut wakes = Wakes::default();
+        for (i, n) in scenario.nodes.iter().enumerate() {
+            by_addr.entry(addr_key(n.addr)).or_insert(i);
+            wakes.push(i, 0);
+        }
         Ok(Network {
             scenario,
             nodes,
-            links,
-            highest_arrived: alloc::vec![0; scenario.links.len()],
+            by_addr,
+            index: LinkIndex::of(scenario),
+            slots: MixedMap::default(),
+            links: Vec::new(),
+            wakes,
+            due: Vec::new(),
+            seed,
             in_flight: Due::default(),
             trace: Trace::new(),
             capture: None,
@@ -171,7 +212,7 @@ impl<'s> Network<'s> {
         let mut count = 0;
         loop {
             let more = self.advance(end_us);
-            for r in self.take_records() {
+            for r in self.drain_records() {
                 emit(&r);
                 count += 1;
             }
@@ -195,7 +236,8 @@ impl<'s> Network<'s> {
     /// `end_us`; returns false when nothing is left to do by then.
     pub fn advance(&mut self, end_us: u64) -> bool {
         let next_arrival = self.in_flight.next_us();
-        let next_wake = self.nodes.iter().filter_map(|n| n.wake_us).min();
+        let nodes = &self.nodes;
+        let next_wake = self.wakes.next_us(|i| nodes[i].wake_us);
         let now = match (next_arrival, next_wake) {
             (Some(a), Some(w)) => a.min(w),
             (a, w) => match a.or(w) {
@@ -211,11 +253,13 @@ impl<'s> Network<'s> {
                 self.arrive(at_us, f);
             }
         } else {
-            for i in 0..self.nodes.len() {
-                if self.nodes[i].wake_us.is_some_and(|w| w <= now) {
-                    self.step(i, now);
-                }
+            let mut due = core::mem::take(&mut self.due);
+            let nodes = &self.nodes;
+            self.wakes.take_due(now, |i| nodes[i].wake_us, &mut due);
+            for &i in &due {
+                self.step(i, now);
             }
+            self.due = due;
         }
         true
     }
@@ -224,6 +268,13 @@ impl<'s> Network<'s> {
     /// can print them as the run goes instead of keeping the whole trace.
     pub fn take_records(&mut self) -> Trace {
         core::mem::take(&mut self.trace)
+    }
+
+    /// Hands over the records made so far, like [`Network::take_records`], but keeps the
+    /// trace's memory for the next ones: a streaming runner calls this after every event, and a
+    /// fresh vector each time is an allocation and a free per event.
+    pub fn drain_records(&mut self) -> alloc::vec::Drain<'_, Record> {
+        self.trace.drain(..)
     }
 
     /// Ends the run: whatever is still inside a link is recorded as in flight at the end.
@@ -237,8 +288,8 @@ impl<'s> Network<'s> {
     }
 
     fn arrive(&mut self, at_us: u64, f: InFlight) {
-        let dst = self.scenario.links[f.link].to;
-        let overtaken_by = overtaken(&mut self.highest_arrived[f.link], f.index, f.copy);
+        let dst = self.links[f.slot].to;
+        let overtaken_by = overtaken(&mut self.links[f.slot].highest_arrived, f.index, f.copy);
         let event = Event::Arrive {
             link: f.link,
             index: f.index,
@@ -273,7 +324,13 @@ impl<'s> Network<'s> {
             (a, b) => a.or(b),
         };
         // Never ask to run again at the same instant: that could spin without progress.
-        node.wake_us = wake.map(|w| w.max(now_us + 1));
+        let wake = wake.map(|w| w.max(now_us + 1));
+        if let Some(at_us) = wake
+            && node.wake_us != wake
+        {
+            self.wakes.push(i, at_us);
+        }
+        node.wake_us = wake;
         let frames = core::mem::take(&mut node.device.tx);
         for packet in frames {
             self.route(i, now_us, packet);
@@ -287,14 +344,14 @@ impl<'s> Network<'s> {
         };
         let dst = ip.dst_addr().octets();
         let label = Label::of_ipv4(&packet, self.labeller);
-        let to = self.scenario.nodes.iter().position(|n| n.addr == dst);
-        let Some(link) = to.and_then(|to| self.scenario.link_between(from, to)) else {
+        let Some(slot) = self.by_addr.get(&addr_key(dst)).copied().and_then(|to| self.slot(from, to)) else {
             self.trace.push(Record { at_us: now_us, event: Event::NoRoute { node: from, dst, bytes } });
             return;
         };
+        let link = self.links[slot].link;
         let offered = self.capture.is_some().then(|| packet.clone());
-        let (index, fate) =
-            self.links[link].offer(&self.scenario.links[link], now_us, &mut packet, label.identity());
+        let settings = self.scenario.link_settings(link);
+        let (index, fate) = self.links[slot].state.offer(settings, now_us, &mut packet, label.identity());
         self.trace.push(Record { at_us: now_us, event: Event::Offer { link, index, label, bytes, fate } });
         if let (Some(c), Some(packet)) = (&mut self.capture, offered) {
             c.push(Captured { at_us: now_us, link, index, copy: None, packet });
@@ -303,9 +360,23 @@ impl<'s> Network<'s> {
             for copy in 0..p.copies {
                 let at_us = p.arrive_us[usize::from(copy)];
                 let packet = if copy + 1 == p.copies { core::mem::take(&mut packet) } else { packet.clone() };
-                self.in_flight.push(at_us, InFlight { link, index, copy, label, sent_us: now_us, packet });
+                self.in_flight
+                    .push(at_us, InFlight { link, slot, index, copy, label, sent_us: now_us, packet });
             }
         }
+    }
+
+    /// The slot of the link from `from` to `to`, made the first time a datagram crosses it.
+    fn slot(&mut self, from: usize, to: usize) -> Option<usize> {
+        let key = mix((from as u64) << 32 | to as u64);
+        if let Some(&slot) = self.slots.get(&key) {
+            return Some(slot);
+        }
+        let link = self.index.between(from, to)?;
+        let state = LinkState::new(self.seed, name_key(&self.scenario.link_name(link)));
+        self.links.push(Used { link, to, state, highest_arrived: 0 });
+        self.slots.insert(key, self.links.len() - 1);
+        Some(self.links.len() - 1)
     }
 }
 

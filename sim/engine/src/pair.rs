@@ -78,6 +78,7 @@ impl Pair {
                 Link { from: 0, to: 1, impairment: self.up, phases: self.up_phases, trace: None },
                 Link { from: 1, to: 0, impairment: self.down, phases: self.down_phases, trace: None },
             ],
+            implicit_links: false,
             expect: Expect::default(),
         }
     }

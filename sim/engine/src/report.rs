@@ -187,7 +187,11 @@ impl Lateness {
 pub struct SummaryBuilder<'s> {
     scenario: &'s Scenario,
     seed: u64,
+    /// The listed links ([`Scenario::links`]), in order.
     links: Vec<LinkSummary>,
+    /// The implicit links ([`Scenario::implicit_links`]) datagrams crossed: a big scenario has
+    /// far more directions than it uses.
+    implicit: BTreeMap<usize, LinkSummary>,
     flows: Flows,
     unroutable: u64,
     arrivals: usize,
@@ -203,6 +207,7 @@ impl<'s> SummaryBuilder<'s> {
             scenario,
             seed,
             links,
+            implicit: BTreeMap::new(),
             flows: Flows::new(scenario),
             unroutable: 0,
             arrivals: 0,
@@ -214,7 +219,7 @@ impl<'s> SummaryBuilder<'s> {
     pub fn add(&mut self, r: &Record) {
         match r.event {
             Event::Offer { link, fate, .. } => {
-                let s = &mut self.links[link];
+                let s = self.link(link);
                 s.offered += 1;
                 match fate {
                     Fate::Lost(reason) => {
@@ -241,23 +246,35 @@ impl<'s> SummaryBuilder<'s> {
                 if late_us > 0 {
                     self.late.push(late_us);
                 }
-                let s = &mut self.links[link];
+                let s = self.link(link);
                 s.arrived += 1;
                 s.reordered += u64::from(overtaken_by.is_some());
                 s.latency.add(latency_us);
             }
-            Event::InFlightAtEnd { link, .. } => self.links[link].in_flight_at_end += 1,
+            Event::InFlightAtEnd { link, .. } => self.link(link).in_flight_at_end += 1,
             Event::NoRoute { .. } => self.unroutable += 1,
             Event::Dropped { link, reason, .. } => match reason {
-                DropReason::StackBusy { .. } | DropReason::Unread => self.links[link].dropped_stack_busy += 1,
-                DropReason::Fragment { .. } => self.links[link].dropped_fragments += 1,
+                DropReason::StackBusy { .. } | DropReason::Unread => self.link(link).dropped_stack_busy += 1,
+                DropReason::Fragment { .. } => self.link(link).dropped_fragments += 1,
             },
             Event::App { node, app } => self.flows.observe(self.scenario, r.at_us, node, app),
         }
     }
 
+    fn link(&mut self, link: usize) -> &mut LinkSummary {
+        if link < self.links.len() {
+            return &mut self.links[link];
+        }
+        let scenario = self.scenario;
+        self.implicit
+            .entry(link)
+            .or_insert_with(|| LinkSummary { name: scenario.link_name(link), ..LinkSummary::default() })
+    }
+
     pub fn finish(self) -> Summary {
+        // Implicit links are numbered after the listed ones: this is link order.
         let mut links = self.links;
+        links.extend(self.implicit.into_values());
         links.retain(|l| l.offered > 0 || l.dropped_fragments > 0);
         Summary {
             seed: self.seed,
@@ -539,17 +556,36 @@ impl FlowState {
     }
 }
 
-struct Flows(Vec<FlowState>);
+/// Every flow, and where to find a node's: an app event names its node, and a thousand-node
+/// classroom must not search a thousand flows for each.
+struct Flows {
+    all: Vec<FlowState>,
+    /// Per node, the flows it is the client of, in flow order.
+    by_client: Vec<Vec<usize>>,
+    /// Per node, the flows it is the server of, in flow order.
+    by_server: Vec<Vec<usize>>,
+    /// Per client address, its flows in flow order (a datagram names its sender by address).
+    by_addr: BTreeMap<[u8; 4], Vec<usize>>,
+}
 
 impl Flows {
     fn new(scenario: &Scenario) -> Flows {
-        let flows = scenario
+        let n = scenario.nodes.len();
+        let mut flows = Flows {
+            all: Vec::new(),
+            by_client: alloc::vec![Vec::new(); n],
+            by_server: alloc::vec![Vec::new(); n],
+            by_addr: BTreeMap::new(),
+        };
+        let by_addr: BTreeMap<[u8; 4], usize> =
+            scenario.nodes.iter().enumerate().rev().map(|(i, n)| (n.addr, i)).collect();
+        let states: Vec<FlowState> = scenario
             .nodes
             .iter()
             .enumerate()
             .filter_map(|(i, n)| match n.role {
                 Role::Client(c) => {
-                    let server = scenario.nodes.iter().position(|s| s.addr == c.server_addr);
+                    let server = by_addr.get(&c.server_addr).copied();
                     let echo = server.is_some_and(
                         |s| matches!(scenario.nodes[s].role, Role::Server(sc) if sc.reply == Reply::Echo),
                     );
@@ -565,13 +601,32 @@ impl Flows {
                 Role::Server(_) | Role::Code => None,
             })
             .collect();
-        Flows(flows)
+        for f in states {
+            flows.push(scenario, f);
+        }
+        flows
+    }
+
+    fn push(&mut self, scenario: &Scenario, f: FlowState) -> usize {
+        let at = self.all.len();
+        self.by_client[f.client].push(at);
+        if let Some(server) = f.server {
+            self.by_server[server].push(at);
+        }
+        self.by_addr.entry(scenario.nodes[f.client].addr).or_default().push(at);
+        self.all.push(f);
+        at
+    }
+
+    /// The first flow in `list` (indices in flow order) that `pick` accepts.
+    fn first(&self, list: Option<&Vec<usize>>, pick: impl Fn(&FlowState) -> bool) -> Option<usize> {
+        list?.iter().copied().find(|&i| pick(&self.all[i]))
     }
 
     /// The flow of messages an app supplied in code sends to `to`, made on its first send.
     fn code_flow(&mut self, scenario: &Scenario, node: usize, to: Endpoint) -> &mut FlowState {
         let server = scenario.nodes.iter().position(|s| s.addr == to.addr);
-        let at = match self.0.iter().position(|f| f.client == node && f.server == server) {
+        let at = match self.first(self.by_client.get(node), |f| f.server == server) {
             Some(at) => at,
             None => {
                 let summary = FlowSummary {
@@ -580,11 +635,10 @@ impl Flows {
                     code: true,
                     ..FlowSummary::default()
                 };
-                self.0.push(FlowState::new(summary, node, server, None, 0));
-                self.0.len() - 1
+                self.push(scenario, FlowState::new(summary, node, server, None, 0))
             }
         };
-        &mut self.0[at]
+        &mut self.all[at]
     }
 
     fn observe(&mut self, scenario: &Scenario, at_us: u64, node: usize, app: AppEvent) {
@@ -610,7 +664,8 @@ impl Flows {
             }
         }
         // Events at a built-in client.
-        if let Some(f) = self.0.iter_mut().find(|f| f.client == node && !f.summary.code) {
+        if let Some(at) = self.first(self.by_client.get(node), |f| !f.summary.code) {
+            let f = &mut self.all[at];
             let s = &mut f.summary;
             match app {
                 AppEvent::Sent { seq, attempt, .. } => {
@@ -647,31 +702,33 @@ impl Flows {
         // plain one `Received`; an app supplied in code reports `Delivered`.
         let (flow, seq, latency_us) = match app {
             AppEvent::Delivered { seq, from, latency_us } if is_code => {
-                let flow = self.0.iter().position(|f| f.server == Some(node) && f.sent_from(scenario, from));
+                let flow = self.first(self.by_server.get(node), |f| f.sent_from(scenario, from));
                 (flow, seq, latency_us)
             }
             AppEvent::Delivered { seq, latency_us, .. } => {
-                (self.0.iter().position(|f| f.server == Some(node) && f.summary.reliable), seq, latency_us)
+                (self.first(self.by_server.get(node), |f| f.summary.reliable), seq, latency_us)
             }
             AppEvent::Received { seq, from, one_way_us, .. } if !is_code => {
-                let flow = self.0.iter().position(|f| f.sent_from(scenario, from) && !f.summary.reliable);
+                let flow = self.first(self.by_addr.get(&from.addr), |f| {
+                    f.sent_from(scenario, from) && !f.summary.reliable
+                });
                 (flow, seq, Some(one_way_us))
             }
             AppEvent::Invalid { from, error: WireError::BadCrc, .. } => {
-                if let Some(f) = self.0.iter_mut().find(|f| f.sent_from(scenario, from)) {
-                    f.summary.corrupted += 1;
+                if let Some(at) = self.first(self.by_addr.get(&from.addr), |f| f.sent_from(scenario, from)) {
+                    self.all[at].summary.corrupted += 1;
                 }
                 return;
             }
             AppEvent::SendFailed { .. } => {
-                if let Some(f) = self.0.iter_mut().find(|f| f.server == Some(node)) {
-                    f.summary.dropped_at_socket += 1;
+                if let Some(at) = self.first(self.by_server.get(node), |_| true) {
+                    self.all[at].summary.dropped_at_socket += 1;
                 }
                 return;
             }
             _ => return,
         };
-        let Some(f) = flow.map(|i| &mut self.0[i]) else {
+        let Some(f) = flow.map(|i| &mut self.all[i]) else {
             return;
         };
         let s = &mut f.summary;
@@ -692,7 +749,7 @@ impl Flows {
     }
 
     fn finish(self) -> Vec<FlowSummary> {
-        self.0
+        self.all
             .into_iter()
             .map(|f| {
                 let mut s = f.summary;

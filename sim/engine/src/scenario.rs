@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 use serde::{Deserialize, Serialize};
 use udplab_firmware::Role;
 
+use crate::link_index::LinkIndex;
 use crate::replay::LinkTrace;
 use crate::rng::Prob;
 
@@ -25,8 +26,15 @@ pub struct Scenario {
     /// Virtual time the run lasts; whatever is still in flight then is reported as such.
     pub duration_us: u64,
     pub nodes: Vec<Node>,
-    /// Directed links. A direction without an entry is a perfect link with no delay.
+    /// Directed links. A direction without an entry has no link (its datagrams are unroutable)
+    /// unless `implicit_links` says it is a perfect one.
     pub links: Vec<Link>,
+    /// Every direction `links` leaves out is a perfect link, numbered after the listed ones in
+    /// `(from, to)` order ([`crate::link_index`]). [`Scenario::add_default_links`] sets it for
+    /// scenarios too big to list every direction. Left out of serialized scenarios when false,
+    /// so JSON written before it existed and JSON written now are the same.
+    #[serde(default, skip_serializing_if = "core::ops::Not::not")]
+    pub implicit_links: bool,
     pub expect: Expect,
 }
 
@@ -164,25 +172,30 @@ pub struct Impairment {
     pub queue: u32,
 }
 
+impl Impairment {
+    /// No impairment at all: what a link nobody configured does.
+    pub const PERFECT: Impairment = Impairment {
+        down: false,
+        loss: Loss::None,
+        drop: Vec::new(),
+        delay_us: 0,
+        jitter_us: 0,
+        jitter: Jitter::Uniform,
+        reorder: Prob::NEVER,
+        reorder_gap: 1,
+        reorder_hold_us: 0,
+        duplicate: Prob::NEVER,
+        corrupt: Prob::NEVER,
+        corrupt_fix_checksum: true,
+        rate_bps: 0,
+        mtu: 0,
+        queue: 1000,
+    };
+}
+
 impl Default for Impairment {
     fn default() -> Self {
-        Impairment {
-            down: false,
-            loss: Loss::None,
-            drop: Vec::new(),
-            delay_us: 0,
-            jitter_us: 0,
-            jitter: Jitter::Uniform,
-            reorder: Prob::NEVER,
-            reorder_gap: 1,
-            reorder_hold_us: 0,
-            duplicate: Prob::NEVER,
-            corrupt: Prob::NEVER,
-            corrupt_fix_checksum: true,
-            rate_bps: 0,
-            mtu: 0,
-            queue: 1000,
-        }
+        Impairment::PERFECT
     }
 }
 
@@ -208,10 +221,25 @@ pub struct Expect {
     pub lost_max: Option<u64>,
 }
 
+/// Most nodes whose default links [`Scenario::add_default_links`] lists one by one (64 nodes:
+/// 4 032 directions). Bigger scenarios keep them implicit: numbered the same way, but with no
+/// memory per direction until a datagram crosses it.
+pub const LISTED_LINKS_MAX_NODES: usize = 64;
+
+/// The settings of every implicit link: perfect, as a listed default link is.
+static PERFECT_LINK: Link =
+    Link { from: 0, to: 0, impairment: Impairment::PERFECT, phases: Vec::new(), trace: None };
+
 impl Scenario {
-    /// Adds a perfect link for every ordered pair of nodes that has none, after the declared
-    /// ones, so every datagram crosses a link that names it in the trace.
+    /// Gives every ordered pair of nodes that has no link a perfect one, after the declared
+    /// ones, so every datagram crosses a link that names it in the trace. Up to
+    /// [`LISTED_LINKS_MAX_NODES`] nodes they are added to `links`; beyond, `implicit_links` is
+    /// set instead (the links get the same numbers either way).
     pub fn add_default_links(&mut self) {
+        if self.nodes.len() > LISTED_LINKS_MAX_NODES {
+            self.implicit_links = true;
+            return;
+        }
         for from in 0..self.nodes.len() {
             for to in 0..self.nodes.len() {
                 if from != to && !self.links.iter().any(|l| l.from == from && l.to == to) {
@@ -227,18 +255,41 @@ impl Scenario {
         }
     }
 
-    /// The link from node `from` to node `to`, if any.
+    /// The link from node `from` to node `to`, if any. Builds a [`LinkIndex`] each time: keep
+    /// one instead where this is asked per datagram.
     pub fn link_between(&self, from: usize, to: usize) -> Option<usize> {
-        self.links.iter().position(|l| l.from == from && l.to == to)
+        LinkIndex::of(self).between(from, to)
+    }
+
+    /// How many links there are, listed and implicit.
+    pub fn link_count(&self) -> usize {
+        match self.implicit_links {
+            true => LinkIndex::of(self).count(),
+            false => self.links.len(),
+        }
+    }
+
+    /// The nodes link `link` goes from and to. Panics past [`Scenario::link_count`].
+    pub fn link_ends(&self, link: usize) -> (usize, usize) {
+        match self.links.get(link) {
+            Some(l) => (l.from, l.to),
+            None => LinkIndex::of(self).implicit_ends(link).expect("a link of this scenario"),
+        }
+    }
+
+    /// What link `link` does to datagrams: its listed settings, or a perfect link's for an
+    /// implicit one (whose `from` and `to` are then not its ends: see [`Scenario::link_ends`]).
+    pub fn link_settings(&self, link: usize) -> &Link {
+        self.links.get(link).unwrap_or(&PERFECT_LINK)
     }
 
     /// The link's name as the trace prints it, `from->to`; also the key of its randomness.
     pub fn link_name(&self, link: usize) -> String {
-        let l = &self.links[link];
+        let (from, to) = self.link_ends(link);
         let mut s = String::with_capacity(32);
-        s.push_str(&self.nodes[l.from].name);
+        s.push_str(&self.nodes[from].name);
         s.push_str("->");
-        s.push_str(&self.nodes[l.to].name);
+        s.push_str(&self.nodes[to].name);
         s
     }
 }

@@ -13,6 +13,7 @@ use udplab_firmware::wire::{Datagram, Kind, Repr};
 use udplab_firmware::{AppEvent, app::Ms};
 
 use crate::link::{Fate, LossReason};
+use crate::link_index::LinkIndex;
 use crate::scenario::Scenario;
 
 /// What a datagram on a link is, read from its bytes for the reader's benefit.
@@ -273,13 +274,18 @@ impl fmt::Display for Time {
 /// Renders records for one scenario, which supplies node and link names.
 pub struct Lines<'a> {
     scenario: &'a Scenario,
-    /// Every node's name then every link's `from->to`, each padded to the name column's width
-    /// and followed by the two spaces after it, made once: a line must not allocate or pad.
+    /// Every node's name then every listed link's `from->to`, each padded to the name column's
+    /// width and followed by the two spaces after it, made once: a line must not allocate or pad.
     columns: Vec<String>,
     /// The last time column made: the records of one instant (a send and its offer, an arrival
     /// and what the receiver did with it) share it, and a time costs more than the rest of a
     /// line's start.
     time: core::cell::Cell<TimeColumn>,
+    /// The name column's width, for implicit links ([`Scenario::implicit_links`]), which are
+    /// too many to make in advance and are padded as their lines are written.
+    width: usize,
+    /// Where implicit links lead, if the scenario has them.
+    implicit: Option<LinkIndex>,
 }
 
 /// `{:>10}` of `seconds.micros` and the two spaces after it, for `at_us`.
@@ -324,7 +330,15 @@ impl<'a> Lines<'a> {
             .map(|n| n.name.clone())
             .chain((0..scenario.links.len()).map(|l| scenario.link_name(l)))
             .collect();
-        let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        let mut width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        if scenario.implicit_links {
+            // The longest implicit name joins the two longest node names.
+            let mut lengths: Vec<usize> = scenario.nodes.iter().map(|n| n.name.chars().count()).collect();
+            lengths.sort_unstable_by(|a, b| b.cmp(a));
+            if let [a, b, ..] = lengths[..] {
+                width = width.max(a + b + 2);
+            }
+        }
         let columns = names
             .into_iter()
             .map(|mut n| {
@@ -333,18 +347,25 @@ impl<'a> Lines<'a> {
                 n
             })
             .collect();
-        Lines { scenario, columns, time: core::cell::Cell::new(TimeColumn::of(0)) }
+        let implicit = scenario.implicit_links.then(|| LinkIndex::of(scenario));
+        let time = core::cell::Cell::new(TimeColumn::of(0));
+        Lines { scenario, columns, time, width, implicit }
     }
 
     /// The time column and a node's or link's name column: how every line starts.
     fn start<W: Write + ?Sized>(&self, out: &mut W, at_us: u64, column: usize) -> fmt::Result {
+        self.time(out, at_us)?;
+        out.write_str(&self.columns[column])
+    }
+
+    /// `{:>10}` of `seconds.micros`, then two spaces, remembered for the instant's next line.
+    fn time<W: Write + ?Sized>(&self, out: &mut W, at_us: u64) -> fmt::Result {
         let mut time = self.time.get();
         if time.at_us != at_us {
             time = TimeColumn::of(at_us);
             self.time.set(time);
         }
-        out.write_str(time.as_str())?;
-        out.write_str(&self.columns[column])
+        out.write_str(time.as_str())
     }
 
     fn node_start<W: Write + ?Sized>(&self, out: &mut W, at_us: u64, node: usize) -> fmt::Result {
@@ -352,7 +373,19 @@ impl<'a> Lines<'a> {
     }
 
     fn link_start<W: Write + ?Sized>(&self, out: &mut W, at_us: u64, link: usize) -> fmt::Result {
-        self.start(out, at_us, self.scenario.nodes.len() + link)
+        let column = self.scenario.nodes.len() + link;
+        if column < self.columns.len() {
+            return self.start(out, at_us, column);
+        }
+        // An implicit link: its name is written and padded here (only big scenarios have them).
+        let (from, to) = self.implicit.as_ref().and_then(|i| i.implicit_ends(link)).unwrap_or((0, 0));
+        let (from, to) = (&self.scenario.nodes[from].name, &self.scenario.nodes[to].name);
+        self.time(out, at_us)?;
+        out.write_str(from)?;
+        out.write_str("->")?;
+        out.write_str(to)?;
+        let used = from.chars().count() + 2 + to.chars().count();
+        udplab_firmware::text::spaces(out, self.width.saturating_sub(used) + 2)
     }
 
     /// `#index label ` after the link's name.
@@ -436,8 +469,12 @@ impl<'a> Lines<'a> {
                 out.write_str("LOST: ")?;
                 return match *reason {
                     LossReason::Outage { phase } => {
-                        let name =
-                            self.scenario.links[link].phases.get(phase).map_or("outage", |p| p.name.as_str());
+                        let name = self
+                            .scenario
+                            .link_settings(link)
+                            .phases
+                            .get(phase)
+                            .map_or("outage", |p| p.name.as_str());
                         write!(out, "link down ({name})")
                     }
                     LossReason::Index => out.write_str("on the drop list"),
@@ -451,8 +488,12 @@ impl<'a> Lines<'a> {
                         write!(out, "queue full ({limit} datagrams held)")
                     }
                     LossReason::Recorded { row } => {
-                        let name =
-                            self.scenario.links[link].trace.as_ref().map_or("trace", |t| t.name.as_str());
+                        let name = self
+                            .scenario
+                            .link_settings(link)
+                            .trace
+                            .as_ref()
+                            .map_or("trace", |t| t.name.as_str());
                         write!(out, "as recorded ({name} row {row})")
                     }
                 };

@@ -17,8 +17,28 @@ use super::error::{Fail, fail};
 use super::table::{Table, Value, boolean, choice, closest, describe, duration, integer, list, rate, string};
 use super::units::show_duration;
 
-/// Most nodes a scenario may have (every ordered pair of them gets a link).
-pub const MAX_NODES: usize = 64;
+/// Most nodes a scenario may have: a classroom or a campus. Every ordered pair of them gets a
+/// link, but links nobody declared cost nothing until a datagram crosses them
+/// ([`udplab_sim::Scenario::add_default_links`]); each node's stack keeps its socket buffers
+/// (32 KiB), so 4 096 nodes take about 130 MB.
+pub const MAX_NODES: usize = 4096;
+
+/// How many nodes get a default address in 192.0.2.0/24 (TEST-NET-1: `.1` to `.254`).
+const TEST_NET_NODES: usize = 254;
+
+/// The address of the `i`-th node (from 0) when the file gives none: `192.0.2.(i+1)` for the
+/// first 254 (what scenarios always had), then 198.18.0.0/15, the range set aside for
+/// benchmarking (RFC 2544), counting `198.18.0.1` to `198.18.0.254`, `198.18.1.1`, ... so no
+/// address ends in `.0` or `.255`. Unique for every node up to [`MAX_NODES`] (and far beyond:
+/// 130 048 more fit).
+pub fn default_addr(i: usize) -> [u8; 4] {
+    if i < TEST_NET_NODES {
+        return [192, 0, 2, (i + 1) as u8];
+    }
+    let k = i - TEST_NET_NODES;
+    let (block, last) = (k / 254, (k % 254 + 1) as u8);
+    [198, 18 + (block / 256) as u8, (block % 256) as u8, last]
+}
 /// Largest reliable-mode window (the receiver's duplicate tracker remembers 1024 seqs).
 pub const MAX_WINDOW: u32 = 1024;
 /// Most messages one client may send.
@@ -313,7 +333,8 @@ pub(crate) fn scenario(source: &str, path: &str) -> Result<(Scenario, Vec<TraceR
     let (links, traces) = links(&top, &nodes, duration_us, source)?;
     let expect = expect(&top)?;
 
-    let mut scenario = Scenario { name, description, seed, duration_us, nodes, links, expect };
+    let mut scenario =
+        Scenario { name, description, seed, duration_us, nodes, links, implicit_links: false, expect };
     scenario.add_default_links();
     Ok((scenario, traces))
 }
@@ -414,7 +435,11 @@ fn nodes(top: &Table<'_, '_>, source: &str) -> Result<Vec<Node>, Fail> {
         );
     }
     if let Some(t) = tables.get(MAX_NODES) {
-        return fail!(t.span.clone(), "too many nodes: a scenario has at most {MAX_NODES}");
+        return fail!(
+            t.span.clone(),
+            "too many nodes: this is node {} and a scenario has at most {MAX_NODES}",
+            MAX_NODES + 1
+        );
     }
     let mut drafts: Vec<Draft<'_, '_>> = Vec::with_capacity(tables.len());
     let mut names: HashMap<String, Range<usize>> = HashMap::new();
@@ -434,7 +459,7 @@ fn nodes(top: &Table<'_, '_>, source: &str) -> Result<Vec<Node>, Fail> {
 
         let (addr, addr_span) = match t.get("addr") {
             Some(v) => (address(v)?, Some(v.span())),
-            None => ([192, 0, 2, (i + 1) as u8], None),
+            None => (default_addr(i), None),
         };
         if let Some((other, first)) = addrs.get(&addr) {
             let [a, b, c, d] = addr;
@@ -446,7 +471,7 @@ fn nodes(top: &Table<'_, '_>, source: &str) -> Result<Vec<Node>, Fail> {
                 }
                 None => fail!(
                     t.span.clone(),
-                    "node `{name}` gets the default address {a}.{b}.{c}.{d} (192.0.2.N for the Nth node), which node `{other}` (line {line}) already has: give one of them another `addr`"
+                    "node `{name}` gets the default address {a}.{b}.{c}.{d} (192.0.2.N for the Nth node up to 254, then 198.18.0.1 on), which node `{other}` (line {line}) already has: give one of them another `addr`"
                 ),
             };
         }

@@ -36,7 +36,7 @@ mod tests;
 
 use std::path::Path;
 
-pub use convert::{DEFAULT_REORDER_HOLD_US, MAX_SEED};
+pub use convert::{DEFAULT_REORDER_HOLD_US, MAX_NODES, MAX_SEED, default_addr};
 pub use error::ScenarioError;
 pub use write::to_toml;
 
@@ -69,7 +69,7 @@ pub fn parse(source: &str, path: &str) -> Result<udplab_sim::Scenario, ScenarioE
 }
 
 /// The largest scenario file [`load`] reads: 1 MiB. The lessons are a few KB and the biggest
-/// file the format allows in spirit (64 nodes, every direction with phases) is well under this;
+/// file the format allows in spirit (4 096 nodes, or 64 with every direction given phases) is well under this;
 /// the limit exists so that `/dev/zero`, an endless pipe or a huge file by mistake is an error
 /// at once rather than a process that eats memory until the machine gives up.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;

@@ -1064,7 +1064,7 @@ fn assert_startable(s: &Scenario) {
         n.role.build().unwrap_or_else(|e| panic!("{e}: {s:?}"));
     }
     let k = s.nodes.len();
-    assert_eq!(s.links.len(), k * (k - 1), "every direction has exactly one link");
+    assert_eq!(s.link_count(), k * (k - 1), "every direction has exactly one link");
     for l in &s.links {
         assert!(l.from < k && l.to < k && l.from != l.to);
     }

@@ -46,7 +46,7 @@ const WRAP: usize = 96;
 /// `down` (a `down` key; use an outage), a phase with its own `drop` list or with `down` and
 /// other changes, a phase that lifts the link's `mtu` (`mtu = 0`), a client whose server
 /// address and port are no server node's, seeds above 2^63 - 1, and every value out of the
-/// ranges the format documents (an empty name, more than 64 nodes, `count` 0, ...).
+/// ranges the format documents (an empty name, more than [`crate::MAX_NODES`] nodes, `count` 0, ...).
 pub fn to_toml(scenario: &Scenario) -> String {
     let mut w = Writer { out: String::with_capacity(1024) };
     w.top(scenario);
