@@ -122,8 +122,12 @@ pub fn embed<P: AsRef<Path>>(files: &[P], out_dir: &Path) -> Result<Vec<String>,
 }
 
 /// The scenario in `path` as the compact JSON the chip decodes, checked by reading it back.
+///
+/// The description is left out: it is for people reading the file or the host's reports, the
+/// chip never prints it, and over the lessons it is about 4 KB of flash.
 pub fn to_json(path: &Path) -> Result<Vec<u8>, EmbedError> {
-    let scenario = crate::load(path).map_err(EmbedError::Scenario)?;
+    let mut scenario = crate::load(path).map_err(EmbedError::Scenario)?;
+    scenario.description.clear();
     let round_trip = |message: String| EmbedError::RoundTrip { path: path.to_owned(), message };
     let bytes = serde_json::to_vec(&scenario).map_err(|e| round_trip(format!("cannot serialise: {e}")))?;
     match serde_json::from_slice::<udplab_sim::Scenario>(&bytes) {
@@ -205,6 +209,22 @@ mod tests {
         let back: udplab_sim::Scenario =
             serde_json::from_slice(&fs::read(out.join("scenario-0.json")).unwrap()).unwrap();
         assert_eq!(back.duration_us, 3_000_000);
+        let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// The chip never prints a description, so the image does not carry one; everything else
+    /// reads back as the file says.
+    #[test]
+    fn the_embedded_json_is_the_scenario_without_its_description() {
+        let dir = temp_dir("description");
+        let file = dir.join("described.toml");
+        fs::write(&file, format!("description = \"a long story for people\"\n{PAIR}")).unwrap();
+        let bytes = to_json(&file).unwrap();
+        let mut parsed = crate::load(&file).unwrap();
+        assert_eq!(parsed.description, "a long story for people");
+        assert!(!String::from_utf8_lossy(&bytes).contains("a long story"));
+        parsed.description.clear();
+        assert_eq!(serde_json::from_slice::<udplab_sim::Scenario>(&bytes).unwrap(), parsed);
         let _ = fs::remove_dir_all(&dir);
     }
 

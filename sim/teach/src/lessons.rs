@@ -49,6 +49,15 @@ pub fn lesson_files(root: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
+/// Every lesson of this repository, parsed: what the crate's unit tests run.
+#[cfg(test)]
+pub(crate) fn parsed_lessons() -> Vec<udplab_sim::Scenario> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let files = lesson_files(&root).unwrap();
+    assert!(files.len() >= 8, "{files:?}");
+    files.iter().map(|f| udplab_scenario::load(f).unwrap()).collect()
+}
+
 fn stem(path: &Path) -> String {
     path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
 }

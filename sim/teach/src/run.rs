@@ -502,17 +502,7 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn lessons() -> Vec<Scenario> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
-        let mut files: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        files.sort();
-        assert!(files.len() >= 8, "{files:?}");
-        files.iter().map(|f| udplab_scenario::load(f).unwrap()).collect()
-    }
+    use crate::lessons::parsed_lessons as lessons;
 
     /// The README promises that a streamed run prints what a kept one does, byte for byte.
     #[test]

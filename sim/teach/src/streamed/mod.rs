@@ -313,17 +313,7 @@ mod tests {
     use crate::{ladder_text, pcapng, run_sim_within};
     use udplab_sim::Scenario;
 
-    fn lessons() -> Vec<Scenario> {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios");
-        let mut files: Vec<_> = std::fs::read_dir(dir)
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
-        files.sort();
-        assert!(files.len() >= 8, "{files:?}");
-        files.iter().map(|f| udplab_scenario::load(f).unwrap()).collect()
-    }
+    use crate::lessons::parsed_lessons as lessons;
 
     /// What a streamed run printed and the capture it wrote.
     fn streamed(
