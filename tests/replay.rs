@@ -664,6 +664,7 @@ fn lesson_9_in_the_guide_quotes_what_the_runs_give() {
         jobs: Some(2),
         progress: false,
         max_events: None,
+        ..Default::default()
     };
     let table = udplab_teach::sweep::command(&scenario, &request).unwrap();
     let knob = &section[section.find("**Knob:**").unwrap()..];

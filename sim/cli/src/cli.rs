@@ -90,8 +90,13 @@ pub enum Command {
     /// durations with a unit (5ms). Example: --vary loss=0..0.5:0.05 --vary reliable=false,true
     /// --seeds 1..10.
     ///
+    /// On many machines: each runs the same command with --shard K/N --csv shard-K.csv, then
+    /// one runs it with --merge shard-*.csv (and --csv, --svg): the same table, CSV and plot,
+    /// byte for byte, as one machine running the whole grid.
+    ///
     /// Exit status: 0 done (whatever the expectations said: see the `expectations` column),
-    /// 2 bad input (scenario, --vary or --seeds), 3 an output file could not be written.
+    /// 2 bad input (scenario, --vary, --seeds, --shard, or a shard's CSV), 3 an output file
+    /// could not be written.
     Sweep {
         /// The scenario file (TOML).
         file: PathBuf,
@@ -115,6 +120,14 @@ pub enum Command {
         /// trace events in one run (an upper bound computed from the scenario).
         #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_EVENTS)]
         max_events: u64,
+        /// Run only the K-th of N slices of the grid x seeds (every N-th run in grid order) and
+        /// write its rows to --csv: one machine's share; --merge puts the shards together.
+        #[arg(long, value_name = "K/N", conflicts_with_all = ["svg", "merge"])]
+        shard: Option<udplab_teach::sweep::shard::Shard>,
+        /// Run nothing: merge the shards' CSVs (any order; same FILE, --vary and --seeds as the
+        /// shards) into the table, --csv and --svg of the whole sweep, as one machine would.
+        #[arg(long, value_name = "CSV", num_args = 1.., conflicts_with = "jobs")]
+        merge: Vec<PathBuf>,
         /// Print no table on stdout.
         #[arg(long, short)]
         quiet: bool,
@@ -318,7 +331,7 @@ pub fn run(make: &MakeSim<'_>, args: Args) -> ExitCode {
             }
             crate::tap::main(&sim, &output, &pictures, crate::tap::How { firmware, hold, timeout })
         }
-        Command::Sweep { file, vary, seeds, csv, svg, jobs, max_events, quiet } => {
+        Command::Sweep { file, vary, seeds, csv, svg, jobs, max_events, shard, merge, quiet } => {
             let sim = match load(make, &file) {
                 Ok(s) => s,
                 Err(code) => return code,
@@ -331,6 +344,8 @@ pub fn run(make: &MakeSim<'_>, args: Args) -> ExitCode {
                 jobs: jobs.map(usize::from),
                 progress: std::io::stderr().is_terminal(),
                 max_events: Some(max_events),
+                shard,
+                merge,
             };
             match udplab_teach::sweep::command_with(make, sim.scenario(), &request) {
                 Ok(_) if quiet => ExitCode::SUCCESS,

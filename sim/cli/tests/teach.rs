@@ -490,13 +490,18 @@ fn a_sweep_writes_one_csv_row_per_point_and_seed_the_same_every_time() {
     assert_eq!(
         header,
         "loss,reliable,seed,sent,delivered,lost,duplicates,out_of_order,latency_min_us,latency_mean_us,\
-         latency_max_us,goodput_bps,retransmissions,expectations"
+         latency_max_us,goodput_bps,retransmissions,expectations,latency_samples,latency_sum_us"
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     assert_eq!(rows.len(), 6 * 2 * 3, "one row per grid point and seed");
     let mut keys = BTreeSet::new();
     for r in &rows {
-        assert_eq!(r.len(), 14);
+        assert_eq!(r.len(), 16);
+        if r[14] != "0" {
+            let (samples, sum, mean): (u64, u64, u64) =
+                (r[14].parse().unwrap(), r[15].parse().unwrap(), r[9].parse().unwrap());
+            assert_eq!(sum / samples, mean, "the mean's ingredients are the mean's ({r:?})");
+        }
         assert!(keys.insert((r[0], r[1], r[2])), "each point and seed once");
         let (sent, delivered, lost): (u64, u64, u64) =
             (r[3].parse().unwrap(), r[4].parse().unwrap(), r[5].parse().unwrap());
@@ -516,6 +521,123 @@ fn a_sweep_writes_one_csv_row_per_point_and_seed_the_same_every_time() {
     let plot = std::fs::read_to_string(&svg1).unwrap();
     roxmltree::Document::parse(&plot).expect("the sweep plot is well-formed SVG");
     assert!(plot.contains("reliable=false") && plot.contains("reliable=true"), "one series per mode");
+}
+
+/// Issue 10's promise: a sweep cut into shards on many machines and merged is the sweep one
+/// machine runs, byte for byte (table, CSV and plot), whatever order the shards come in.
+#[test]
+fn sharded_sweeps_merge_into_the_same_table_csv_and_plot_as_one_run() {
+    let l = lesson("06-reliable-heavy-loss");
+    let l = l.to_str().unwrap();
+    let dir = tmp("shards");
+    let grid = ["--vary", "loss=0..0.4:0.2", "--vary", "reliable=false,true", "--seeds", "1..4"];
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let with = |extra: &[&str]| {
+        let mut args = vec!["sweep", l];
+        args.extend(grid);
+        args.extend(extra);
+        udplab(&args)
+    };
+    let whole = with(&["--csv", &path("whole.csv"), "--svg", &path("whole.svg")]);
+    assert_eq!(whole.status.code(), Some(0), "{}", text(&whole.stderr));
+    for k in 1..=5 {
+        let shard = format!("{k}/5");
+        let out = with(&["--shard", &shard, "--csv", &path(&format!("shard-{k}.csv")), "--jobs", "1"]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(out.stdout.is_empty(), "a shard prints no table: it has only part of each point");
+        assert!(text(&out.stderr).contains(&format!("shard {shard}: ")), "{}", text(&out.stderr));
+    }
+    // 3 x 2 points x 4 seeds = 24 runs over 5 shards: 5, 5, 5, 5, 4 rows.
+    let rows =
+        |k: usize| std::fs::read_to_string(dir.join(format!("shard-{k}.csv"))).unwrap().lines().count() - 1;
+    assert_eq!((1..=5).map(rows).collect::<Vec<_>>(), [5, 5, 5, 5, 4]);
+    let shards: Vec<String> = [3, 1, 5, 2, 4].iter().map(|k| path(&format!("shard-{k}.csv"))).collect();
+    let mut merge_args =
+        vec!["--csv".to_string(), path("merged.csv"), "--svg".to_string(), path("merged.svg")];
+    merge_args.push("--merge".into());
+    merge_args.extend(shards.iter().cloned());
+    let merged = with(&merge_args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(merged.status.code(), Some(0), "{}", text(&merged.stderr));
+    assert_eq!(text(&merged.stdout), text(&whole.stdout), "the same table");
+    assert!(text(&whole.stdout).lines().count() == 7, "a header and six points:\n{}", text(&whole.stdout));
+    let read = |name: &str| std::fs::read(dir.join(name)).unwrap();
+    assert_eq!(read("merged.csv"), read("whole.csv"), "the same CSV");
+    assert_eq!(read("merged.svg"), read("whole.svg"), "the same plot");
+
+    // A missing shard, a shard given twice, a shard of another grid and a damaged line are
+    // refused with what and where, and write nothing.
+    let refused = |args: Vec<String>, says: &str| {
+        let _ = std::fs::remove_file(dir.join("refused.csv"));
+        let mut all = vec!["--csv".to_string(), path("refused.csv"), "--merge".to_string()];
+        all.extend(args);
+        let out = with(&all.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(out.status.code(), Some(2), "{all:?}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(says), "{all:?}: {}", text(&out.stderr));
+        assert!(!dir.join("refused.csv").exists(), "nothing written when the merge is refused");
+    };
+    refused(
+        shards[..4].to_vec(),
+        "the shards lack 5 of the sweep's 24 runs; the first is loss=0 reliable=false seed=4",
+    );
+    let twice = [shards.clone(), vec![shards[0].clone()]].concat();
+    refused(twice, "is also at");
+    std::fs::write(dir.join("other.csv"), "loss,seed,sent\n0,1,20\n").unwrap();
+    refused(vec![path("other.csv")], "other.csv:1:1: expected the header `loss,reliable,seed,");
+    let damaged = std::fs::read_to_string(dir.join("shard-1.csv")).unwrap().replacen(",pass,", ",maybe,", 1);
+    let damaged = if damaged.contains("maybe") {
+        damaged
+    } else {
+        std::fs::read_to_string(dir.join("shard-1.csv")).unwrap().replacen(",fail,", ",maybe,", 1)
+    };
+    std::fs::write(dir.join("damaged.csv"), damaged).unwrap();
+    refused(vec![path("damaged.csv")], "damaged.csv:2:");
+    let bad_shard = with(&["--shard", "6/5", "--csv", &path("x.csv")]);
+    assert_eq!(bad_shard.status.code(), Some(2));
+    assert!(text(&bad_shard.stderr).contains("expected K/N"), "{}", text(&bad_shard.stderr));
+    let no_csv = with(&["--shard", "1/5"]);
+    assert_eq!(no_csv.status.code(), Some(2));
+    assert!(text(&no_csv.stderr).contains("needs --csv"), "{}", text(&no_csv.stderr));
+}
+
+/// docs/sweeps.md's first shell block, run with bash as a reader would (from a folder with the
+/// lessons, `udplab` on the PATH), makes the CSV one unsharded sweep makes.
+#[test]
+fn the_sweeps_guide_runs_as_written() {
+    let guide = std::fs::read_to_string(root().join("docs/sweeps.md")).unwrap();
+    let start = guide.find("```sh\n").expect("a shell block") + "```sh\n".len();
+    let block = &guide[start..start + guide[start..].find("```").unwrap()];
+    let dir = tmp("sweeps-guide");
+    let _ = std::fs::remove_file(dir.join("scenarios"));
+    std::os::unix::fs::symlink(root().join("scenarios"), dir.join("scenarios")).unwrap();
+    let bin = Path::new(env!("CARGO_BIN_EXE_udplab")).parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", block])
+        .current_dir(&dir)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{block}\n{}", text(&out.stderr));
+    let whole = udplab(&[
+        "sweep",
+        lesson("06-reliable-heavy-loss").to_str().unwrap(),
+        "--vary",
+        "loss=0..0.4:0.2",
+        "--vary",
+        "reliable=false,true",
+        "--seeds",
+        "1..4",
+        "--csv",
+        dir.join("whole.csv").to_str().unwrap(),
+    ]);
+    assert_eq!(whole.status.code(), Some(0), "{}", text(&whole.stderr));
+    assert!(block.contains("--vary loss=0..0.4:0.2 --vary reliable=false,true --seeds 1..4"), "{block}");
+    assert_eq!(
+        std::fs::read(dir.join("sweep.csv")).unwrap(),
+        std::fs::read(dir.join("whole.csv")).unwrap(),
+        "the guide's merged sweep is one machine's"
+    );
+    assert_eq!(text(&out.stdout), text(&whole.stdout), "and prints the same table");
 }
 
 #[test]

@@ -3,11 +3,13 @@
 //! The grid is the product of the `--vary` dimensions (in the order given, the first one
 //! outermost) and the seeds (innermost). Runs are independent and deterministic, so they are
 //! shared among worker threads in any order and the rows are put back in grid order: the same
-//! sweep gives the same CSV and plot byte for byte, whatever the number of threads.
+//! sweep gives the same CSV and plot byte for byte, whatever the number of threads, and, cut
+//! into shards on many machines and merged ([`shard`]), whatever the number of machines.
 
 pub mod apply;
 pub mod grid;
 pub mod output;
+pub mod shard;
 
 use std::io::Write as _;
 use std::sync::Mutex;
@@ -18,6 +20,7 @@ use udplab_sim::report::{Spread, Summary};
 use udplab_sim::{Scenario, SimError};
 
 use grid::{Dimension, Param, Value};
+use shard::Shard;
 
 use crate::MakeSim;
 
@@ -172,7 +175,23 @@ pub fn run_with(
     jobs: usize,
     progress: bool,
 ) -> Result<Vec<Row>, String> {
-    let runs = plan.runs();
+    run_some(make, scenario, plan, None, jobs, progress)
+}
+
+/// The runs of `plan` that `shard` deals to this machine (all of them without one), in grid
+/// order.
+fn run_some(
+    make: &MakeSim<'_>,
+    scenario: &Scenario,
+    plan: &Plan,
+    shard: Option<Shard>,
+    jobs: usize,
+    progress: bool,
+) -> Result<Vec<Row>, String> {
+    let mut runs = plan.runs();
+    if let Some(shard) = shard {
+        runs = runs.into_iter().enumerate().filter(|(i, _)| shard.has(*i)).map(|(_, r)| r).collect();
+    }
     let jobs = jobs.clamp(1, runs.len().max(1));
     let bar = if progress {
         let bar = ProgressBar::with_draw_target(Some(runs.len() as u64), ProgressDrawTarget::stderr());
@@ -294,6 +313,12 @@ pub struct Request {
     /// Refuse the sweep before any run when a grid point could record more trace events than
     /// this (see [`udplab_sim::estimate::Estimate`]); `None`: no limit.
     pub max_events: Option<u64>,
+    /// Run only this slice of the grid and write its rows to `csv` (which a shard needs); no
+    /// table or plot, which need every run: [`Request::merge`] makes them.
+    pub shard: Option<Shard>,
+    /// Run nothing: read these shards' CSVs (in any order) and write the table, CSV and plot of
+    /// the whole sweep, the same bytes as one unsharded run.
+    pub merge: Vec<std::path::PathBuf>,
 }
 
 /// Why a sweep failed.
@@ -327,28 +352,75 @@ pub fn command_with(make: &MakeSim<'_>, scenario: &Scenario, req: &Request) -> R
     if let Some(max) = req.max_events {
         check_max_events(scenario, &plan, max).map_err(SweepError::BadInput)?;
     }
-    let runs = plan.points() * plan.seeds.len();
+    if !req.merge.is_empty() {
+        let rows = merge_files(&plan, &req.merge)?;
+        return outputs(scenario, req, &plan, &rows);
+    }
+    if let Some(shard) = req.shard {
+        if req.csv.is_none() {
+            return Err(SweepError::BadInput(format!(
+                "--shard {shard} needs --csv FILE: the shard's rows are what --merge reads"
+            )));
+        }
+        if req.svg.is_some() {
+            return Err(SweepError::BadInput(format!(
+                "--shard {shard} cannot draw --svg: the plot needs every run (give --svg to --merge)"
+            )));
+        }
+    }
+    let all_runs = plan.points() * plan.seeds.len();
+    let runs = match req.shard {
+        Some(s) => (0..all_runs).filter(|&i| s.has(i)).count(),
+        None => all_runs,
+    };
     let jobs = req.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     // The plan line is a courtesy: a stderr that cannot take it must not stop the sweep.
+    let slice = match req.shard {
+        Some(s) => format!(", shard {s}: {runs} of them"),
+        None => String::new(),
+    };
     let _ = writeln!(
         std::io::stderr(),
-        "sweep {}: {} grid point(s) x {} seed(s) = {runs} run(s) on {} thread(s)",
+        "sweep {}: {} grid point(s) x {} seed(s) = {all_runs} run(s){slice} on {} thread(s)",
         scenario.name,
         plan.points(),
         plan.seeds.len(),
         jobs.min(runs.max(1))
     );
-    let rows = run_with(make, scenario, &plan, jobs, req.progress).map_err(SweepError::BadInput)?;
+    let rows =
+        run_some(make, scenario, &plan, req.shard, jobs, req.progress).map_err(SweepError::BadInput)?;
+    if req.shard.is_some() {
+        if let Some(path) = &req.csv {
+            super::files::write(path, output::csv(&plan, &rows).as_bytes()).map_err(SweepError::Io)?;
+        }
+        return Ok(String::new());
+    }
+    outputs(scenario, req, &plan, &rows)
+}
+
+/// The shards' CSVs, read and merged.
+fn merge_files(plan: &Plan, paths: &[std::path::PathBuf]) -> Result<Vec<Row>, SweepError> {
+    let mut files = Vec::with_capacity(paths.len());
+    for path in paths {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| SweepError::BadInput(format!("{}: cannot read the shard: {e}", path.display())))?;
+        files.push((path.clone(), text));
+    }
+    shard::merge(plan, &files).map_err(SweepError::BadInput)
+}
+
+/// The files asked for and the table, from every row of the sweep.
+fn outputs(scenario: &Scenario, req: &Request, plan: &Plan, rows: &[Row]) -> Result<String, SweepError> {
     if let Some(path) = &req.csv {
-        super::files::write(path, output::csv(&plan, &rows).as_bytes()).map_err(SweepError::Io)?;
+        super::files::write(path, output::csv(plan, rows).as_bytes()).map_err(SweepError::Io)?;
     }
     if let Some(path) = &req.svg {
         let title = format!("udplab sweep of {}", scenario.name);
         let args = output::arguments(&req.vary, req.seeds.as_deref());
-        super::files::write(path, output::plot(&title, &args, &plan, &rows).as_bytes())
+        super::files::write(path, output::plot(&title, &args, plan, rows).as_bytes())
             .map_err(SweepError::Io)?;
     }
-    Ok(output::table(&plan, &rows))
+    Ok(output::table(plan, rows))
 }
 
 #[cfg(test)]

@@ -12,17 +12,36 @@ use super::grid::{Dimension, Kind};
 use super::{Plan, Row};
 use udplab_firmware::app::Ms;
 
+/// The columns after the varied parameters'. The last two are the mean's exact ingredients, so
+/// that shards' CSVs merge into the table and plot one run gives (see `super::shard`).
+pub const COLUMNS: [&str; 14] = [
+    "seed",
+    "sent",
+    "delivered",
+    "lost",
+    "duplicates",
+    "out_of_order",
+    "latency_min_us",
+    "latency_mean_us",
+    "latency_max_us",
+    "goodput_bps",
+    "retransmissions",
+    "expectations",
+    "latency_samples",
+    "latency_sum_us",
+];
+
+/// The CSV's first line.
+pub fn header(plan: &Plan) -> String {
+    let mut names: Vec<String> = plan.dims.iter().map(|d| d.param.column()).collect();
+    names.extend(COLUMNS.iter().map(|c| c.to_string()));
+    names.join(",")
+}
+
 /// The CSV text, rows in grid order.
 pub fn csv(plan: &Plan, rows: &[Row]) -> String {
-    let mut s = String::new();
-    for d in &plan.dims {
-        s.push_str(&d.param.column());
-        s.push(',');
-    }
-    s.push_str(
-        "seed,sent,delivered,lost,duplicates,out_of_order,latency_min_us,latency_mean_us,latency_max_us,\
-         goodput_bps,retransmissions,expectations\n",
-    );
+    let mut s = header(plan);
+    s.push('\n');
     for r in rows {
         for v in &r.values {
             s.push_str(&v.csv());
@@ -31,7 +50,7 @@ pub fn csv(plan: &Plan, rows: &[Row]) -> String {
         let lat = |v: u64| if r.latency.count == 0 { String::new() } else { v.to_string() };
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             r.seed,
             r.sent,
             r.delivered,
@@ -43,7 +62,9 @@ pub fn csv(plan: &Plan, rows: &[Row]) -> String {
             lat(r.latency.max_us),
             r.goodput_bps,
             r.retransmissions,
-            if r.expectations_hold { "pass" } else { "fail" }
+            if r.expectations_hold { "pass" } else { "fail" },
+            r.latency.count,
+            r.latency.sum_us
         );
     }
     s
