@@ -204,14 +204,15 @@ pub(crate) fn drive(
         if !captured.is_empty() {
             feed.packets(captured);
         }
-        for r in net.drain_records() {
+        for r in net.records() {
             if stop_after == Some(records) {
                 return stopped(last_at, records);
             }
             last_at = r.at_us;
             records += 1;
-            feed.record(&r)?;
+            feed.record(r)?;
         }
+        net.clear_records();
         if !more {
             break;
         }
