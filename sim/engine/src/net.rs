@@ -94,6 +94,8 @@ pub struct Network<'s> {
     due: Vec<usize>,
     in_flight: Due<InFlight>,
     trace: Trace,
+    /// The frames a node just sent, between its device and the links (kept for its memory).
+    frames: Vec<Vec<u8>>,
     capture: Option<Vec<Captured>>,
     labeller: Option<Labeller>,
     seed: u64,
@@ -176,6 +178,7 @@ impl<'s> Network<'s> {
             seed,
             in_flight: Due::default(),
             trace: Trace::new(),
+            frames: Vec::new(),
             capture: None,
             labeller: None,
         })
@@ -347,10 +350,14 @@ impl<'s> Network<'s> {
             self.wakes.push(i, at_us);
         }
         node.wake_us = wake;
-        let frames = core::mem::take(&mut node.device.tx);
-        for packet in frames {
+        // Swapped with a kept vector, not taken: taking leaves the device a vector without
+        // capacity, and its next frame would allocate one.
+        let mut frames = core::mem::take(&mut self.frames);
+        core::mem::swap(&mut frames, &mut self.nodes[i].device.tx);
+        for packet in frames.drain(..) {
             self.route(i, now_us, packet);
         }
+        self.frames = frames;
     }
 
     fn route(&mut self, from: usize, now_us: u64, mut packet: Vec<u8>) {
