@@ -16,16 +16,38 @@ use udplab_sim::report::Spread;
 use super::output::{COLUMNS, header};
 use super::{Plan, Row, point_name};
 
-/// One slice of a sweep: the `index`-th (from 1) of `count`.
+/// One slice of a sweep: the `index`-th (from 1) of `count`. Made by [`Shard::new`] or parsed
+/// from `K/N`, so that 1 <= index <= count always holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Shard {
-    pub index: usize,
-    pub count: usize,
+    index: usize,
+    count: usize,
 }
 
 impl Shard {
     /// Most shards a sweep may be cut into.
     pub const MAX: usize = 100_000;
+
+    /// The `index`-th (from 1) of `count` shards.
+    pub fn new(index: usize, count: usize) -> Result<Shard, String> {
+        if index == 0 || index > count || count > Shard::MAX {
+            return Err(format!(
+                "shard {index} of {count} does not exist: expected K/N with 1 <= K <= N <= {}, e.g. 2/8",
+                Shard::MAX
+            ));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Which shard this is, from 1.
+    pub fn index(self) -> usize {
+        self.index
+    }
+
+    /// How many shards the sweep is cut into.
+    pub fn count(self) -> usize {
+        self.count
+    }
 
     /// Whether run `i` (its place in grid order) is this shard's.
     pub fn has(self, i: usize) -> bool {
@@ -42,10 +64,7 @@ impl FromStr for Shard {
             || format!("`{s}` is not a shard: expected K/N with 1 <= K <= N <= {}, e.g. 2/8", Shard::MAX);
         let (k, n) = s.split_once('/').ok_or_else(bad)?;
         let (index, count): (usize, usize) = (k.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
-        if index == 0 || index > count || count > Shard::MAX {
-            return Err(bad());
-        }
-        Ok(Shard { index, count })
+        Shard::new(index, count).map_err(|_| bad())
     }
 }
 
@@ -194,12 +213,13 @@ mod tests {
 
     #[test]
     fn shards_parse_and_deal_every_run_to_exactly_one() {
-        assert_eq!("2/8".parse::<Shard>().unwrap(), Shard { index: 2, count: 8 });
+        assert_eq!("2/8".parse::<Shard>().unwrap(), Shard::new(2, 8).unwrap());
+        assert!(Shard::new(0, 0).is_err() && Shard::new(3, 2).is_err());
         for bad in ["0/3", "4/3", "3", "a/3", "1/0", "1/100001", "-1/3"] {
             let e = bad.parse::<Shard>().unwrap_err();
             assert!(e.contains("expected K/N"), "{bad}: {e}");
         }
-        let shards: Vec<Shard> = (1..=3).map(|k| Shard { index: k, count: 3 }).collect();
+        let shards: Vec<Shard> = (1..=3).map(|k| Shard::new(k, 3).unwrap()).collect();
         for i in 0..20 {
             assert_eq!(shards.iter().filter(|s| s.has(i)).count(), 1, "run {i}");
         }
