@@ -158,11 +158,16 @@ impl<T: AsRef<[u8]>> Datagram<T> {
 
     /// The CRC the datagram should carry, computed with the CRC field taken as zero.
     pub fn compute_crc(&self) -> u32 {
+        // The header is copied with its CRC zeroed so the digest takes two pieces, not three:
+        // every piece pays the digest's set-up, which for a short datagram costs as much as
+        // its bytes (about 100 instructions a datagram, three times per simulated datagram).
+        const _: () = assert!(field::CRC.end == HEADER_LEN);
         let data = self.buffer.as_ref();
+        let mut head = [0; HEADER_LEN];
+        head[..field::CRC.start].copy_from_slice(&data[..field::CRC.start]);
         let mut digest = crate::crc32::Crc32::new();
-        digest.update(&data[..field::CRC.start]);
-        digest.update(&[0; 4]);
-        digest.update(&data[field::CRC.end..]);
+        digest.update(&head);
+        digest.update(&data[HEADER_LEN..]);
         digest.finish()
     }
 }

@@ -126,14 +126,24 @@ impl LinkState {
         draw(self.seed, self.key, content, purpose)
     }
 
+    /// Whether `p` hits this datagram's die for `purpose`. A die that cannot hit is not rolled:
+    /// each die is keyed by content and purpose, never by how many were rolled before, so
+    /// skipping one changes no other.
+    fn chance(&self, p: Prob, content: u64, purpose: Purpose) -> bool {
+        !p.is_never() && p.hit(self.draw(content, purpose as u64))
+    }
+
     /// Decides the fate of the next datagram, an IPv4 packet offered at `now_us` whose content
     /// is `identity` (see [`crate::Label::identity`]), and applies any corruption to `packet`
     /// in place. Returns the datagram's number on the link and its fate.
     pub fn offer(&mut self, link: &Link, now_us: u64, packet: &mut [u8], identity: u64) -> (u64, Fate) {
         let index = self.next_index;
         self.next_index += 1;
-        let repeat = self.repeats.count(identity);
-        let content = content_key(identity, repeat);
+        // A link that never rolls a die and replays nothing has no use for the content key; its
+        // repeat count is never read, so counting it would change no fate (only cost a map
+        // lookup per datagram).
+        let content =
+            if link.uses_content_key() { content_key(identity, self.repeats.count(identity)) } else { 0 };
         let fate = match link.trace.as_ref().and_then(|t| t.get(content)) {
             Some(recorded) => self.replay(recorded, content, now_us, packet),
             None => self.decide(link, index, content, now_us, packet),
@@ -190,17 +200,16 @@ impl LinkState {
         if imp.mtu != 0 && packet.len() as u64 > u64::from(imp.mtu) {
             return Fate::Lost(LossReason::TooBig { mtu: imp.mtu });
         }
-        let loss_draw = self.draw(content, Purpose::Loss as u64);
         match imp.loss {
             Loss::None => {}
             Loss::Bernoulli { p } => {
-                if p.hit(loss_draw) {
+                if self.chance(p, content, Purpose::Loss) {
                     return Fate::Lost(LossReason::Random { p });
                 }
             }
             Loss::GilbertElliott { loss_bad, loss_good, .. } => {
                 let p = if ge_bad { loss_bad } else { loss_good };
-                if p.hit(loss_draw) {
+                if self.chance(p, content, Purpose::Loss) {
                     return Fate::Lost(LossReason::Burst { bad: ge_bad, p });
                 }
             }
@@ -212,7 +221,7 @@ impl LinkState {
         if self.held.len() >= imp.queue as usize {
             return Fate::Lost(LossReason::QueueFull { limit: imp.queue });
         }
-        let duplicate = imp.duplicate.hit(self.draw(content, Purpose::Duplicate as u64));
+        let duplicate = self.chance(imp.duplicate, content, Purpose::Duplicate);
         let copy_dropped = duplicate && self.held.len() + 2 > imp.queue as usize;
         let copies: u8 = if duplicate && !copy_dropped { 2 } else { 1 };
 
@@ -225,7 +234,7 @@ impl LinkState {
         };
         self.busy_until_us = depart;
 
-        let corrupted = if imp.corrupt.hit(self.draw(content, Purpose::Corrupt as u64)) {
+        let corrupted = if self.chance(imp.corrupt, content, Purpose::Corrupt) {
             let bit_draw = self.draw(content, Purpose::CorruptBit as u64);
             flip_udp_payload_bit(packet, bit_draw, imp.corrupt_fix_checksum)
         } else {
@@ -233,7 +242,7 @@ impl LinkState {
         };
 
         let candidate = imp.reorder_gap != 0 && index.is_multiple_of(u64::from(imp.reorder_gap));
-        let held_us = if candidate && imp.reorder.hit(self.draw(content, Purpose::Reorder as u64)) {
+        let held_us = if candidate && self.chance(imp.reorder, content, Purpose::Reorder) {
             imp.reorder_hold_us
         } else {
             0
@@ -241,8 +250,12 @@ impl LinkState {
 
         let mut arrive_us = [0; 2];
         for (c, slot) in arrive_us.iter_mut().enumerate().take(usize::from(copies)) {
-            let d = self.draw(content, Purpose::Delay as u64 + 16 * c as u64);
-            let delay = jittered(imp.delay_us, imp.jitter_us, imp.jitter, d);
+            let delay = if imp.jitter_us == 0 {
+                imp.delay_us
+            } else {
+                let d = self.draw(content, Purpose::Delay as u64 + 16 * c as u64);
+                jittered(imp.delay_us, imp.jitter_us, imp.jitter, d)
+            };
             *slot = depart + delay + held_us;
             self.held.push(Reverse(*slot));
         }

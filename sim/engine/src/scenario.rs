@@ -61,6 +61,14 @@ pub struct Link {
 }
 
 impl Link {
+    /// Whether any datagram's fate on this link can depend on its content key: a trace to look
+    /// it up in, or settings (at any time of the run) that roll a die.
+    pub fn uses_content_key(&self) -> bool {
+        self.trace.is_some()
+            || self.impairment.rolls_dice()
+            || self.phases.iter().any(|p| p.impairment.rolls_dice())
+    }
+
     /// The settings in force at `now_us`.
     pub fn active(&self, now_us: u64) -> &Impairment {
         self.phases
@@ -173,6 +181,15 @@ pub struct Impairment {
 }
 
 impl Impairment {
+    /// Whether these settings draw random numbers for a datagram (see `LinkState::offer`).
+    pub fn rolls_dice(&self) -> bool {
+        !matches!(self.loss, Loss::None)
+            || self.jitter_us != 0
+            || !self.reorder.is_never()
+            || !self.duplicate.is_never()
+            || !self.corrupt.is_never()
+    }
+
     /// No impairment at all: what a link nobody configured does.
     pub const PERFECT: Impairment = Impairment {
         down: false,
