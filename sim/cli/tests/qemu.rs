@@ -30,8 +30,9 @@ fi
 printf '%s\n' "$@" > "$FAKE_ARGS"
 echo $$ > "$FAKE_PID"
 cat "$FAKE_BOOT"
-IFS= read -r typed
-printf '%s\n' "$typed" > "$FAKE_TYPED"
+# Only a whole typed line is recorded: when udplab gives up it closes the console before the
+# kill lands, and an unchecked `read` at end of input would record an empty line as typed.
+if IFS= read -r typed; then printf '%s\n' "$typed" > "$FAKE_TYPED"; fi
 cat "$FAKE_LOG"
 if [ -n "$FAKE_FLOOD" ]; then head -c 70000000 /dev/zero | tr '\0' x; fi
 if [ -n "$FAKE_EXIT" ]; then exit "$FAKE_EXIT"; fi
