@@ -321,7 +321,8 @@ impl TimeColumn {
         }
         self.at_us = at_us;
         self.text.clear();
-        self.text.extend(text[..width + 2].iter().map(|&b| char::from(b)));
+        // Digits, a point and spaces: valid UTF-8, checked once per instant (not per line).
+        self.text.push_str(core::str::from_utf8(&text[..width + 2]).unwrap_or_default());
     }
 
     fn as_str(&self) -> &str {
