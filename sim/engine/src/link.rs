@@ -316,6 +316,102 @@ fn flip_udp_payload_bit(packet: &mut [u8], d: u64, fix_checksum: bool) -> Option
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scenario::{Impairment, Phase};
+    use alloc::collections::BTreeSet;
+    use alloc::format;
+    use alloc::string::String;
+    use alloc::vec;
+    use alloc::vec::Vec;
+
+    /// A 20-byte IPv4 header and an 8-byte UDP header around `payload`, checksums left zero
+    /// (the link reads addresses and lengths, and flips payload bits).
+    fn udp_packet(payload: &[u8]) -> Vec<u8> {
+        let len = 28 + payload.len();
+        let mut p = vec![0u8; len];
+        p[0] = 0x45;
+        p[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        p[8] = 64;
+        p[9] = 17;
+        p[12..16].copy_from_slice(&[10, 0, 0, 1]);
+        p[16..20].copy_from_slice(&[10, 0, 0, 2]);
+        p[20..22].copy_from_slice(&4000u16.to_be_bytes());
+        p[22..24].copy_from_slice(&5000u16.to_be_bytes());
+        p[24..26].copy_from_slice(&((8 + payload.len()) as u16).to_be_bytes());
+        p[28..].copy_from_slice(payload);
+        p
+    }
+
+    /// The fates of the same content offered 200 times, far enough apart that no queue or rate
+    /// links them, starting at `from_us`.
+    fn fates_of_one_content(link: &Link, from_us: u64) -> BTreeSet<String> {
+        let mut state = LinkState::new(3, 4);
+        (0..200u64)
+            .map(|i| {
+                let now_us = from_us + i * 100_000;
+                let mut packet = udp_packet(b"hello");
+                let (_, fate) = state.offer(link, now_us, &mut packet, 0x5eed);
+                // Relative times, so that only the fate itself tells offers apart.
+                match fate {
+                    Fate::Passed(p) => format!(
+                        "{} {:?} {} {:?} {}",
+                        p.copies,
+                        p.arrive_us.map(|a| a.saturating_sub(now_us)),
+                        p.held_us,
+                        p.corrupted,
+                        p.copy_dropped
+                    ),
+                    Fate::Lost(r) => format!("{r:?}"),
+                }
+            })
+            .collect()
+    }
+
+    fn link_with(impairment: Impairment, phases: Vec<Phase>) -> Link {
+        Link { from: 0, to: 1, impairment, phases, trace: None }
+    }
+
+    /// Repeats of one content get fates of their own under every random impairment, alone or in
+    /// a phase: so a link that skips the repeat count (`Link::uses_content_key`) is one where no
+    /// fate could have told repeats apart, and a new random setting left out of
+    /// `Impairment::rolls_dice` fails here.
+    #[test]
+    fn every_random_setting_gives_repeats_of_one_content_their_own_fates() {
+        let half = Prob::from_ppb(500_000_000).unwrap();
+        let base = Impairment { delay_us: 1_000, ..Impairment::PERFECT };
+        let cases: [(&str, Impairment); 6] = [
+            ("loss", Impairment { loss: Loss::Bernoulli { p: half }, ..base.clone() }),
+            (
+                "burst loss",
+                Impairment {
+                    loss: Loss::GilbertElliott {
+                        p: half,
+                        r: half,
+                        loss_bad: half,
+                        loss_good: Prob::NEVER,
+                        order: GeOrder::StepThenDecide,
+                    },
+                    ..base.clone()
+                },
+            ),
+            ("jitter", Impairment { jitter_us: 500, ..base.clone() }),
+            ("reorder", Impairment { reorder: half, reorder_hold_us: 700, ..base.clone() }),
+            ("duplicate", Impairment { duplicate: half, ..base.clone() }),
+            ("corrupt", Impairment { corrupt: half, ..base.clone() }),
+        ];
+        for (what, imp) in cases {
+            let alone = link_with(imp.clone(), Vec::new());
+            assert!(alone.uses_content_key(), "{what}");
+            assert!(fates_of_one_content(&alone, 0).len() > 1, "{what}: every repeat got the same fate");
+            let phase =
+                Phase { from_us: 1_000_000_000, until_us: u64::MAX, name: "bad".into(), impairment: imp };
+            let later = link_with(base.clone(), vec![phase]);
+            assert!(later.uses_content_key(), "{what} in a phase");
+            assert!(fates_of_one_content(&later, 1_000_000_000).len() > 1, "{what} in a phase");
+        }
+        let perfect = link_with(base, Vec::new());
+        assert!(!perfect.uses_content_key());
+        assert_eq!(fates_of_one_content(&perfect, 0).len(), 1);
+    }
 
     #[test]
     fn jitter_stays_within_its_bounds() {
