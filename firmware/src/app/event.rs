@@ -30,11 +30,11 @@ impl Endpoint {
         use crate::text::uint;
         for (i, octet) in self.addr.iter().enumerate() {
             if i > 0 {
-                w.write_str(".")?;
+                w.write_char('.')?;
             }
             uint(w, u64::from(*octet))?;
         }
-        w.write_str(":")?;
+        w.write_char(':')?;
         uint(w, u64::from(self.port))
     }
 }

@@ -105,3 +105,16 @@ fn the_benchmark_stars_parse_with_every_link_implicit() {
         assert_eq!(s.implicit_links, n > 64);
     }
 }
+
+/// The CLI's instructions per datagram are the callgrind difference of these two runs divided
+/// by 40 000, which holds only if the files differ in the client's count and nothing else.
+#[test]
+fn the_benchmark_echoes_differ_only_in_their_count() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/scenarios");
+    let read = |n: u32| std::fs::read_to_string(dir.join(format!("echo-{n}.toml"))).unwrap();
+    let (small, big) = (read(10_000), read(30_000));
+    assert_eq!(small.replace("count = 10000", "count = 30000"), big);
+    let s = udplab_scenario::load(&dir.join("echo-30000.toml")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.nodes.len(), 2);
+    assert!(s.duration_us >= 30_000 * 1_000 + 2_000, "long enough for every echo to come back");
+}
