@@ -9,6 +9,7 @@
 pub mod kernel;
 pub mod kernel_view;
 pub mod netns;
+pub mod program;
 pub mod run;
 pub mod tap;
 

@@ -38,6 +38,7 @@ use udplab_sim::{Event, Labeller, Record, Scenario, Trace};
 use crate::kernel::KernelSocket;
 use crate::kernel_view;
 use crate::netns::{self, Missing};
+use crate::program::{self, Exec, Placement, Program, ProgramEnd};
 use crate::tap::{DeviceErrors, TapDevice};
 
 /// The firmware's MAC address on the TAP (locally administered).
@@ -52,6 +53,10 @@ const MAX_SLEEP: Duration = Duration::from_millis(50);
 /// How often the run asks the kernel whether the TAP is still up (a TAP set down keeps its
 /// descriptor; only the routes through it vanish).
 const LINK_CHECK_US: u64 = 200_000;
+/// How long the run waits for a program playing a server to bind its port.
+const PROGRAM_BIND_WAIT: Duration = Duration::from_secs(10);
+/// How long a program still running at the end has between SIGTERM and SIGKILL.
+const PROGRAM_GRACE: Duration = Duration::from_millis(300);
 /// Wake-ups closer than this are waited for by polling rather than by the millisecond timer.
 const SPIN_BELOW: Duration = Duration::from_micros(1_500);
 
@@ -75,6 +80,9 @@ pub struct TapOptions {
     /// Names the datagrams of a user's own protocol in the trace, as in memory
     /// (`udplab_sim::Sim::labeller`); `None`: udplab's own labels.
     pub labeller: Option<Labeller>,
+    /// Nodes played by programs of your own instead of their app (see [`crate::program`]):
+    /// each runs on the kernel side, inside the run's namespace, from its node's address.
+    pub exec: Vec<Exec>,
 }
 
 impl Default for TapOptions {
@@ -88,6 +96,7 @@ impl Default for TapOptions {
             stop: None,
             capture: false,
             labeller: None,
+            exec: Vec::new(),
         }
     }
 }
@@ -191,6 +200,8 @@ pub struct TapRun {
     pub overflow: u64,
     /// Packet bytes, when [`TapOptions::capture`] asked for them.
     pub captured: Vec<udplab_sim::net::Captured>,
+    /// How each [`TapOptions::exec`] program ended, in the order given.
+    pub programs: Vec<ProgramEnd>,
 }
 
 /// Who is who on the TAP.
@@ -198,6 +209,8 @@ struct Plan {
     firmware: usize,
     peers: Vec<usize>,
     links: Vec<PathLink>,
+    /// (node, what to run as it), for `TapOptions::exec`.
+    programs: Vec<(usize, Exec)>,
 }
 
 fn plan(scenario: &Scenario, opts: &TapOptions) -> Result<Plan, HostError> {
@@ -212,6 +225,35 @@ fn plan(scenario: &Scenario, opts: &TapOptions) -> Result<Plan, HostError> {
         })?,
     };
     let peers: Vec<usize> = (0..scenario.nodes.len()).filter(|&i| i != firmware).collect();
+    let mut programs = Vec::new();
+    for exec in &opts.exec {
+        let names = || scenario.nodes.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ");
+        let node = scenario.nodes.iter().position(|n| n.name == exec.node).ok_or_else(|| {
+            HostError::Scenario(format!(
+                "--exec {}=...: no node named `{}` (its nodes: {})",
+                exec.node,
+                exec.node,
+                names()
+            ))
+        })?;
+        if node == firmware {
+            return Err(HostError::Scenario(format!(
+                "--exec {}=...: `{}` runs as firmware on the TAP; a program can play any other node \
+                 (choose the firmware with --firmware)",
+                exec.node, exec.node
+            )));
+        }
+        if programs.iter().any(|(n, _)| *n == node) {
+            return Err(HostError::Scenario(format!("--exec {}=... is given twice", exec.node)));
+        }
+        if opts.hold {
+            return Err(HostError::Scenario(
+                "--exec and --hold do not go together: a hold has no peers but the person at the keyboard"
+                    .into(),
+            ));
+        }
+        programs.push((node, exec.clone()));
+    }
     let mut links = Vec::new();
     for &p in &peers {
         for (from, to) in [(p, firmware), (firmware, p)] {
@@ -228,7 +270,7 @@ fn plan(scenario: &Scenario, opts: &TapOptions) -> Result<Plan, HostError> {
             }
         }
     }
-    Ok(Plan { firmware, peers, links })
+    Ok(Plan { firmware, peers, links, programs })
 }
 
 /// Lets the stack take only what the firmware's socket has room for, so smoltcp never drops a
@@ -243,9 +285,14 @@ fn budget(device: &mut Impaired<TapDevice>, sockets: &SocketSet<'_>, handle: smo
 }
 
 /// The host route and permanent neighbour entry through which the kernel reaches the firmware
-/// without ARP on the impaired link. The kernel flushes both when the TAP goes down.
-fn reach_firmware(dev: &str, fw_addr: [u8; 4]) -> Result<(), netns::Missing> {
-    netns::ip(&["route", "replace", &format!("{}/32", dotted(fw_addr)), "dev", dev])?;
+/// without ARP on the impaired link. The kernel flushes both when the TAP goes down. `src`: the
+/// address a socket that did not bind one sends from (a program's node).
+fn reach_firmware(dev: &str, fw_addr: [u8; 4], src: Option<[u8; 4]>) -> Result<(), netns::Missing> {
+    let dst = format!("{}/32", dotted(fw_addr));
+    match src {
+        Some(src) => netns::ip(&["route", "replace", &dst, "dev", dev, "src", &dotted(src)])?,
+        None => netns::ip(&["route", "replace", &dst, "dev", dev])?,
+    }
     let fw_mac = mac_text(FIRMWARE_MAC);
     netns::ip(&["neigh", "replace", &dotted(fw_addr), "lladdr", &fw_mac, "dev", dev, "nud", "permanent"])
 }
@@ -318,8 +365,10 @@ pub fn run_tap_apps(
     hooks: Hooks<'_>,
 ) -> Result<TapRun, HostError> {
     assert_eq!(apps.len(), scenario.nodes.len(), "one app per node");
-    netns::check_privileges().map_err(|m| HostError::Missing(m.0))?;
+    // What the scenario and options ask for is checked first: a mistake there is reported the
+    // same with or without root.
     let plan = plan(scenario, opts)?;
+    netns::check_privileges().map_err(|m| HostError::Missing(m.0))?;
     netns::enter_new_namespace()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -355,7 +404,12 @@ async fn run_in_namespace(
     // this thread's namespace's; best effort: a kernel without IPv6 has no such file.)
     let _ = std::fs::write(format!("/proc/sys/net/ipv6/conf/{dev}/disable_ipv6"), "1");
     netns::ip(&["link", "set", &dev, "up"])?;
-    reach_firmware(&dev, fw.addr)?;
+    // A program that does not bind (most clients) sends from its node's address.
+    let program_src = plan.programs.first().map(|(p, _)| scenario.nodes[*p].addr);
+    reach_firmware(&dev, fw.addr, program_src)?;
+    // Programs run as the user behind sudo: let them bind low ports (a board's port 80, 53)
+    // in this namespace as root could. Best effort: older kernels have no such setting.
+    let _ = std::fs::write("/proc/sys/net/ipv4/ip_unprivileged_port_start", "0");
     for &p in &plan.peers {
         tap.inject(arp_request(KERNEL_MAC, scenario.nodes[p].addr, fw.addr));
     }
@@ -386,6 +440,9 @@ async fn run_in_namespace(
         for &p in &plan.peers {
             let node = &scenario.nodes[p];
             let peer_app = apps[p].take().expect("one app per node");
+            if plan.programs.iter().any(|(n, _)| *n == p) {
+                continue;
+            }
             if peer_app.port() == 0 {
                 return Err(HostError::Scenario(format!(
                     "node {}: {}",
@@ -422,6 +479,35 @@ async fn run_in_namespace(
             .map(|&p| (scenario.nodes[p].name.clone(), scenario.nodes[p].addr))
             .collect(),
     });
+
+    let mut programs = Vec::new();
+    for (p, exec) in &plan.programs {
+        let node = &scenario.nodes[*p];
+        let (port, must_finish) = match node.role {
+            Role::Server(s) => (s.port, false),
+            Role::Client(c) => (c.port, true),
+            Role::Code => (0, true),
+        };
+        let place = Placement {
+            node: node.name.clone(),
+            addr: node.addr,
+            port,
+            firmware_addr: fw.addr,
+            firmware_port: app.port(),
+        };
+        let mut program = Program::start(*p, must_finish, exec, &place).map_err(HostError::Setup)?;
+        if matches!(node.role, Role::Server(_)) {
+            // The firmware client's clock starts once the program listens, as a person would
+            // start the server first: an interpreter starting under load can take a second, and
+            // datagrams sent before it binds would be refused by the kernel, not by a link.
+            let until = std::time::Instant::now() + PROGRAM_BIND_WAIT;
+            while !program::udp_port_bound(port) && !program.has_ended() && std::time::Instant::now() < until
+            {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        programs.push(program);
+    }
 
     let dropped_before = kernel_view::tx_dropped(&dev).unwrap_or_default();
     let mut link_checked_us = 0;
@@ -476,7 +562,7 @@ async fn run_in_namespace(
                 }
                 // A person bounced the TAP during a hold: once it is up again, make the
                 // firmware reachable again (fails quietly while it is still down).
-                if reach_firmware(&dev, fw.addr).is_ok() {
+                if reach_firmware(&dev, fw.addr, program_src).is_ok() {
                     link_restored += 1;
                 }
             }
@@ -494,7 +580,8 @@ async fn run_in_namespace(
             break Stop::Stopped;
         }
         let clients_done = app.is_done();
-        let peers_done = peers.iter().all(|(_, a, _, _)| a.is_done());
+        let peers_done = peers.iter().all(|(_, a, _, _)| a.is_done())
+            && programs.iter_mut().all(|p| !p.must_finish || p.has_ended());
         if !opts.hold && clients_done && peers_done && device.next_release_us().is_none() {
             let since = *quiet_since.get_or_insert(now);
             if now - since >= QUIET.as_micros() as u64 {
@@ -540,6 +627,13 @@ async fn run_in_namespace(
         }
     };
     let end = now_us();
+    let programs: Vec<ProgramEnd> = programs
+        .into_iter()
+        .map(|p| {
+            let name = scenario.nodes[p.node].name.clone();
+            p.stop(&name, PROGRAM_GRACE)
+        })
+        .collect();
     let kernel_dropped =
         kernel_view::tx_dropped(&dev).map_or(0, |after| after.saturating_sub(dropped_before));
     records.extend(device.finish(end));
@@ -557,5 +651,6 @@ async fn run_in_namespace(
         link_restored,
         overflow,
         captured,
+        programs,
     })
 }

@@ -20,6 +20,18 @@ pub struct Args {
     pub command: Command,
 }
 
+/// `--exec NODE=COMMAND`, checked when the arguments are read (the TAP runner, Linux only,
+/// splits it the same way).
+fn exec_arg(s: &str) -> Result<String, String> {
+    match s.split_once('=') {
+        Some((node, command)) if !node.trim().is_empty() && !command.trim().is_empty() => Ok(s.to_string()),
+        _ => Err(format!(
+            "expected NODE=COMMAND (a node of the scenario, then the command line to run as it), \
+             for example laptop='python3 client.py'; got `{s}`"
+        )),
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run a scenario in memory (virtual time) and print its timeline and summary.
@@ -73,6 +85,16 @@ pub enum Command {
         /// is INCOMPLETE (exit 6), with what happened printed and written.
         #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..))]
         timeout: Option<u64>,
+        /// Play node NODE with your own program instead of its app: COMMAND runs through
+        /// `/bin/sh -c` on the kernel side of the TAP, inside the run's namespace, as the user
+        /// behind sudo, its output on standard error. It learns where it is from UDPLAB_ADDR,
+        /// UDPLAB_PORT (its node's), UDPLAB_FIRMWARE_ADDR and UDPLAB_FIRMWARE_PORT; a program
+        /// that does not bind sends from its node's address. The run waits for a client node's
+        /// program to exit (a non-zero status fails the run) and stops a server node's at the
+        /// end; every program is killed with its process group when the run ends. Repeatable.
+        /// Example: --exec laptop='python3 client.py'
+        #[arg(long, value_name = "NODE=COMMAND", value_parser = exec_arg)]
+        exec: Vec<String>,
         /// Pictures and capture as for `run` (--ladder, --svg, --mermaid, --html, --pcap), with
         /// real-clock times.
         #[command(flatten)]
@@ -321,7 +343,7 @@ pub fn run(make: &MakeSim<'_>, args: Args) -> ExitCode {
                 }
             }
         }
-        Command::Tap { file, output, firmware, hold, latency_tolerance, timeout, pictures } => {
+        Command::Tap { file, output, firmware, hold, latency_tolerance, timeout, exec, pictures } => {
             let mut sim = match load(make, &file) {
                 Ok(s) => s,
                 Err(code) => return code,
@@ -329,7 +351,7 @@ pub fn run(make: &MakeSim<'_>, args: Args) -> ExitCode {
             if latency_tolerance.is_some() {
                 sim.scenario_mut().expect.latency_tolerance_us = latency_tolerance;
             }
-            crate::tap::main(&sim, &output, &pictures, crate::tap::How { firmware, hold, timeout })
+            crate::tap::main(&sim, &output, &pictures, crate::tap::How { firmware, hold, timeout, exec })
         }
         Command::Sweep { file, vary, seeds, csv, svg, jobs, max_events, shard, merge, quiet } => {
             let sim = match load(make, &file) {

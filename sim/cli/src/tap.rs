@@ -16,6 +16,8 @@ pub struct How {
     pub hold: Option<u64>,
     /// `--timeout SECONDS`.
     pub timeout: Option<u64>,
+    /// `--exec NODE=COMMAND`, as given.
+    pub exec: Vec<String>,
 }
 
 /// Runs `sim`'s scenario with its apps (`Sim::apps`) and labeller, one node as firmware on the
@@ -23,7 +25,7 @@ pub struct How {
 /// from the bytes the TAP runner kept, with real-clock timestamps.
 #[cfg(target_os = "linux")]
 pub fn main(sim: &Sim<'_>, output: &Output, pictures: &Pictures, how: How) -> ExitCode {
-    let How { firmware, hold, timeout } = how;
+    let How { firmware, hold, timeout, exec } = how;
     use std::time::Duration;
     use udplab_firmware::Role;
     use udplab_host::{Hooks, HostError, Ready, Stop, TapOptions, run_tap_apps};
@@ -65,6 +67,7 @@ pub fn main(sim: &Sim<'_>, output: &Output, pictures: &Pictures, how: How) -> Ex
         time_limit: timeout.map(Duration::from_secs),
         capture: pictures.pcap.is_some(),
         labeller: sim.current_labeller(),
+        exec: exec.iter().filter_map(|e| e.parse().ok()).collect(),
         ..TapOptions::default()
     };
     let lines = Lines::new(scenario);
@@ -137,7 +140,20 @@ pub fn main(sim: &Sim<'_>, output: &Output, pictures: &Pictures, how: How) -> Ex
     }
     // Holding ends with Ctrl-C by design: that is not an unfinished scenario.
     let incomplete = if holding { None } else { run.stop.incomplete().map(String::from) };
-    let out = udplab_teach::RunOutput::from_real_clock(scenario, seed, run.trace, incomplete);
+    let mut out = udplab_teach::RunOutput::from_real_clock(scenario, seed, run.trace, incomplete);
+    // The expectations count what udplab's apps send and receive at both ends of a flow; a
+    // program at either end sends or receives out of their sight.
+    if !run.programs.is_empty() {
+        let played: Vec<String> = run.programs.iter().map(|p| format!("`{}`", p.node)).collect();
+        out.set_aside_expectations(format!(
+            "they count what udplab's own apps send and receive, and a program plays {}; its \
+             datagrams are counted per link above",
+            played.join(", ")
+        ));
+    }
+    for p in &run.programs {
+        out.check(p.describe(), p.failure());
+    }
     if holding {
         // The live lines were the output; still write the pictures asked for.
         return match udplab_teach::write_requested(&out, &run.captured, &pictures.requested()) {

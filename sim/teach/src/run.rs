@@ -33,6 +33,12 @@ pub struct RunOutput {
     pub digest: u32,
     /// Records in the run (`trace.len()`, except for a streamed run, which keeps no trace).
     pub events: usize,
+    /// Checks beyond the scenario's expectations (how `--exec` programs ended), as sentences,
+    /// each counted in the verdict; a failing one is in `failures` too. See [`RunOutput::check`].
+    pub checks: Vec<String>,
+    /// Why the scenario's expectations were set aside (a program plays a client, whose messages
+    /// udplab cannot follow); the checks are still judged. See [`RunOutput::set_aside_expectations`].
+    pub set_aside: Option<String>,
 }
 
 /// Why a run could not start.
@@ -294,7 +300,27 @@ impl RunOutput {
             timeline,
             digest,
             events: trace_len,
+            checks: Vec::new(),
+            set_aside: None,
         }
+    }
+
+    /// Adds a check the scenario does not describe (a program's exit): `what` is printed with
+    /// the summary; `failure`, when set, fails a finished run like an expectation that does not
+    /// hold. An incomplete run judges nothing, this included.
+    pub fn check(&mut self, what: String, failure: Option<String>) {
+        self.checks.push(what);
+        if let (None, Some(f)) = (&self.incomplete, failure) {
+            self.failures.push(f);
+        }
+    }
+
+    /// Does not judge the scenario's expectations, for the reason `why`: they are about
+    /// messages udplab's apps send and follow, and a program playing a client sends its own.
+    /// Call before [`RunOutput::check`].
+    pub fn set_aside_expectations(&mut self, why: String) {
+        self.failures.clear();
+        self.set_aside = Some(why);
     }
 
     /// Finished, and every expectation holds.
@@ -314,6 +340,9 @@ impl RunOutput {
     /// Summary and verdict only.
     pub fn summary_text(&self) -> String {
         let mut s = self.summary.render();
+        for c in &self.checks {
+            let _ = writeln!(s, "{c}");
+        }
         s.push_str(&self.verdict());
         let _ = writeln!(s, "trace digest {:08x} ({} events)", self.digest, self.events);
         s
@@ -340,10 +369,18 @@ impl RunOutput {
         if let Some(why) = &self.incomplete {
             let _ = writeln!(
                 s,
-                "INCOMPLETE: {why}; the run did not finish, so its {checked} expectation(s) were not judged"
+                "INCOMPLETE: {why}; the run did not finish, so its {} expectation(s) were not judged",
+                checked + self.checks.len()
             );
             return s;
         }
+        let checked = match &self.set_aside {
+            Some(why) if checked > 0 => {
+                let _ = writeln!(s, "expectations: the scenario's {checked} not judged: {why}");
+                self.checks.len()
+            }
+            _ => checked + self.checks.len(),
+        };
         if checked == 0 {
             s.push_str("expectations: none set\n");
         } else if self.failures.is_empty() {
@@ -369,6 +406,10 @@ impl RunOutput {
             #[serde(skip_serializing_if = "Option::is_none")]
             incomplete: Option<&'a str>,
             failures: &'a [String],
+            #[serde(skip_serializing_if = "<[String]>::is_empty")]
+            checks: &'a [String],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            expectations_set_aside: Option<&'a str>,
             digest: String,
         }
         let j = Json {
@@ -379,6 +420,8 @@ impl RunOutput {
             passed: self.passed(),
             incomplete: self.incomplete.as_deref(),
             failures: &self.failures,
+            checks: &self.checks,
+            expectations_set_aside: self.set_aside.as_deref(),
             digest: format!("{:08x}", self.digest),
         };
         let mut s = serde_json::to_string_pretty(&j).expect("trace types serialise infallibly");

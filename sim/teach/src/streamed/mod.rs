@@ -249,6 +249,8 @@ impl<'s> Outputs<'s, '_> {
             timeline: String::new(),
             digest: self.digest.finish(),
             events: self.events,
+            checks: Vec::new(),
+            set_aside: None,
         };
         match self.print {
             Print::Timeline => {
