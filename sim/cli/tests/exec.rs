@@ -267,3 +267,22 @@ fn the_classroom_client_runs_under_micropython_where_it_is_installed() {
     assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stderr.contains("10 sent, "), "{stderr}");
 }
+
+#[test]
+fn the_students_lost_datagrams_are_in_the_ladder() {
+    let exec = format!("laptop={} 192.0.2.2 3333 8", program("udp_client.py"));
+    let scenario = lesson_lasting("02-random-loss", "20s");
+    let Some(out) = tap(&[&scenario, "--ladder", "--exec", &exec], &[]) else { return };
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let last = stderr.lines().rfind(|l| l.contains(" sent, ")).expect("the client's own tally");
+    // Ladder rows are the lines with a lifeline; the timeline above them has none.
+    let rows = |mark: &str| stdout.lines().filter(|l| l.contains('|') && l.contains(mark)).count() as u64;
+    assert_eq!(rows("|-- #"), 8, "a row for each datagram the student's program sent\n{stdout}");
+    assert_eq!(rows("|<-"), count_before(last, "replies"), "a row for each reply it got\n{stdout}");
+    assert_eq!(
+        rows("LOST"),
+        count_before(last, "without a reply"),
+        "and a LOST row for each it missed\n{stdout}"
+    );
+}
