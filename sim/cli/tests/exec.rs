@@ -104,7 +104,11 @@ fn a_students_python_client_sees_the_very_losses_the_trace_shows() {
     let client = program("udp_client.py");
     let exec = format!("laptop={client}");
     let scenario = lesson_lasting("02-random-loss", "20s");
+    let started = std::time::Instant::now();
     let Some(out) = tap(&[&scenario, "--json", "--exec", &exec], &[]) else { return };
+    // Not a speed bound: a run that waited for the scenario's 20 s instead of the program
+    // could not end sooner than that.
+    assert!(started.elapsed() < Duration::from_secs(20), "the run ends when the client program does");
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
     let j = json(&out);
@@ -220,14 +224,20 @@ fn a_program_goes_with_udplab_however_udplab_ends() {
 
 #[test]
 fn a_program_runs_as_the_user_behind_sudo_and_sees_only_the_runs_network() {
-    let exec = r"laptop=id -u; id -g; ip -o link | sed 's/^[0-9]*: \([^:@]*\).*/link \1/'";
+    // /usr/bin/python3: the user behind sudo cannot be assumed to reach root's own Python.
+    let bind80 = "/usr/bin/python3 -c \"import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).bind(('0.0.0.0', 80)); print('bound port 80')\"";
+    let exec = format!(
+        r"laptop=id -u; id -g; echo $UDPLAB_NODE $UDPLAB_ADDR $UDPLAB_FIRMWARE_ADDR:$UDPLAB_FIRMWARE_PORT; {bind80}; ip -o link | sed 's/^[0-9]*: \([^:@]*\).*/link \1/'"
+    );
     let env = [("SUDO_UID", "65534"), ("SUDO_GID", "65534")];
-    let Some(out) = tap(&[&lesson("02-random-loss"), "--exec", exec], &env) else { return };
+    let Some(out) = tap(&[&lesson("02-random-loss"), "--exec", &exec], &env) else { return };
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
     let mut lines = stderr.lines();
     assert_eq!(lines.next(), Some("65534"), "{stderr}");
     assert_eq!(lines.next(), Some("65534"), "{stderr}");
+    assert_eq!(lines.next(), Some("laptop 192.0.2.1 192.0.2.2:3333"), "where it is, from its environment");
+    assert_eq!(lines.next(), Some("bound port 80"), "a low port, without root, in the run's namespace");
     let mut devices: Vec<&str> = stderr.lines().filter_map(|l| l.strip_prefix("link ")).collect();
     devices.sort();
     assert_eq!(devices, ["lo", "udplab0"], "only the namespace's devices\n{stderr}");
