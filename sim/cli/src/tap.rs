@@ -143,14 +143,8 @@ pub fn main(sim: &Sim<'_>, output: &Output, pictures: &Pictures, how: How) -> Ex
     let mut out = udplab_teach::RunOutput::from_real_clock(scenario, seed, run.trace, incomplete);
     // The expectations count what udplab's apps send and receive at both ends of a flow; a
     // program at either end sends or receives out of their sight.
-    if !run.programs.is_empty() {
-        let played: Vec<String> = run.programs.iter().map(|p| format!("`{}`", p.node)).collect();
-        out.set_aside_expectations(format!(
-            "they count what udplab's own apps send and receive, and a program plays {}; its \
-             datagrams are counted per link above",
-            played.join(", ")
-        ));
-    }
+    let played: Vec<&str> = run.programs.iter().map(|p| p.node.as_str()).collect();
+    out.played_by_programs(&played);
     for p in &run.programs {
         out.check(p.describe(), p.failure());
     }

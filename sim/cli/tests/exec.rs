@@ -128,6 +128,7 @@ fn a_students_python_client_sees_the_very_losses_the_trace_shows() {
     assert_eq!(j["passed"], true);
     assert!(j["checks"][0].as_str().unwrap().contains("exited with status 0"), "{}", j["checks"]);
     assert!(j["expectations_set_aside"].as_str().unwrap().contains("`laptop`"));
+    assert_eq!(j["summary"]["flows"][0]["program"], "laptop", "the flow says who plays its client");
 }
 
 #[test]
@@ -143,6 +144,7 @@ fn a_students_python_server_answers_the_firmware_client() {
     let j = json(&out);
     // udplab's client follows its messages, but what arrives is the program's to see.
     assert!(j["expectations_set_aside"].as_str().unwrap().contains("`board`"));
+    assert_eq!(j["summary"]["flows"][0]["program"], "board", "the flow says who plays its server");
     let (offered_up, _, arrived_up) = link(&j, "laptop->board");
     let (offered_down, _, _) = link(&j, "board->laptop");
     assert_eq!(offered_up, 20, "the firmware client sent all its messages");

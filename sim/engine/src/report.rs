@@ -124,6 +124,10 @@ pub struct FlowSummary {
     pub round_trip: Spread,
     /// Delivered application bytes per second between the first send and the last delivery.
     pub goodput_bps: u64,
+    /// The end of the flow played by a program of the user's (`udplab tap --exec`) rather than
+    /// an app: udplab does not see that end's sends or receipts, only the links.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
 }
 
 /// Which clock a trace was made on.
@@ -380,6 +384,25 @@ impl Summary {
                 (false, false, false) => "sink",
             };
             writeln!(out, "  {} -> {} ({mode})", f.client, f.server)?;
+            if f.program.as_deref() == Some(f.client.as_str()) {
+                writeln!(out, "    messages   sent by a program: counted on the links below only")?;
+                continue;
+            }
+            if f.program.as_deref() == Some(f.server.as_str()) {
+                writeln!(out, "    messages   sent {}, received by a program: see the links below", f.sent)?;
+                if f.echo {
+                    writeln!(
+                        out,
+                        "    replies    {} of {} ({}), duplicate {}, round trip min / mean / max {}",
+                        f.answered,
+                        f.sent,
+                        Ratio(f.answered, f.sent),
+                        f.duplicate_answers,
+                        f.round_trip
+                    )?;
+                }
+                continue;
+            }
             write!(out, "    messages   sent {}", f.sent)?;
             if f.reliable {
                 write!(out, " (+{} retransmissions)", f.retransmissions)?;
