@@ -155,6 +155,15 @@ fn a_students_python_server_answers_the_firmware_client() {
     let flow = &j["summary"]["flows"][0];
     assert_eq!(flow["sent"], 20);
     assert_eq!(flow["answered"].as_u64(), Some(arrived_down), "and each answer that came back");
+    // The firmware's datagrams are udplab's own, so their fates are the in-memory run's.
+    let memory = Command::new(env!("CARGO_BIN_EXE_udplab"))
+        .args(["run", &lesson("02-random-loss"), "--json"])
+        .output()
+        .expect("udplab runs");
+    let memory = json(&memory);
+    for name in ["laptop->board", "board->laptop"] {
+        assert_eq!(link(&j, name), link(&memory, name), "{name}: the same fates as `udplab run`");
+    }
     // A server serves until it is stopped: that is not a failure.
     assert!(j["checks"][0].as_str().unwrap().contains("stopped at the end of the run"), "{}", j["checks"]);
 }
