@@ -9,7 +9,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt::{self, Write};
 use serde::Serialize;
-use udplab_firmware::app::{Endpoint, Ms, Reply};
+use udplab_firmware::app::{Endpoint, Ms, Order, Reply};
 use udplab_firmware::wire::Error as WireError;
 use udplab_firmware::{AppEvent, Role};
 
@@ -110,6 +110,13 @@ pub struct FlowSummary {
     pub duplicates: u64,
     /// Times the receiving application got a message after a higher-numbered one.
     pub out_of_order: u64,
+    /// Reliable mode, the network's view at the receiver: copies of a message it already had
+    /// (a retransmission whose ack was lost, a duplicated datagram), which the trace calls
+    /// `received seq=N again (DUPLICATE)`. The application got each message once (`duplicates`).
+    pub received_again: u64,
+    /// Reliable mode: messages that arrived after a higher-numbered one (`received seq=N LATE`);
+    /// the receiver held the later ones back, so the application saw them in order.
+    pub received_late: u64,
     /// Messages the receiving application rejected as damaged (udplab CRC mismatch).
     pub corrupted: u64,
     /// Datagrams dropped inside a node (socket buffer full).
@@ -417,6 +424,14 @@ impl Summary {
                 f.out_of_order,
                 f.corrupted
             )?;
+            if f.reliable {
+                writeln!(
+                    out,
+                    "    receipts   {} again (DUPLICATE), {} LATE (out of order): what the network brought; the \
+                     application got each message once, in order",
+                    f.received_again, f.received_late
+                )?;
+            }
             if f.dropped_at_socket > 0 {
                 writeln!(out, "    dropped at a full socket buffer: {}", f.dropped_at_socket)?;
             }
@@ -722,7 +737,21 @@ impl Flows {
             return;
         }
         // Events at a receiver. A built-in reliable receiver's application sees `Delivered`, a
-        // plain one `Received`; an app supplied in code reports `Delivered`.
+        // plain one `Received`; an app supplied in code reports `Delivered`. A reliable
+        // receiver's `Received` is what the network brought, counted apart.
+        if let AppEvent::Received { from, order, .. } = app
+            && !is_code
+            && order != Order::InOrder
+            && let Some(at) = self
+                .first(self.by_addr.get(&from.addr), |f| f.sent_from(scenario, from) && f.summary.reliable)
+        {
+            let s = &mut self.all[at].summary;
+            match order {
+                Order::Late => s.received_late += 1,
+                _ => s.received_again += 1,
+            }
+            return;
+        }
         let (flow, seq, latency_us) = match app {
             AppEvent::Delivered { seq, from, latency_us } if is_code => {
                 let flow = self.first(self.by_server.get(node), |f| f.sent_from(scenario, from));
