@@ -129,7 +129,9 @@ pub struct FlowSummary {
     /// Echo replies or acknowledgements the client rejected as damaged.
     pub damaged_answers: u64,
     pub round_trip: Spread,
-    /// Delivered application bytes per second between the first send and the last delivery.
+    /// Delivered UDP payload bits per second (first copies; udplab's header counts) over the
+    /// transfer's time: from the first send to one interval after the last send, or to the last
+    /// delivery when that is later.
     pub goodput_bps: u64,
     /// The end of the flow played by a program of the user's (`udplab tap --exec`) rather than
     /// an app: udplab does not see that end's sends or receipts, only the links.
@@ -561,6 +563,10 @@ struct FlowState {
     highest_delivered: u32,
     answered: SeqSet,
     first_send_us: Option<u64>,
+    last_send_us: u64,
+    /// The client's sending interval (0 for an app supplied in code): its last message
+    /// occupies the sending time until the next one would have gone.
+    interval_us: u64,
     last_delivery_us: u64,
     /// Apps supplied in code: first send time and size of each message, for the latency and
     /// goodput their `Delivered` events do not carry.
@@ -575,6 +581,7 @@ impl FlowState {
         server: Option<usize>,
         client_port: Option<u16>,
         size: u64,
+        interval_us: u64,
     ) -> Self {
         FlowState {
             summary,
@@ -587,6 +594,8 @@ impl FlowState {
             highest_delivered: 0,
             answered: SeqSet::new(),
             first_send_us: None,
+            last_send_us: 0,
+            interval_us,
             last_delivery_us: 0,
             code_sends: BTreeMap::new(),
             delivered_bytes: 0,
@@ -634,7 +643,7 @@ impl Flows {
                         echo,
                         ..FlowSummary::default()
                     };
-                    Some(FlowState::new(summary, i, server, Some(c.port), c.size as u64))
+                    Some(FlowState::new(summary, i, server, Some(c.port), c.size as u64, c.interval_us))
                 }
                 Role::Server(_) | Role::Code => None,
             })
@@ -673,7 +682,7 @@ impl Flows {
                     code: true,
                     ..FlowSummary::default()
                 };
-                self.push(scenario, FlowState::new(summary, node, server, None, 0))
+                self.push(scenario, FlowState::new(summary, node, server, None, 0, 0))
             }
         };
         &mut self.all[at]
@@ -687,6 +696,7 @@ impl Flows {
                 AppEvent::Sent { seq, to, bytes, attempt } => {
                     let f = self.code_flow(scenario, node, to);
                     f.first_send_us.get_or_insert(at_us);
+                    f.last_send_us = at_us;
                     f.sent.insert(seq);
                     f.code_sends.entry(seq).or_insert((at_us, bytes as u64));
                     f.summary.retransmissions += u64::from(attempt > 1);
@@ -708,6 +718,7 @@ impl Flows {
             match app {
                 AppEvent::Sent { seq, attempt, .. } => {
                     f.first_send_us.get_or_insert(at_us);
+                    f.last_send_us = at_us;
                     f.sent.insert(seq);
                     s.retransmissions += u64::from(attempt > 1);
                 }
@@ -809,7 +820,12 @@ impl Flows {
                 s.delivered = f.delivered.len();
                 s.lost = s.sent - s.delivered.min(s.sent);
                 s.answered = f.answered.len();
-                let span = f.first_send_us.map_or(0, |t| f.last_delivery_us.saturating_sub(t));
+                // The transfer's time: from the first send to the end of the sending, or to the
+                // last delivery if the network held datagrams longer (a queue behind a slow link).
+                // Not to the last delivery alone: one datagram that gets through after an outage
+                // would then stretch the time and halve the goodput (lesson 8's sweep).
+                let end = f.last_delivery_us.max(f.last_send_us.saturating_add(f.interval_us));
+                let span = f.first_send_us.map_or(0, |t| end.saturating_sub(t));
                 s.goodput_bps = (f.delivered_bytes * 8 * 1_000_000).checked_div(span).unwrap_or(0);
                 s
             })
