@@ -778,3 +778,22 @@ duplicate = 1.0
     insta::assert_snapshot!("three-nodes-ladder", ladder);
     insta::assert_snapshot!("three-nodes-mermaid", diagram);
 }
+
+#[test]
+fn the_reports_latency_charts_are_not_drawn_in_the_colour_of_loss() {
+    for path in lessons() {
+        let (scenario, out) = load(&path);
+        let story = Story::new(&scenario, &out.trace);
+        let page = udplab_teach::html::report(&out, &story);
+        let start =
+            page.find("<h2>Latency</h2>").unwrap_or_else(|| panic!("{}: a latency section", scenario.name));
+        let rest = &page[start + 1..];
+        let charts = &rest[..rest.find("<h2>").unwrap_or(rest.len())];
+        assert!(charts.contains("<rect"), "{}: the charts have bars", scenario.name);
+        assert!(
+            !charts.contains(svg::LOST),
+            "{}: a latency chart uses the red of a lost datagram",
+            scenario.name
+        );
+    }
+}

@@ -199,7 +199,8 @@ fn latency_histograms(h: &mut String, story: &Story) {
         let name = story.link_name(link);
         let mut chart = Chart::new(&format!("{name}: {} copies arrived", lat.len()), x, y);
         chart.bars = bins.iter().map(|&(a, b, n)| (ms(a), ms(b), n as f64)).collect();
-        chart.bar_color = plot::PALETTE[link % plot::PALETTE.len()].into();
+        // The ladder's colour for an arrival: these are arrivals, and red would say "lost".
+        chart.bar_color = svg::INK.into();
         let (body, height) = chart.draw(0.0, 0.0, 560.0, 220.0);
         let _ = writeln!(h, "<div class=\"picture\">{}</div>", plot::document(&name, 560.0, height, &body));
     }

@@ -10,9 +10,9 @@ use std::fmt::Write;
 
 use super::text::{num, xml};
 
-/// Colours for series, in order.
+/// Colours for series, in order. No red: in every picture udplab draws, red means lost.
 pub const PALETTE: [&str; 8] =
-    ["#1565c0", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#4e342e", "#ad1457"];
+    ["#1565c0", "#827717", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#4e342e", "#ad1457"];
 
 /// One line on a chart.
 #[derive(Debug, Clone, Default)]
