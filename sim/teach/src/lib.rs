@@ -35,6 +35,7 @@ pub mod ladder;
 pub mod lessons;
 pub mod mermaid;
 pub mod pcapng;
+mod placement;
 pub mod plot;
 pub mod run;
 pub mod story;

@@ -15,6 +15,7 @@ use std::fmt::Write;
 use udplab_firmware::app::Ms;
 use udplab_sim::trace::Time;
 
+use super::placement::{Placer, Spot};
 use super::story::{CopyEnd, Datagram, Note, Step, Story};
 use super::text::{num, xml};
 use super::timeaxis::Axis;
@@ -109,7 +110,13 @@ pub fn ladder(story: &Story, seed: u64) -> String {
         );
     }
 
-    time_axis(&mut s, &axis, width);
+    let mut placer = Placer::default();
+    let band_labels = time_axis(&mut s, &axis, width, &mut placer);
+    // X marks cannot move: every label, earlier or later, goes round them.
+    for d in shown.iter().filter(|d| d.lost().is_some()) {
+        let (xm, ym) = cross_at(story, d, &lifeline, &y);
+        placer.take(Placer::rect(xm - 7.0, ym - 7.0, xm + 7.0, ym + 7.0));
+    }
 
     // Datagrams a node sends at the same instant share one line (they travel together): their
     // labels are spread along it. Notes at the same instant are stacked.
@@ -120,16 +127,35 @@ pub fn ladder(story: &Story, seed: u64) -> String {
             Step::Datagram(i) if *i < shown.len() => {
                 let d = &story.datagrams[*i];
                 let k = same_send.entry((d.from, d.sent_us)).or_insert(0);
-                datagram(&mut s, story, d, *k, &lifeline, &y);
+                datagram(&mut s, &mut placer, story, d, *k, &lifeline, &y);
                 *k += 1;
             }
             Step::Note(n) if n.at_us <= last_shown_us => {
                 let k = same_note.entry((n.node, n.at_us)).or_insert(0);
-                note(&mut s, n, *k, nodes, &lifeline, &y);
+                note(&mut s, &mut placer, n, *k, nodes, &lifeline, &y);
                 *k += 1;
             }
             _ => {}
         }
+    }
+    // A quiet band's "... later" goes last, wherever along its band the arrows' labels left
+    // room: nothing is in flight then, so only labels near its edges compete with it.
+    for (y, text) in band_labels {
+        let chars = text.chars().count();
+        let at = |x: f64| Spot { x, y, dy: 0.0, anchor: 0, size: 11.0, angle: 0.0 };
+        let centre = width / 2.0;
+        let spots = [0.0, 80.0, -80.0, 160.0, -160.0, 240.0, -240.0, 320.0, -320.0]
+            .map(|dx| at(centre + dx))
+            .into_iter()
+            .filter(|spot| spot.quad(chars).iter().all(|c| c.0 > TIME_LABELS && c.0 < width));
+        let spot = placer.place(chars, spots.chain([at(centre)]));
+        let _ = writeln!(
+            s,
+            r##"<text x="{}" y="{}" text-anchor="middle" font-size="11" font-style="italic" fill="#757575">{}</text>"##,
+            num(spot.x),
+            num(spot.y),
+            xml(&text)
+        );
     }
     match &story.incomplete {
         Some(why) => {
@@ -220,25 +246,24 @@ fn legend(s: &mut String, x0: f64, y0: f64) {
     }
 }
 
-fn time_axis(s: &mut String, axis: &Axis, width: f64) {
+/// Draws the axis and the quiet bands, and returns the bands' labels (y, text) for the caller
+/// to place once the datagrams' labels are down.
+fn time_axis(s: &mut String, axis: &Axis, width: f64, placer: &mut Placer) -> Vec<(f64, String)> {
+    let mut band_labels = Vec::new();
     let step = tick_step(axis.scale);
     for p in &axis.pieces {
         let (y0, y1) = (TOP + p.y0, TOP + p.y1);
         if p.cut {
+            // Right of the time labels, so that none is hidden under it.
             let _ = writeln!(
                 s,
-                r##"<rect x="4" y="{}" width="{}" height="{}" fill="#f5f5f5"/>"##,
+                r##"<rect x="{}" y="{}" width="{}" height="{}" fill="#f5f5f5"/>"##,
+                num(TIME_LABELS + 2.0),
                 num(y0 + 3.0),
-                num(width - 8.0),
+                num(width - TIME_LABELS - 6.0),
                 num((y1 - y0 - 6.0).max(1.0))
             );
-            let _ = writeln!(
-                s,
-                r##"<text x="{}" y="{}" text-anchor="middle" font-size="11" font-style="italic" fill="#757575">{} later</text>"##,
-                num(width / 2.0),
-                num((y0 + y1) / 2.0 + 4.0),
-                Ms(p.t1 - p.t0)
-            );
+            band_labels.push(((y0 + y1) / 2.0 + 4.0, format!("{} later", Ms(p.t1 - p.t0))));
             continue;
         }
         let _ = writeln!(
@@ -259,6 +284,10 @@ fn time_axis(s: &mut String, axis: &Axis, width: f64) {
         }
         for t in ticks {
             let ty = TOP + axis.y(t);
+            let text = format!("{} s", TickTime(t));
+            let spot =
+                Spot { x: TIME_LABELS - 7.0, y: ty + 3.5, dy: 0.0, anchor: -1, size: 10.0, angle: 0.0 };
+            placer.take(spot.quad(text.chars().count()));
             let _ = writeln!(
                 s,
                 r##"<line x1="{}" y1="{y}" x2="{}" y2="{y}" stroke="#90a4ae"/><text x="{}" y="{}" text-anchor="end" font-size="10" fill="#607d8b">{} s</text>"##,
@@ -271,6 +300,7 @@ fn time_axis(s: &mut String, axis: &Axis, width: f64) {
             );
         }
     }
+    band_labels
 }
 
 /// A round tick interval (1, 2 or 5 times a power of ten microseconds) at least 40 px apart.
@@ -306,6 +336,7 @@ impl std::fmt::Display for TickTime {
 /// Draws one datagram; `nth` counts the datagrams its sender sent before at the same instant.
 fn datagram(
     s: &mut String,
+    placer: &mut Placer,
     story: &Story,
     d: &Datagram,
     nth: usize,
@@ -340,7 +371,8 @@ fn datagram(
         d.index
     );
     let _ = writeln!(s, "<title>{}</title>", xml(&story.whole_sentence(d)));
-    let mut label = d.short_label();
+    let short = d.short_label();
+    let mut label = short.clone();
     if let Some(a) = d.attempt() {
         let _ = write!(label, " (attempt {a})");
     }
@@ -353,21 +385,26 @@ fn datagram(
     }
 
     if let Some(reason) = d.lost() {
-        let xm = (x1 + x2) / 2.0;
-        let ym = y(d.sent_us + story.nominal_delay_us(d) / 2);
+        let (xm, ym) = cross_at(story, d, lifeline, y);
         line(s, (x1, y1), (xm, ym), color, "");
         cross(s, xm, ym, color);
         let right = x2 > x1;
+        let text = format!("LOST: {}", story.loss_reason(d.link, reason));
+        let (x, anchor) = if right { (xm + 9.0, 1) } else { (xm - 9.0, -1) };
+        // Beside the X, or stepped down (then up) a line at a time when that is taken.
+        let spots = [4.0, 16.0, -8.0, 28.0, -20.0, 40.0, -32.0, 52.0, 64.0, -44.0, 76.0, 88.0, 100.0]
+            .map(|dy| Spot { x, y: ym + dy, dy: 0.0, anchor, size: 11.0, angle: 0.0 });
+        let spot = placer.place(text.chars().count(), spots);
         let _ = writeln!(
             s,
-            r#"<text x="{}" y="{}" text-anchor="{}" font-size="11" fill="{color}">LOST: {}</text>"#,
-            num(if right { xm + 9.0 } else { xm - 9.0 }),
-            num(ym + 4.0),
+            r#"<text x="{}" y="{}" text-anchor="{}" font-size="11" fill="{color}">{}</text>"#,
+            num(spot.x),
+            num(spot.y),
             if right { "start" } else { "end" },
-            xml(&story.loss_reason(d.link, reason))
+            xml(&text)
         );
         let (at, below) = [(0.4, false), (0.6, true)][nth % 2];
-        arrow_label(s, (x1, y1), (xm, ym), &label, color, at, below);
+        arrow_label(s, placer, (x1, y1), (xm, ym), [&label, &short], color, at, below);
         s.push_str("</g>\n");
         return;
     }
@@ -381,27 +418,34 @@ fn datagram(
                 head(s, (x1, y1), (x2, y2), stroke);
                 if c.copy == 0 {
                     let (at, below) = [(0.3, false), (0.7, true), (0.72, false), (0.28, true)][nth % 4];
-                    arrow_label(s, (x1, y1), (x2, y2), &label, color, at, below);
+                    arrow_label(s, placer, (x1, y1), (x2, y2), [&label, &short], color, at, below);
                 }
                 let right = x2 > x1;
-                let side = |text: String, color: &str, dy: f64| {
+                let mut side = |text: String, color: &str| {
+                    let (x, anchor) = if right { (x2 - 10.0, -1) } else { (x2 + 10.0, 1) };
+                    // Under the arrow's head, or further down a line at a time.
+                    let spots = [13.0, 25.0, 37.0, 49.0, 61.0, 73.0, 85.0, -11.0].map(|dy| Spot {
+                        x,
+                        y: y2 + dy,
+                        dy: 0.0,
+                        anchor,
+                        size: 10.0,
+                        angle: 0.0,
+                    });
+                    let spot = placer.place(text.chars().count(), spots);
                     format!(
                         r#"<text x="{}" y="{}" text-anchor="{}" font-size="10" fill="{color}">{}</text>"#,
-                        num(if right { x2 - 10.0 } else { x2 + 10.0 }),
-                        num(y2 + dy),
+                        num(spot.x),
+                        num(spot.y),
                         if right { "end" } else { "start" },
                         xml(&text)
                     )
                 };
                 if let Some(later) = overtaken_by {
-                    let _ = writeln!(
-                        s,
-                        "{}",
-                        side(format!("REORDERED: #{later} arrived first"), REORDERED, 13.0)
-                    );
+                    let _ = writeln!(s, "{}", side(format!("REORDERED: #{later} arrived first"), REORDERED));
                 }
                 if c.copy > 0 {
-                    let _ = writeln!(s, "{}", side(format!("duplicate of #{}", d.index), DUPLICATE, 13.0));
+                    let _ = writeln!(s, "{}", side(format!("duplicate of #{}", d.index), DUPLICATE));
                 }
             }
             CopyEnd::InFlight { due_us } => {
@@ -412,15 +456,8 @@ fn datagram(
                 let (xe, ye) = (x1 + (x2 - x1) * f, y(end));
                 line(s, (x1, y1), (xe, ye), IN_FLIGHT, "2 3");
                 if c.copy == 0 {
-                    arrow_label(
-                        s,
-                        (x1, y1),
-                        (xe, ye),
-                        &format!("{label} (in flight)"),
-                        IN_FLIGHT,
-                        0.5,
-                        false,
-                    );
+                    let text = format!("{label} (in flight)");
+                    arrow_label(s, placer, (x1, y1), (xe, ye), [&text, &short], IN_FLIGHT, 0.5, false);
                 }
             }
         }
@@ -431,6 +468,7 @@ fn datagram(
 /// Draws one note; `nth` counts the notes of the same node at the same instant before it.
 fn note(
     s: &mut String,
+    placer: &mut Placer,
     n: &Note,
     nth: usize,
     nodes: usize,
@@ -442,6 +480,16 @@ fn note(
     let color = if n.problem { LOST } else { INFO };
     // Outside the diagram for the first and last node, to the right for the others.
     let (tx, anchor) = if n.node == 0 && nodes > 1 { (x - 8.0, "end") } else { (x + 8.0, "start") };
+    // At its dot, or a line lower at a time while that is taken (the dot stays at its time).
+    let spots = (0..12).map(|k| Spot {
+        x: tx,
+        y: ty + 12.0 * k as f64,
+        dy: 0.0,
+        anchor: if anchor == "end" { -1 } else { 1 },
+        size: 10.0,
+        angle: 0.0,
+    });
+    let ty = placer.place(n.text.chars().count(), spots).y;
     let _ = writeln!(
         s,
         r#"<g class="note"><circle cx="{}" cy="{}" r="3.5" fill="{color}"/><text x="{}" y="{}" text-anchor="{anchor}" font-size="10" fill="{color}">{}</text></g>"#,
@@ -487,6 +535,16 @@ fn head(s: &mut String, from: (f64, f64), to: (f64, f64), color: &str) {
     );
 }
 
+/// Where a lost datagram's X goes: half way across, at half its link's delay.
+fn cross_at(
+    story: &Story,
+    d: &Datagram,
+    lifeline: &dyn Fn(usize) -> f64,
+    y: &dyn Fn(u64) -> f64,
+) -> (f64, f64) {
+    ((lifeline(d.from) + lifeline(d.to)) / 2.0, y(d.sent_us + story.nominal_delay_us(d) / 2))
+}
+
 fn cross(s: &mut String, x: f64, y: f64, color: &str) {
     let _ = writeln!(
         s,
@@ -504,30 +562,61 @@ fn cross(s: &mut String, x: f64, y: f64, color: &str) {
 
 /// The label along the arrow, centred at fraction `at` of the way, above it (or `below`), read
 /// left to right whichever way the arrow points.
+///
+/// When that spot is taken, the label slides along its arrow and changes side, nearest places
+/// first, until it finds a free one.
+#[allow(clippy::too_many_arguments)]
 fn arrow_label(
     s: &mut String,
+    placer: &mut Placer,
     from: (f64, f64),
     to: (f64, f64),
-    text: &str,
+    texts: [&str; 2],
     color: &str,
     at: f64,
     below: bool,
 ) {
-    let (mx, my) = (from.0 + (to.0 - from.0) * at, from.1 + (to.1 - from.1) * at);
     let mut angle = (to.1 - from.1).atan2(to.0 - from.0).to_degrees();
     if angle > 90.0 {
         angle -= 180.0;
     } else if angle < -90.0 {
         angle += 180.0;
     }
+    let spot = |at: f64, dy: f64| Spot {
+        x: from.0 + (to.0 - from.0) * at,
+        y: from.1 + (to.1 - from.1) * at,
+        dy,
+        anchor: 0,
+        size: 11.0,
+        angle,
+    };
+    // Right above or below the arrow first, then on the other side; then a line further out on
+    // either side (arrows that leave together share one line, and their labels stack beside it).
+    let (near, far) = if below { (12.0, -4.0) } else { (-4.0, 12.0) };
+    let rows = [near, far, -16.0, 24.0, -28.0, 36.0];
+    let along = [0.5, 0.3, 0.7, 0.4, 0.6, 0.2, 0.8, 0.25, 0.75, 0.35, 0.65, 0.15, 0.85, 0.45, 0.55, 0.1, 0.9];
+    let spots = || {
+        [(at, near), (at, far)]
+            .into_iter()
+            .chain(rows.iter().flat_map(|&dy| along.iter().map(move |&f| (f, dy))))
+            .map(|(f, dy)| spot(f, dy))
+    };
+    // The whole label where it fits; else the short one (`#15 seq=15?`, the details stay in
+    // the arrow's hover text); else the whole label where it wanted to be.
+    let [text, short] = texts;
+    let found = placer
+        .place_if_free(text.chars().count(), spots())
+        .map(|spot| (spot, text))
+        .or_else(|| placer.place_if_free(short.chars().count(), spots()).map(|spot| (spot, short)));
+    let (chosen, text) = found.unwrap_or_else(|| (placer.place(text.chars().count(), spots()), text));
     let _ = writeln!(
         s,
         r#"<text x="{x}" y="{y}" dy="{}" text-anchor="middle" font-size="11" fill="{color}" transform="rotate({} {x} {y})">{}</text>"#,
-        if below { "12" } else { "-4" },
+        num(chosen.dy),
         num(angle),
         xml(text),
-        x = num(mx),
-        y = num(my)
+        x = num(chosen.x),
+        y = num(chosen.y)
     );
 }
 
