@@ -36,6 +36,34 @@ pub enum Color {
     Never,
 }
 
+impl Pictures {
+    /// The ladder's width: `--width`, else the terminal's when stdout is one.
+    pub fn columns(&self) -> Option<usize> {
+        self.width.map(usize::from).or_else(terminal_columns)
+    }
+}
+
+/// The width of the terminal stdout is, if it is one: `COLUMNS` when the shell exports it,
+/// else the terminal's own idea (TIOCGWINSZ).
+fn terminal_columns() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    if let Some(c) = std::env::var("COLUMNS").ok().and_then(|c| c.parse::<usize>().ok()).filter(|c| *c > 0) {
+        return Some(c);
+    }
+    #[cfg(unix)]
+    {
+        let mut size = nix::libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+        // SAFETY: TIOCGWINSZ writes one `winsize` into the struct it is given, and nothing else.
+        let ok = unsafe { nix::libc::ioctl(nix::libc::STDOUT_FILENO, nix::libc::TIOCGWINSZ, &mut size) } == 0;
+        if ok && size.ws_col > 0 {
+            return Some(usize::from(size.ws_col));
+        }
+    }
+    None
+}
+
 impl Color {
     pub fn enabled(self) -> bool {
         match self {
@@ -59,6 +87,11 @@ pub struct Pictures {
     /// Colour the ladder: auto (when stdout is a terminal), always or never.
     #[arg(long, value_enum, default_value_t = Color::Auto, value_name = "WHEN")]
     pub color: Color,
+    /// Fit the ladder to this many columns: a row's note wraps onto lines of its own under it,
+    /// lifelines running on (default: the terminal's width when stdout is a terminal, else no
+    /// limit).
+    #[arg(long, value_name = "COLUMNS", value_parser = clap::value_parser!(u16).range(40..))]
+    pub width: Option<u16>,
     /// Write the ladder as a standalone SVG (time runs down, slopes are latencies).
     #[arg(long, value_name = "FILE")]
     pub svg: Option<PathBuf>,
@@ -135,7 +168,7 @@ pub(crate) fn report_taught(
     let text = if pictures.quiet {
         String::new()
     } else if pictures.ladder {
-        udplab_teach::ladder_text(out, pictures.color.enabled())
+        udplab_teach::ladder_text(out, pictures.color.enabled(), pictures.columns())
     } else {
         default_text(out, output)
     };
@@ -155,7 +188,7 @@ pub(crate) fn print_of(output: &Output, pictures: &Pictures) -> udplab_teach::st
     if pictures.quiet {
         Print::Nothing
     } else if pictures.ladder {
-        Print::Ladder { color: pictures.color.enabled() }
+        Print::Ladder { color: pictures.color.enabled(), columns: pictures.columns() }
     } else if output.json {
         Print::Json
     } else if output.summary {

@@ -43,7 +43,8 @@ impl Tone {
             Tone::Duplicate => Some("\x1b[33m"),
             Tone::Corrupted => Some("\x1b[36m"),
             Tone::InFlight => Some("\x1b[2m"),
-            Tone::Info => Some("\x1b[34m"),
+            // Bright blue: plain blue is hard to read on a dark terminal.
+            Tone::Info => Some("\x1b[94m"),
         }
     }
 }
@@ -61,10 +62,12 @@ enum Shape {
     InFlight,
 }
 
-/// Renders the ladder of `story`; `color` adds ANSI colours.
-pub fn render(story: &Story, seed: u64, color: bool) -> String {
+/// Renders the ladder of `story`; `color` adds ANSI colours; `columns`, the terminal's width,
+/// wraps what is said about a row onto lines of its own, under that row's text and with the
+/// lifelines running on, rather than letting the terminal wrap it into column 0.
+pub fn render(story: &Story, seed: u64, color: bool, columns: Option<usize>) -> String {
     let longest = story.datagrams.iter().map(label_len).max();
-    let rows = Rows::new(story.scenario, longest, color);
+    let rows = Rows::new(story.scenario, longest, color, columns);
     let mut out = rows.head(seed);
     for step in &story.steps {
         match step {
@@ -90,27 +93,42 @@ pub(crate) struct Rows<'s> {
     gap: usize,
     width: usize,
     color: bool,
+    columns: Option<usize>,
 }
 
 impl<'s> Rows<'s> {
     /// `longest`: the longest arrow label ([`label_len`]) of the run, if it has datagrams.
-    pub(crate) fn new(scenario: &'s Scenario, longest: Option<usize>, color: bool) -> Rows<'s> {
+    pub(crate) fn new(
+        scenario: &'s Scenario,
+        longest: Option<usize>,
+        color: bool,
+        columns: Option<usize>,
+    ) -> Rows<'s> {
         let nodes = scenario.nodes.len().max(1);
         let gap = (2 * (longest.unwrap_or(8) + 6)).max(24);
-        Rows { scenario, gap, width: (nodes - 1) * gap + 1, color }
+        Rows { scenario, gap, width: (nodes - 1) * gap + 1, color, columns }
     }
 
     /// The title, the legend and the node names.
     pub(crate) fn head(&self, seed: u64) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "ladder of {}, seed {}: one row per datagram in the order sent; +T: its latency",
-            self.scenario.name, seed
-        );
-        out.push_str(
-            "  X: lost on the way   ==>: duplicate copy   ...: still in flight when the run ended\n\n",
-        );
+        let title = format!("ladder of {}, seed {}:", self.scenario.name, seed);
+        let what = "one row per datagram in the order sent; +T: its latency";
+        let legend = ["X: lost on the way", "==>: duplicate copy", "...: still in flight when the run ended"];
+        let narrow = |len: usize| self.columns.is_some_and(|c| len > c);
+        if narrow(title.len() + 1 + what.len()) {
+            let _ = writeln!(out, "{title}\n  {what}");
+        } else {
+            let _ = writeln!(out, "{title} {what}");
+        }
+        if narrow(2 + legend.join("   ").len()) {
+            for item in legend {
+                let _ = writeln!(out, "  {item}");
+            }
+            out.push('\n');
+        } else {
+            let _ = writeln!(out, "  {}\n", legend.join("   "));
+        }
         // Node names, each starting at its lifeline.
         let mut names = String::new();
         for (i, n) in self.scenario.nodes.iter().enumerate() {
@@ -129,22 +147,23 @@ impl<'s> Rows<'s> {
 
     /// The rows of one datagram: one per copy, or one for a lost datagram.
     pub(crate) fn datagram(&self, out: &mut String, words: &Words, d: &Datagram) {
-        datagram_rows(out, words, d, self.gap, self.width, self.color);
+        datagram_rows(out, words, d, self);
     }
 
     /// The row of one note.
     pub(crate) fn note(&self, out: &mut String, words: &Words, n: &Note) {
-        note_row(out, words, n, self.gap, self.width, self.color);
+        note_row(out, words, n, self);
     }
 }
 
-fn datagram_rows(out: &mut String, story: &Words, d: &Datagram, gap: usize, width: usize, color: bool) {
+fn datagram_rows(out: &mut String, story: &Words, d: &Datagram, rows: &Rows<'_>) {
+    let (gap, width) = (rows.gap, rows.width);
     let (from, to) = (d.from * gap, d.to * gap);
     let time = Time(d.sent_us).to_string();
     if let Some(reason) = d.lost() {
         let lane = arrow(width, gap, from, to, Shape::Lost, &arrow_label(d, 0));
         let note = format!("LOST: {}", story.loss_reason(d.link, reason));
-        row(out, &time, &lane, &note, Tone::Lost, color);
+        row(out, &time, &lane, &note, Tone::Lost, rows);
         return;
     }
     for (k, c) in d.copies.iter().enumerate() {
@@ -156,7 +175,7 @@ fn datagram_rows(out: &mut String, story: &Words, d: &Datagram, gap: usize, widt
         let lane = arrow(width, gap, from, to, shape, &arrow_label(d, c.copy));
         let (note, tone) = copy_note(d, c.copy, c.end);
         let time = if k == 0 { time.as_str() } else { "" };
-        row(out, time, &lane, &note, tone, color);
+        row(out, time, &lane, &note, tone, rows);
     }
 }
 
@@ -225,27 +244,57 @@ fn copy_note(d: &Datagram, copy: u8, end: CopyEnd) -> (String, Tone) {
     (parts.join(", "), tone)
 }
 
-fn note_row(out: &mut String, story: &Words, n: &Note, gap: usize, width: usize, color: bool) {
-    let mut lane = lifelines(width, gap);
-    if let Some(c) = lane.get_mut(n.node * gap) {
+fn note_row(out: &mut String, story: &Words, n: &Note, rows: &Rows<'_>) {
+    let mut lane = lifelines(rows.width, rows.gap);
+    if let Some(c) = lane.get_mut(n.node * rows.gap) {
         *c = b'o';
     }
     let text = format!("{}: {}", story.node_name(n.node), n.text);
     let tone = if n.problem { Tone::Problem } else { Tone::Info };
-    row(out, &Time(n.at_us).to_string(), &lane, &text, tone, color);
+    row(out, &Time(n.at_us).to_string(), &lane, &text, tone, rows);
 }
 
-fn row(out: &mut String, time: &str, lane: &[u8], note: &str, tone: Tone, color: bool) {
+/// One row, and its note's continuation lines when `rows.columns` is too narrow for it.
+fn row(out: &mut String, time: &str, lane: &[u8], note: &str, tone: Tone, rows: &Rows<'_>) {
     let lane = String::from_utf8_lossy(lane);
-    let code = if color { tone.ansi() } else { None };
-    match code {
-        Some(code) => {
-            let _ = writeln!(out, "{time:>10}  {code}{lane}  {note}\x1b[0m");
-        }
-        None => {
-            let _ = writeln!(out, "{time:>10}  {lane}  {note}");
+    let code = if rows.color { tone.ansi() } else { None };
+    // Time (10), two spaces, the lane, two spaces: where the note starts.
+    let indent = 10 + 2 + lane.len() + 2;
+    let room = rows.columns.map_or(usize::MAX, |c| c.saturating_sub(indent).max(20));
+    let pieces = wrap_words(note, room);
+    let continued = String::from_utf8_lossy(&lifelines(rows.width, rows.gap)).into_owned();
+    for (i, piece) in pieces.iter().enumerate() {
+        let (t, l) = if i == 0 { (time, lane.as_ref()) } else { ("", continued.as_str()) };
+        match code {
+            Some(code) => {
+                let _ = writeln!(out, "{t:>10}  {code}{l}  {piece}\x1b[0m");
+            }
+            None => {
+                let _ = writeln!(out, "{t:>10}  {l}  {piece}");
+            }
         }
     }
+}
+
+/// `text` in lines of at most `room` characters, broken between words (a word longer than
+/// `room` gets a line of its own).
+fn wrap_words(text: &str, room: usize) -> Vec<String> {
+    if text.len() <= room {
+        return vec![text.to_string()];
+    }
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        if !line.is_empty() && line.len() + 1 + word.len() > room {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    lines.push(line);
+    lines
 }
 
 /// A row of lifelines `|`, one every `gap` columns.

@@ -149,10 +149,10 @@ pub fn ladder_header(out: &RunOutput) -> String {
 
 /// What `udplab run --ladder` prints: the run's header, its ladder instead of the timeline,
 /// then the summary and verdict as usual.
-pub fn ladder_text(out: &RunOutput, color: bool) -> String {
+pub fn ladder_text(out: &RunOutput, color: bool, columns: Option<usize>) -> String {
     let story = story::Story::new(&out.scenario, &out.trace);
     let mut s = ladder_header(out);
-    s.push_str(&ladder::render(&story, out.seed, color));
+    s.push_str(&ladder::render(&story, out.seed, color, columns));
     s.push('\n');
     s.push_str(&out.summary_text());
     s

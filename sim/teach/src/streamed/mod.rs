@@ -41,8 +41,8 @@ pub enum Print {
     Summary,
     /// [`RunOutput::json`].
     Json,
-    /// [`crate::ladder_text`], coloured or not.
-    Ladder { color: bool },
+    /// [`crate::ladder_text`], coloured or not, fitted to `columns` when set.
+    Ladder { color: bool, columns: Option<usize> },
     /// Nothing (the capture is still written).
     Nothing,
 }
@@ -82,11 +82,11 @@ pub fn stream_run(
     let start = |e: udplab_sim::SimError| StreamError::Start(RunError::from(e));
     let mut limit_now = limit;
     let mut measured = None;
-    if let Print::Ladder { color } = how.print {
+    if let Print::Ladder { color, columns } = how.print {
         let first = limit.map(|l| l / 2);
         let (longest, driven) = measure_labels(sim, seed, first)?;
         limit_now = None;
-        measured = Some((Rows::new(scenario, longest, color), driven));
+        measured = Some((Rows::new(scenario, longest, color, columns), driven));
     }
     let mut net = sim.network(seed).map_err(start)?;
     let pcap = match &how.pcap {
@@ -341,18 +341,19 @@ mod tests {
             Print::Timeline => out.text(),
             Print::Summary => out.summary_text(),
             Print::Json => out.json(),
-            Print::Ladder { color } => ladder_text(out, color),
+            Print::Ladder { color, columns } => ladder_text(out, color, columns),
             Print::Nothing => String::new(),
         };
         (text, pcapng::capture(&story, &out.trace, captured).unwrap())
     }
 
-    const EVERY_PRINT: [Print; 6] = [
+    const EVERY_PRINT: [Print; 7] = [
         Print::Timeline,
         Print::Summary,
         Print::Json,
-        Print::Ladder { color: false },
-        Print::Ladder { color: true },
+        Print::Ladder { color: false, columns: None },
+        Print::Ladder { color: true, columns: None },
+        Print::Ladder { color: false, columns: Some(80) },
         Print::Nothing,
     ];
 
