@@ -97,7 +97,9 @@ fn without_a_token_it_says_not_run_and_exits_four() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(4));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("WOKWI_CLI_TOKEN is not set"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("WOKWI_CLI_TOKEN is not set"), "{stderr}");
+    assert!(stderr.contains("https://wokwi.com/dashboard/ci"), "where to get a token: {stderr}");
 }
 
 #[test]

@@ -48,7 +48,8 @@ impl std::fmt::Display for NotRun {
             ),
             NotRun::NoToken => f.write_str(
                 "WOKWI_CLI_TOKEN is not set. wokwi-cli runs the simulation in Wokwi's cloud and needs a CI token: \
-                 create one in your Wokwi account settings and export WOKWI_CLI_TOKEN (in GitHub Actions, as a secret).",
+                 create one on the Wokwi CI dashboard (https://wokwi.com/dashboard/ci) and export WOKWI_CLI_TOKEN \
+                 (in GitHub Actions, as the repository secret WOKWI_CLI_TOKEN).",
             ),
         }
     }
