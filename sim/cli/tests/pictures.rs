@@ -150,6 +150,16 @@ fn collisions(doc: &str) -> Vec<String> {
             out.push(format!("`{}` over an X mark at {:?}", l.text, x[0]));
         }
     }
+    // Inside the picture: a label past its edge is cut off.
+    let width: f64 = roxmltree::Document::parse(doc)
+        .unwrap()
+        .root_element()
+        .attribute("width")
+        .and_then(|w| w.parse().ok())
+        .unwrap_or(f64::INFINITY);
+    for l in labels.iter().filter(|l| l.corners.iter().any(|c| c.0 < 0.0 || c.0 > width)) {
+        out.push(format!("`{}` runs past the picture's edge (width {width})", l.text));
+    }
     for b in bands(doc) {
         for l in labels.iter().filter(|l| l.text.ends_with(" s") && overlap(&l.corners, &b)) {
             out.push(format!("time `{}` under a quiet band", l.text));
@@ -190,6 +200,8 @@ fn the_checker_sees_overlaps_and_only_overlaps() {
         r##"<text x="67" y="107.5" text-anchor="end" font-size="10">0.100 s</text><rect x="4" y="100" width="800" height="20" fill="#f5f5f5"/>"##,
     );
     assert_eq!(collisions(&under).len(), 1, "a time under a quiet band");
+    let cut = r#"<svg xmlns="http://www.w3.org/2000/svg" width="100" font-size="12"><text x="60" y="20">far too long for this</text></svg>"#;
+    assert_eq!(collisions(cut).len(), 1, "a label past the right edge");
 }
 
 #[test]

@@ -49,7 +49,20 @@ pub fn ladder(story: &Story, seed: u64) -> String {
     let axis = axis_for(story, &shown, last_shown_us);
     let nodes = story.scenario.nodes.len().max(1);
     let lifeline = |node: usize| TIME_LABELS + LEFT_NOTES + node as f64 * COLUMN;
-    let width = TIME_LABELS + LEFT_NOTES + (nodes - 1) as f64 * COLUMN + RIGHT_NOTES;
+    // Room on the right for the last node's notes, the longest of them included (a note there
+    // starts 8 px right of the lifeline, in 10 px type).
+    let longest_right = story
+        .steps
+        .iter()
+        .filter_map(|step| match step {
+            Step::Note(n) if n.node + 1 == nodes && nodes > 1 => Some(n.text.chars().count()),
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0);
+    let right_notes =
+        RIGHT_NOTES.max(8.0 + longest_right as f64 * crate::placement::EM_PER_CHAR * 10.0 + 12.0);
+    let width = TIME_LABELS + LEFT_NOTES + (nodes - 1) as f64 * COLUMN + right_notes;
     let height = TOP + axis.height() + BOTTOM;
     let y = |t: u64| TOP + axis.y(t);
 
