@@ -403,17 +403,30 @@ fn datagram(
         cross(s, xm, ym, color);
         let right = x2 > x1;
         let text = format!("LOST: {}", story.loss_reason(d.link, reason));
-        let (x, anchor) = if right { (xm + 9.0, 1) } else { (xm - 9.0, -1) };
-        // Beside the X, or stepped down (then up) a line at a time when that is taken.
-        let spots = [4.0, 16.0, -8.0, 28.0, -20.0, 40.0, -32.0, 52.0, 64.0, -44.0, 76.0, 88.0, 100.0]
-            .map(|dy| Spot { x, y: ym + dy, dy: 0.0, anchor, size: 11.0, angle: 0.0 });
+        // Ahead of the X (where the datagram was going), else behind it, then a line further
+        // down or up at a time: close to its X before anything else.
+        let ahead = if right { (xm + 9.0, 1) } else { (xm - 9.0, -1) };
+        let behind = (if right { xm - 9.0 } else { xm + 9.0 }, -ahead.1);
+        let near =
+            [(ahead, 4.0), (ahead, 16.0), (behind, 4.0), (ahead, -8.0), (behind, 16.0), (behind, -8.0)];
+        let far = [28.0, -20.0, 40.0, -32.0, 52.0, 64.0, -44.0, 76.0, 88.0, 100.0]
+            .into_iter()
+            .flat_map(|dy| [(ahead, dy), (behind, dy)]);
+        let spots = near.into_iter().chain(far).map(|((x, anchor), dy)| Spot {
+            x,
+            y: ym + dy,
+            dy: 0.0,
+            anchor,
+            size: 11.0,
+            angle: 0.0,
+        });
         let spot = placer.place(text.chars().count(), spots);
         let _ = writeln!(
             s,
             r#"<text x="{}" y="{}" text-anchor="{}" font-size="11" fill="{color}">{}</text>"#,
             num(spot.x),
             num(spot.y),
-            if right { "start" } else { "end" },
+            if spot.anchor > 0 { "start" } else { "end" },
             xml(&text)
         );
         let (at, below) = [(0.4, false), (0.6, true)][nth % 2];
