@@ -65,6 +65,9 @@ fn tap(args: &[&str], env: &[(&str, &str)]) -> Option<Output> {
         .arg("tap")
         .args(args)
         .envs(env.iter().copied())
+        // The programs start in udplab's directory, as the user behind sudo when there is one,
+        // who may not be able to enter a root-only checkout: every path here is absolute.
+        .current_dir("/")
         .stdin(Stdio::null())
         .output()
         .expect("udplab runs");
