@@ -64,6 +64,10 @@ fn tap(args: &[&str], env: &[(&str, &str)]) -> Option<Output> {
     let out = Command::new(env!("CARGO_BIN_EXE_udplab"))
         .arg("tap")
         .args(args)
+        // Run as the test runs (root), unless a test says whom to be: under `sudo` the programs
+        // would otherwise be the user behind it, whose PATH and files these tests cannot know.
+        .env_remove("SUDO_UID")
+        .env_remove("SUDO_GID")
         .envs(env.iter().copied())
         // The programs start in udplab's directory, as the user behind sudo when there is one,
         // who may not be able to enter a root-only checkout: every path here is absolute.
@@ -214,6 +218,8 @@ fn a_program_goes_with_udplab_however_udplab_ends() {
                 "--exec",
                 &format!("laptop=exec sleep 986.5$(({digit}))"),
             ])
+            .env_remove("SUDO_UID")
+            .env_remove("SUDO_GID")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
