@@ -71,22 +71,14 @@ fn captures(home: &Path) -> Vec<(String, PathBuf)> {
         .collect()
 }
 
-const FIELDS: [&str; 14] = [
-    "-T",
-    "fields",
-    "-E",
-    "separator=\t",
-    "-e",
-    "frame.comment",
-    "-e",
-    "udplab_fate.fate",
-    "-e",
-    "udplab.seq",
-    "-e",
-    "udplab.crc.status",
-    "-e",
-    "_ws.col.Info",
-];
+/// tshark's arguments for one tab-separated line per frame with `fields`.
+fn fields<'a>(fields: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["-T", "fields", "-E", "separator=\t"];
+    for f in fields {
+        args.extend(["-e", f]);
+    }
+    args
+}
 
 /// Whether the comment says a flipped bit landed in the magic or version (bits 0 to 23): the
 /// bytes are then not recognisable as udplab's, and the dissector rightly leaves them alone.
@@ -103,7 +95,17 @@ fn magic_hit(comment: &str) -> bool {
 fn every_lessons_frames_are_decoded_with_their_fate_and_told_apart() {
     let Some(home) = installed("fates") else { return };
     for (name, pcap) in captures(&home) {
-        let rows = tshark(&home, &pcap, &FIELDS);
+        let rows = tshark(
+            &home,
+            &pcap,
+            &fields(&[
+                "frame.comment",
+                "udplab_fate.fate",
+                "udplab.seq",
+                "udplab.crc.status",
+                "_ws.col.Info",
+            ]),
+        );
         assert!(!rows.is_empty(), "{name}: frames");
         let mut lost = 0;
         for row in &rows {
@@ -148,22 +150,7 @@ fn every_lessons_frames_are_decoded_with_their_fate_and_told_apart() {
 fn a_damaged_datagram_shows_a_bad_crc_and_the_profile_checks_udp_checksums() {
     let Some(home) = installed("damage") else { return };
     let (_, pcap) = captures(&home).into_iter().find(|(n, _)| n.starts_with("07-")).expect("lesson 7");
-    let rows = tshark(
-        &home,
-        &pcap,
-        &[
-            "-T",
-            "fields",
-            "-E",
-            "separator=\t",
-            "-e",
-            "frame.comment",
-            "-e",
-            "udplab.crc.status",
-            "-e",
-            "udp.checksum.status",
-        ],
-    );
+    let rows = tshark(&home, &pcap, &fields(&["frame.comment", "udplab.crc.status", "udp.checksum.status"]));
     let mut bad_crc = 0;
     let mut bad_checksum = 0;
     for row in &rows {

@@ -400,15 +400,7 @@ impl Summary {
             if f.program.as_deref() == Some(f.server.as_str()) {
                 writeln!(out, "    messages   sent {}, received by a program: see the links below", f.sent)?;
                 if f.echo {
-                    writeln!(
-                        out,
-                        "    replies    {} of {} ({}), duplicate {}, round trip min / mean / max {}",
-                        f.answered,
-                        f.sent,
-                        Ratio(f.answered, f.sent),
-                        f.duplicate_answers,
-                        f.round_trip
-                    )?;
+                    answers_line(out, "replies", f)?;
                 }
                 continue;
             }
@@ -440,16 +432,7 @@ impl Summary {
             writeln!(out, "    latency    min / mean / max {}", f.latency)?;
             writeln!(out, "    goodput    {}", Bps(f.goodput_bps))?;
             if f.reliable || f.echo {
-                let what = if f.reliable { "acked" } else { "replies" };
-                writeln!(
-                    out,
-                    "    {what:<10} {} of {} ({}), duplicate {}, round trip min / mean / max {}",
-                    f.answered,
-                    f.sent,
-                    Ratio(f.answered, f.sent),
-                    f.duplicate_answers,
-                    f.round_trip
-                )?;
+                answers_line(out, if f.reliable { "acked" } else { "replies" }, f)?;
                 if f.damaged_answers > 0 {
                     writeln!(out, "    {:<10} {} rejected as damaged", "", f.damaged_answers)?;
                 }
@@ -537,6 +520,19 @@ impl fmt::Display for Ratio {
 }
 
 /// Bits per second with an SI prefix.
+/// A flow's `replies` (echo) or `acked` (reliable) line: what came back to the client.
+fn answers_line(out: &mut String, what: &str, f: &FlowSummary) -> fmt::Result {
+    writeln!(
+        out,
+        "    {what:<10} {} of {} ({}), duplicate {}, round trip min / mean / max {}",
+        f.answered,
+        f.sent,
+        Ratio(f.answered, f.sent),
+        f.duplicate_answers,
+        f.round_trip
+    )
+}
+
 struct Bps(u64);
 
 impl fmt::Display for Bps {
