@@ -193,6 +193,9 @@ pub struct TapRun {
     /// Frames towards the firmware that the kernel dropped in the TAP's queue (its transmit
     /// drop counter over the run): datagrams the kernel peers sent that never reached a link.
     pub kernel_dropped: u64,
+    /// UDP datagrams towards the firmware still in the TAP's queue when the run ended: sent by
+    /// the kernel peers, never dropped by the kernel and never offered to a link.
+    pub unread_at_end: u64,
     /// Times the TAP went down and came back during a hold, and the route and neighbour entry
     /// to the firmware were put back.
     pub link_restored: u32,
@@ -634,6 +637,7 @@ async fn run_in_namespace(
             p.stop(&name, PROGRAM_GRACE)
         })
         .collect();
+    let unread_at_end = device.inner_mut().drain_unread();
     let kernel_dropped =
         kernel_view::tx_dropped(&dev).map_or(0, |after| after.saturating_sub(dropped_before));
     records.extend(device.finish(end));
@@ -648,6 +652,7 @@ async fn run_in_namespace(
         stop,
         device_errors,
         kernel_dropped,
+        unread_at_end,
         link_restored,
         overflow,
         captured,

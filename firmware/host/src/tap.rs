@@ -87,11 +87,36 @@ impl TapDevice {
         }
     }
 
+    /// Reads out what the kernel queued towards the firmware but the run never took, and says
+    /// how many of those frames were IPv4 UDP datagrams: at the end of a run they are neither
+    /// dropped by the kernel nor offered to a link, and a run that counts every datagram must
+    /// count them too. Bounded, so a peer still flooding the TAP cannot keep the run from ending.
+    pub fn drain_unread(&mut self) -> u64 {
+        let mut udp = 0;
+        for _ in 0..DRAIN_LIMIT {
+            match self.iface.recv(&mut self.buf) {
+                Ok(n) => udp += u64::from(is_ipv4_udp(&self.buf[..n])),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        udp
+    }
+
     fn write_frame(&mut self, frame: &[u8]) {
         if let Err(e) = self.iface.send(frame) {
             self.note(&e, false);
         }
     }
+}
+
+/// At most this many frames are read out at the end of a run: the TAP's queue holds 1 000
+/// (its `txqueuelen`), so this is ample for what was queued when the run stopped.
+const DRAIN_LIMIT: usize = 100_000;
+
+/// Whether an Ethernet frame carries an IPv4 UDP datagram (EtherType 0x0800, protocol 17).
+fn is_ipv4_udp(frame: &[u8]) -> bool {
+    frame.get(12..14) == Some(&[0x08, 0x00]) && frame.get(14 + 9) == Some(&17)
 }
 
 /// The errno values the device treats as "gone" (kept here so no libc dependency is needed).
@@ -144,5 +169,26 @@ impl Device for TapDevice {
         caps.medium = Medium::Ethernet;
         caps.max_transmission_unit = FRAME_MTU;
         caps
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_ipv4_udp;
+
+    fn frame(ethertype: [u8; 2], protocol: u8) -> Vec<u8> {
+        let mut f = vec![0; 14 + 20 + 8];
+        f[12..14].copy_from_slice(&ethertype);
+        f[14 + 9] = protocol;
+        f
+    }
+
+    #[test]
+    fn only_ipv4_udp_frames_count_as_datagrams_left_in_the_queue() {
+        assert!(is_ipv4_udp(&frame([0x08, 0x00], 17)));
+        assert!(!is_ipv4_udp(&frame([0x08, 0x00], 6)), "TCP");
+        assert!(!is_ipv4_udp(&frame([0x08, 0x06], 17)), "ARP");
+        assert!(!is_ipv4_udp(&frame([0x86, 0xdd], 17)), "IPv6");
+        assert!(!is_ipv4_udp(&[0x08; 20]), "cut short");
     }
 }

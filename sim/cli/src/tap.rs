@@ -123,6 +123,13 @@ pub fn main(sim: &Sim<'_>, output: &Output, pictures: &Pictures, how: How) -> Ex
             run.kernel_dropped
         );
     }
+    if run.unread_at_end > 0 {
+        crate::say!(
+            "note: {} datagrams towards the firmware were still in the TAP's queue when the run ended: \
+             sent by the kernel peers, they never reached a link",
+            run.unread_at_end
+        );
+    }
     if run.link_restored > 0 {
         crate::say!(
             "note: the TAP went down and up {} time(s); the route to the firmware was restored each time",
