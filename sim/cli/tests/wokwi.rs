@@ -207,3 +207,29 @@ fn a_hanging_wokwi_cli_is_killed_at_the_wall_clock_limit() {
     assert_eq!(r.out.status.code(), Some(5));
     assert!(stderr(&r).contains("killed after 1 s"), "{}", stderr(&r));
 }
+
+/// The workflow installs one pinned wokwi-cli release, not whatever is latest, and the comment
+/// beside the pin names every flag udplab may pass: adding a flag to `KNOWN_FLAGS` means
+/// checking it against the pinned release's source, and saying so there.
+#[test]
+fn the_workflow_pins_a_wokwi_cli_release_that_takes_every_flag_udplab_passes() {
+    let ci = std::fs::read_to_string(root().join(".github/workflows/ci.yml")).unwrap();
+    let pin = ci
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("WOKWI_CLI_VERSION: "))
+        .expect("WOKWI_CLI_VERSION set in the workflow")
+        .trim_matches('"');
+    let parts: Vec<&str> = pin.split('.').collect();
+    assert!(parts.len() == 3 && parts.iter().all(|p| p.parse::<u32>().is_ok()), "a release number: {pin}");
+    assert!(ci.contains(r#"install.sh | sh -s -- "$WOKWI_CLI_VERSION""#), "the installer is given the pin");
+    assert!(!ci.contains("install.sh | sh\n"), "no unpinned install left");
+    let note: String = ci
+        .lines()
+        .skip_while(|l| !l.contains(&format!("v{pin}")))
+        .take_while(|l| l.trim_start().starts_with('#'))
+        .collect();
+    assert!(!note.is_empty(), "a comment names v{pin}");
+    for flag in KNOWN_FLAGS.iter().filter(|f| f.starts_with("--")) {
+        assert!(note.contains(flag), "the pin's comment does not say v{pin} takes {flag}");
+    }
+}
