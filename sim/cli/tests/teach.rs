@@ -837,3 +837,30 @@ fn at_80_columns_every_ladder_row_fits_and_its_note_wraps_under_it() {
         );
     }
 }
+
+/// Around the ladder, the run's header and the summary fit 80 columns too, and say the same
+/// words as at full width.
+#[test]
+fn at_80_columns_the_header_and_summary_fit_and_keep_every_word() {
+    let words = |s: &str| s.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    for path in lessons() {
+        let (scenario, out) = load(&path);
+        let story = Story::new(&scenario, &out.trace);
+        let name = stem(&path);
+        let around = |columns: Option<usize>| {
+            let whole = udplab_teach::ladder_text(&out, false, columns);
+            let ladder = ladder::render(&story, out.seed, false, columns);
+            let at = whole.find(&ladder).unwrap_or_else(|| panic!("{name}: the ladder is in the output"));
+            (whole[..at].to_string(), whole[at + ladder.len()..].to_string(), whole)
+        };
+        let (head, tail, whole) = around(Some(80));
+        let too_long: Vec<&str> = whole.lines().filter(|l| l.chars().count() > 80).collect();
+        assert!(too_long.is_empty(), "{name}: lines wider than 80 columns:\n{}", too_long.join("\n"));
+        let (wide_head, wide_tail, _) = around(None);
+        assert_eq!(words(&head), words(&wide_head), "{name}: the header's words");
+        assert_eq!(words(&tail), words(&wide_tail), "{name}: the summary's words");
+        for l in head.lines().chain(tail.lines()) {
+            assert!(!l.starts_with(' ') || l.starts_with("  "), "{name}: a continuation in column 1: {l:?}");
+        }
+    }
+}

@@ -356,6 +356,14 @@ impl RunOutput {
         s
     }
 
+    /// Summary and verdict, fitted to `columns` when given (the ladder in a terminal).
+    pub fn summary_within(&self, columns: Option<usize>) -> String {
+        match columns {
+            Some(c) => crate::fit::fit(&self.summary_text(), c),
+            None => self.summary_text(),
+        }
+    }
+
     /// Summary and verdict only.
     pub fn summary_text(&self) -> String {
         let mut s = self.summary.render();
@@ -451,9 +459,30 @@ impl RunOutput {
 
 /// The header `udplab run` prints above its timeline: scenario, description, nodes, links.
 pub(crate) fn header(sc: &Scenario, seed: u64) -> String {
+    header_within(sc, seed, None)
+}
+
+/// The header fitted to `columns` when given (the ladder in a terminal): the description is
+/// wrapped to the width, and node and link lines break at spaces.
+pub(crate) fn header_within(sc: &Scenario, seed: u64, columns: Option<usize>) -> String {
+    let s = header_wrapped(
+        sc,
+        seed,
+        columns.map_or(DESCRIPTION_WIDTH, |c| c.saturating_sub(2).min(DESCRIPTION_WIDTH)),
+    );
+    match columns {
+        Some(c) => crate::fit::fit(&s, c),
+        None => s,
+    }
+}
+
+/// The width the description is wrapped to when there is room.
+const DESCRIPTION_WIDTH: usize = 92;
+
+fn header_wrapped(sc: &Scenario, seed: u64, description_width: usize) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "scenario {}: seed {}, {} s", sc.name, seed, Time(sc.duration_us));
-    for line in wrap(&sc.description, 92) {
+    for line in wrap(&sc.description, description_width.max(20)) {
         let _ = writeln!(s, "  {line}");
     }
     let _ = writeln!(s, "nodes");

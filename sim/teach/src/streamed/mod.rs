@@ -188,8 +188,8 @@ impl<'s> Outputs<'s, '_> {
         let scenario = self.words.scenario;
         match self.print {
             Print::Timeline => self.out.write_all(header(scenario, seed).as_bytes()),
-            Print::Ladder { .. } => {
-                self.out.write_all(header(scenario, seed).as_bytes())?;
+            Print::Ladder { columns, .. } => {
+                self.out.write_all(crate::run::header_within(scenario, seed, columns).as_bytes())?;
                 let head = self.rows.as_ref().map(|r| r.head(seed)).unwrap_or_default();
                 self.out.write_all(head.as_bytes())
             }
@@ -262,9 +262,9 @@ impl<'s> Outputs<'s, '_> {
                 self.json.end(self.out)?;
                 self.out.write_all(json::tail(&result).as_bytes())?;
             }
-            Print::Ladder { .. } => {
+            Print::Ladder { columns, .. } => {
                 self.ladder.push('\n');
-                self.ladder.push_str(&result.summary_text());
+                self.ladder.push_str(&result.summary_within(columns));
                 self.out.write_all(self.ladder.as_bytes())?;
             }
             Print::Nothing => {}
