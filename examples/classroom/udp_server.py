@@ -21,7 +21,18 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(socket.getaddrinfo("0.0.0.0", PORT)[0][-1])
 print("listening on UDP port %d" % PORT)
 
+
+
+def sender_ip(sender):
+    # CPython and MicroPython on a board give (ip, port); MicroPython's Unix port gives the
+    # raw sockaddr bytes, which sendto takes back as they are and socket.sockaddr unpacks.
+    if isinstance(sender, bytes):
+        ip = socket.sockaddr(sender)[1]
+        return "%d.%d.%d.%d" % (ip[0], ip[1], ip[2], ip[3])
+    return sender[0]
+
+
 while True:
     data, sender = s.recvfrom(2048)
-    print("from %s: %d bytes" % (sender[0], len(data)))
+    print("from %s: %d bytes" % (sender_ip(sender), len(data)))
     s.sendto(data, sender)

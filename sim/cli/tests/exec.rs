@@ -293,18 +293,41 @@ fn an_exec_for_a_node_that_cannot_take_one_is_bad_input() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected NODE=COMMAND"));
 }
 
+/// The classroom programs under MicroPython's Unix port, where one is installed, print exactly
+/// what they print under CPython through the same lesson: the client its whole tally, the server
+/// every datagram it heard (the lesson's dice fall on the same datagrams either way).
 #[test]
-fn the_classroom_client_runs_under_micropython_where_it_is_installed() {
+fn the_classroom_programs_run_under_micropython_as_under_cpython_where_it_is_installed() {
     if Command::new("micropython").arg("-c").arg("pass").output().is_err() {
         eprintln!("\n*** SKIPPED MicroPython: no `micropython` (the Unix port) on PATH ***\n");
         return;
     }
-    let client = repo("examples/classroom/udp_client.py");
-    let exec = format!("laptop=micropython {}", client.display());
-    let Some(out) = tap(&[&lesson("02-random-loss"), "--exec", &exec], &[]) else { return };
-    let (stdout, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(0), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stderr.contains("10 sent, "), "{stderr}");
+    let lesson2 = lesson("02-random-loss");
+    let printed = |python: &str, node: &str, program: &str, firmware: &[&str]| {
+        let exec = format!("{node}={python} {}", repo(&format!("examples/classroom/{program}")).display());
+        let mut args = vec![lesson2.as_str(), "--exec", &exec];
+        args.extend_from_slice(firmware);
+        let out = tap(&args, &[])?;
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(0), "{exec}\nstdout:\n{stdout}\nstderr:\n{stderr}");
+        // The program's own lines: udplab's notes on stderr start with "note:" or "program".
+        Some(
+            stderr
+                .lines()
+                .filter(|l| !l.starts_with("note:") && !l.starts_with("program"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    };
+    let Some(cpython) = printed("python3", "laptop", "udp_client.py", &[]) else { return };
+    let Some(micro) = printed("micropython", "laptop", "udp_client.py", &[]) else { return };
+    assert!(cpython.contains("10 sent, 9 replies, 1 without a reply"), "{cpython}");
+    assert_eq!(micro, cpython, "the client under MicroPython");
+    let server = ["--firmware", "laptop"];
+    let Some(cpython) = printed("python3", "board", "udp_server.py", &server) else { return };
+    let Some(micro) = printed("micropython", "board", "udp_server.py", &server) else { return };
+    assert!(cpython.contains("from 192.0.2.1: 64 bytes"), "{cpython}");
+    assert_eq!(micro, cpython, "the server under MicroPython");
 }
 
 #[test]
