@@ -152,6 +152,14 @@ pub fn main(sim: &Sim<'_>, output: &Output, pictures: &Pictures, how: How) -> Ex
     // program at either end sends or receives out of their sight.
     let played: Vec<&str> = run.programs.iter().map(|p| p.node.as_str()).collect();
     out.played_by_programs(&played);
+    out.device = Some(udplab_teach::DeviceCounts {
+        kernel_dropped: run.kernel_dropped,
+        unread_at_end: run.unread_at_end,
+        stack_overflow: run.overflow,
+        rx_errors: run.device_errors.rx,
+        tx_errors: run.device_errors.tx,
+        link_restored: run.link_restored,
+    });
     for p in &run.programs {
         out.check(p.describe(), p.failure());
     }

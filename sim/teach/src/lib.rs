@@ -47,7 +47,8 @@ mod text;
 mod timeaxis;
 
 pub use run::{
-    RunError, RunOutput, StreamError, run_scenario, run_sim, run_sim_within, stream_sim, within_max_events,
+    DeviceCounts, RunError, RunOutput, StreamError, run_scenario, run_sim, run_sim_within, stream_sim,
+    within_max_events,
 };
 
 use std::path::PathBuf;

@@ -39,6 +39,28 @@ pub struct RunOutput {
     /// Why the scenario's expectations were set aside (a program plays a client, whose messages
     /// udplab cannot follow); the checks are still judged. See [`RunOutput::set_aside_expectations`].
     pub set_aside: Option<String>,
+    /// What a real device's runner counted beside the trace (`udplab tap`): frames the kernel
+    /// dropped in the TAP's queue, datagrams left in it at the end, and the like. In the JSON as
+    /// `device`; `None` for runs without a device.
+    pub device: Option<DeviceCounts>,
+}
+
+/// A TAP run's counts that are not trace records: datagrams that never reached a link, and the
+/// device's own trouble. Every field is a count over the whole run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeviceCounts {
+    /// Frames towards the firmware the kernel dropped in the TAP's queue (its transmit drop
+    /// counter): sent by a kernel-side peer, never offered to a link.
+    pub kernel_dropped: u64,
+    /// Datagrams towards the firmware still in the TAP's queue when the run ended.
+    pub unread_at_end: u64,
+    /// Frames dropped because the firmware's stack fell behind (its receive queue full).
+    pub stack_overflow: u64,
+    /// Receive and send errors the TAP reported (each frame dropped).
+    pub rx_errors: u64,
+    pub tx_errors: u64,
+    /// Times the TAP went down and came back during a hold.
+    pub link_restored: u32,
 }
 
 /// Why a run could not start.
@@ -302,6 +324,7 @@ impl RunOutput {
             events: trace_len,
             checks: Vec::new(),
             set_aside: None,
+            device: None,
         }
     }
 
@@ -437,6 +460,8 @@ impl RunOutput {
             checks: &'a [String],
             #[serde(skip_serializing_if = "Option::is_none")]
             expectations_set_aside: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            device: Option<&'a DeviceCounts>,
             digest: String,
         }
         let j = Json {
@@ -449,6 +474,7 @@ impl RunOutput {
             failures: &self.failures,
             checks: &self.checks,
             expectations_set_aside: self.set_aside.as_deref(),
+            device: self.device.as_ref(),
             digest: format!("{:08x}", self.digest),
         };
         let mut s = serde_json::to_string_pretty(&j).expect("trace types serialise infallibly");

@@ -251,6 +251,7 @@ impl<'s> Outputs<'s, '_> {
             events: self.events,
             checks: Vec::new(),
             set_aside: None,
+            device: None,
         };
         match self.print {
             Print::Timeline => {
