@@ -462,6 +462,9 @@ fn hold_and_run_python(script: &'static str, hold_s: u64) -> (TapRun, String) {
     (run, String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Frames of the kernel's own (not the burst's) its drop counter may include.
+const KERNEL_OWN_FRAMES: u64 = 32;
+
 /// Every datagram of a 10 000-datagram burst is accounted for: dropped by the kernel in the
 /// TAP's queue, or offered to the link and then lost, still in flight, not taken by the
 /// firmware's stack, or received by its app.
@@ -490,13 +493,23 @@ fn a_burst_of_10000_datagrams_is_accounted_for_to_the_last() {
          in flight {in_flight}, not taken by the stack {not_taken}, received {received}",
         run.kernel_dropped, run.unread_at_end
     );
-    assert_eq!(
-        sent,
-        run.kernel_dropped + run.unread_at_end + offered,
-        "every datagram sent reached the link, was dropped by the kernel, or was left in the TAP's queue"
+    // The kernel's transmit drop counter counts every frame it dropped in the TAP's queue: these
+    // datagrams and the kernel's own few (IPv6 neighbour discovery and MLD as the device comes
+    // up; CI once saw 6 of them when the burst had filled the queue). So the counter may exceed
+    // the burst's share by a handful, never fall short of it.
+    let reached = run.kernel_dropped + run.unread_at_end + offered;
+    assert!(
+        (sent..=sent + KERNEL_OWN_FRAMES).contains(&reached),
+        "every datagram sent reached the link, was dropped by the kernel, or was left in the TAP's queue: \
+         sent {sent}, accounted {reached}"
     );
     assert_eq!(arrived, not_taken + received, "every arrival was taken by the app or traced as not taken");
-    assert_eq!(sent, accounted, "offered = lost + in flight + not taken + received");
+    assert_eq!(
+        offered,
+        lost + in_flight + not_taken + received,
+        "offered = lost + in flight + not taken + received"
+    );
+    assert!((sent..=sent + KERNEL_OWN_FRAMES).contains(&accounted), "sent {sent}, accounted {accounted}");
 }
 
 /// Datagrams from a kernel socket of 0, 1472 (the most one Ethernet frame carries), 1473, 9000
