@@ -462,9 +462,6 @@ fn hold_and_run_python(script: &'static str, hold_s: u64) -> (TapRun, String) {
     (run, String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// Frames of the kernel's own (not the burst's) its drop counter may include.
-const KERNEL_OWN_FRAMES: u64 = 32;
-
 /// Every datagram of a 10 000-datagram burst is accounted for: dropped by the kernel in the
 /// TAP's queue, or offered to the link and then lost, still in flight, not taken by the
 /// firmware's stack, or received by its app.
@@ -473,7 +470,7 @@ fn a_burst_of_10000_datagrams_is_accounted_for_to_the_last() {
     if !udplab::tap::privileged_or_skip("a_burst_of_10000_datagrams_is_accounted_for_to_the_last") {
         return;
     }
-    let script = "sent=0\nerrors=0\nfor i in range(10000):\n    try:\n        s.sendto(b'%05d' % i + bytes(59), FW); sent+=1\n    except OSError:\n        errors+=1\nprint(sent, errors)\n";
+    let script = "sent=0\nerrors=0\nfor i in range(10000):\n    try:\n        s.sendto(b'%05d' % i + bytes(59), FW); sent+=1\n    except OSError:\n        errors+=1\nprint(sent, errors)\nimport time\ntime.sleep(5)\n";
     let (run, printed) = hold_and_run_python(script, 4);
     let mut words = printed.split_whitespace().map(|w| w.parse::<u64>().unwrap());
     let (sent, errors) = (words.next().unwrap(), words.next().unwrap());
@@ -487,21 +484,20 @@ fn a_burst_of_10000_datagrams_is_accounted_for_to_the_last() {
     let received = count(&|e| {
         matches!(e, Event::App { node: 1, app: AppEvent::Received { .. } | AppEvent::Invalid { .. } })
     });
-    let accounted = run.kernel_dropped + run.unread_at_end + lost + in_flight + not_taken + received;
     eprintln!(
         "burst: sent {sent} (errors {errors}), kernel TAP queue dropped {}, left in it at the end {}, offered {offered}, lost {lost}, \
          in flight {in_flight}, not taken by the stack {not_taken}, received {received}",
         run.kernel_dropped, run.unread_at_end
     );
-    // The kernel's transmit drop counter counts every frame it dropped in the TAP's queue: these
-    // datagrams and the kernel's own few (IPv6 neighbour discovery and MLD as the device comes
-    // up; CI once saw 6 of them when the burst had filled the queue). So the counter may exceed
-    // the burst's share by a handful, never fall short of it.
-    let reached = run.kernel_dropped + run.unread_at_end + offered;
-    assert!(
-        (sent..=sent + KERNEL_OWN_FRAMES).contains(&reached),
-        "every datagram sent reached the link, was dropped by the kernel, or was left in the TAP's queue: \
-         sent {sent}, accounted {reached}"
+    // The kernel's transmit drop counter counts every frame it dropped in the TAP's queue, its
+    // own ICMP errors too: a socket closed while echoes are still coming back makes the kernel
+    // answer "port unreachable" (up to 6 at once, its per-host rate limit), and with the queue
+    // full those are dropped and counted. CI once saw exactly 6 extra. So the script keeps its
+    // socket open (it sleeps) until the run is over, and the identity is exact.
+    assert_eq!(
+        run.kernel_dropped + run.unread_at_end + offered,
+        sent,
+        "every datagram sent reached the link, was dropped by the kernel, or was left in the TAP's queue"
     );
     assert_eq!(arrived, not_taken + received, "every arrival was taken by the app or traced as not taken");
     assert_eq!(
@@ -509,7 +505,6 @@ fn a_burst_of_10000_datagrams_is_accounted_for_to_the_last() {
         lost + in_flight + not_taken + received,
         "offered = lost + in flight + not taken + received"
     );
-    assert!((sent..=sent + KERNEL_OWN_FRAMES).contains(&accounted), "sent {sent}, accounted {accounted}");
 }
 
 /// Datagrams from a kernel socket of 0, 1472 (the most one Ethernet frame carries), 1473, 9000
