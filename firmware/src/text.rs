@@ -1,8 +1,8 @@
 //! Numbers and padding written straight into any [`fmt::Write`], without `core::fmt`'s
 //! argument machinery.
 //!
-//! Every trace line goes through these: the timeline, the trace digest (a CRC of the rendered
-//! lines, so `udplab run --summary` renders every line too) and the ESP32's console. Through
+//! Every trace line goes through these: the timeline, the serial protocol's line check and
+//! the ESP32's console. Through
 //! `write!` a line cost about 3 700 instructions, a third of it in `Formatter::pad_integral`
 //! and `pad`; written piece by piece it costs a few hundred. The `Display` impls of the trace
 //! types call the same functions, so there is one rendering, not a fast one and a slow one.

@@ -45,7 +45,7 @@ mod field {
 }
 
 /// Why bytes are not a valid udplab datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Error {
     /// Shorter than the header.
@@ -73,7 +73,7 @@ impl fmt::Display for Error {
 }
 
 /// What a datagram carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// A message from a client (echoed back unchanged by an echo server).
@@ -196,7 +196,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Datagram<T> {
 }
 
 /// A parsed, validated udplab datagram header (the payload is filler and not kept).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Repr {
     pub kind: Kind,
     pub seq: u32,

@@ -9,7 +9,7 @@ use crate::app::Note;
 use crate::wire;
 
 /// An IPv4 endpoint in a form that serialises and prints the same on every target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub struct Endpoint {
     pub addr: [u8; 4],
     pub port: u16,
@@ -46,7 +46,7 @@ impl fmt::Display for Endpoint {
 }
 
 /// How a received sequence number relates to the ones before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Order {
     /// First time seen, and higher than every seq before it.
@@ -72,7 +72,7 @@ impl Order {
 }
 
 /// Why a send did not happen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SendFailure {
     /// The socket's bounded transmit buffer is full: the datagram is dropped here.
@@ -82,7 +82,7 @@ pub enum SendFailure {
 }
 
 /// One thing the application did or saw.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "app", rename_all = "kebab-case")]
 pub enum AppEvent {
     /// A data datagram was handed to the socket.

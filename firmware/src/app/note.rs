@@ -17,7 +17,7 @@ pub const NOTE_VALUES: usize = 4;
 /// assert_eq!(n.to_string(), "reading stored id=7 celsius_x10=215");
 /// assert_eq!(n.value("id"), Some(7));
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Note {
     label: &'static str,
     values: [(&'static str, i64); NOTE_VALUES],

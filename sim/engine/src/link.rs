@@ -37,7 +37,7 @@ use crate::rng::{Prob, Purpose, draw};
 use crate::scenario::{GeOrder, Jitter, Link, Loss};
 
 /// Why a link lost a datagram.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "reason", rename_all = "kebab-case")]
 pub enum LossReason {
     /// The link was down: phase number `phase` of the link is an outage.
@@ -57,7 +57,7 @@ pub enum LossReason {
 }
 
 /// One flipped bit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Corruption {
     /// Bit offset into the UDP payload.
     pub bit: u32,
@@ -66,7 +66,7 @@ pub struct Corruption {
 }
 
 /// What happens to a datagram that is not lost.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Passage {
     /// 1, or 2 when duplicated.
     pub copies: u8,
@@ -88,7 +88,7 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "fate", rename_all = "kebab-case")]
 pub enum Fate {
     Lost(LossReason),

@@ -90,9 +90,9 @@ impl Outcome {
         Lines::new(&self.scenario).render(&self.trace)
     }
 
-    /// The trace digest `udplab run` prints (CRC-32 of the timeline).
+    /// The trace digest `udplab run` prints (CRC-32 of the records, see [`crate::trace::digest`]).
     pub fn digest(&self) -> u32 {
-        digest(&self.timeline())
+        digest(&self.trace)
     }
 
     /// What node `name`'s app reported, with times.

@@ -57,7 +57,7 @@ pub fn name_key_bytes(bytes: &[u8]) -> u64 {
 ///
 /// A decision compares the top 32 bits of a draw with the threshold, so the configured rate is
 /// the expected observed rate exactly (up to 2^-32), with no floating point on any target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Hash, Serialize, Deserialize)]
 #[serde(try_from = "u64", into = "u64")]
 pub struct Prob(u64);
 

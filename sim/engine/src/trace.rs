@@ -8,7 +8,7 @@ use alloc::vec::Vec;
 use core::fmt::{self, Write};
 use serde::Serialize;
 use smoltcp::wire::{IpProtocol, Ipv4Packet, UdpPacket};
-use udplab_firmware::crc32::{Crc32, checksum};
+use udplab_firmware::crc32::Crc32;
 use udplab_firmware::wire::{Datagram, Kind, Repr};
 use udplab_firmware::{AppEvent, app::Ms};
 
@@ -17,7 +17,7 @@ use crate::link_index::LinkIndex;
 use crate::scenario::Scenario;
 
 /// What a datagram on a link is, read from its bytes for the reader's benefit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "is", rename_all = "kebab-case")]
 pub enum Label {
     Data {
@@ -192,7 +192,7 @@ fn is_zero(v: &u64) -> bool {
     *v == 0
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
     /// Something a node's application did or saw.
@@ -223,7 +223,7 @@ pub enum Event {
 
 /// Why a real-clock runner dropped a frame outside the scenario's links (virtual time never
 /// does: its stacks take every datagram).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(tag = "reason", rename_all = "kebab-case")]
 pub enum DropReason {
     /// The copy came out of its link while the firmware's stack still had a full receive queue
@@ -253,7 +253,7 @@ impl fmt::Display for DropReason {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Record {
     pub at_us: u64,
     #[serde(flatten)]
@@ -547,13 +547,140 @@ impl<'a> Lines<'a> {
     }
 }
 
-/// A CRC-32 of the rendered trace: one short line two runners can compare.
-pub fn digest(rendered: &str) -> u32 {
-    checksum(rendered.as_bytes())
+/// The trace digest `udplab run` prints: a CRC-32 of the records themselves, so that a run
+/// that prints no timeline need not render one (rendering cost about a third of a
+/// `--summary` run). Two runs with the same records have the same digest on every machine.
+pub fn digest(records: &[Record]) -> u32 {
+    let mut d = TraceDigest::new();
+    for r in records {
+        d.record(r);
+    }
+    d.finish()
 }
 
-/// The same digest computed line by line, for a runner (the ESP32) that prints lines as it
-/// renders them instead of keeping the whole text.
+/// [`digest`] computed record by record, for a runner that streams.
+///
+/// Each record is fed through its derived `Hash` (every field, the enums' variant numbers),
+/// with every integer written as fixed-width little-endian bytes, `usize` as 8, so the digest
+/// does not depend on the machine. The derive's order of fields is the one the source declares;
+/// a new field changes the digest, as it changes the trace.
+pub struct TraceDigest {
+    crc: Crc32,
+    buf: [u8; DIGEST_BUF],
+    len: usize,
+}
+
+/// Bytes gathered before the CRC runs: a long buffer is several times cheaper per byte than
+/// one record's few dozen.
+const DIGEST_BUF: usize = 1024;
+
+impl TraceDigest {
+    pub fn new() -> TraceDigest {
+        TraceDigest { crc: Crc32::new(), buf: [0; DIGEST_BUF], len: 0 }
+    }
+
+    #[inline]
+    pub fn record(&mut self, r: &Record) {
+        core::hash::Hash::hash(r, self);
+    }
+
+    pub fn finish(mut self) -> u32 {
+        self.flush();
+        self.crc.finish()
+    }
+
+    fn flush(&mut self) {
+        self.crc.update(&self.buf[..self.len]);
+        self.len = 0;
+    }
+
+    #[inline]
+    fn put<const N: usize>(&mut self, bytes: [u8; N]) {
+        if self.len + N > DIGEST_BUF {
+            self.flush();
+        }
+        self.buf[self.len..self.len + N].copy_from_slice(&bytes);
+        self.len += N;
+    }
+}
+
+impl Default for TraceDigest {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl core::hash::Hasher for TraceDigest {
+    /// The CRC so far (the trait requires it; [`TraceDigest::finish`] is the digest).
+    fn finish(&self) -> u64 {
+        let mut crc = self.crc.clone();
+        crc.update(&self.buf[..self.len]);
+        u64::from(crc.finish())
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        if self.len + bytes.len() > DIGEST_BUF {
+            self.flush();
+            if bytes.len() > DIGEST_BUF {
+                self.crc.update(bytes);
+                return;
+            }
+        }
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+    #[inline]
+    fn write_u8(&mut self, v: u8) {
+        self.put([v]);
+    }
+    #[inline]
+    fn write_u16(&mut self, v: u16) {
+        self.put(v.to_le_bytes());
+    }
+    #[inline]
+    fn write_u32(&mut self, v: u32) {
+        self.put(v.to_le_bytes());
+    }
+    #[inline]
+    fn write_u64(&mut self, v: u64) {
+        self.put(v.to_le_bytes());
+    }
+    #[inline]
+    fn write_u128(&mut self, v: u128) {
+        self.put(v.to_le_bytes());
+    }
+    #[inline]
+    fn write_usize(&mut self, v: usize) {
+        self.put((v as u64).to_le_bytes());
+    }
+    #[inline]
+    fn write_i8(&mut self, v: i8) {
+        self.put(v.to_le_bytes());
+    }
+    #[inline]
+    fn write_i16(&mut self, v: i16) {
+        self.put(v.to_le_bytes());
+    }
+    #[inline]
+    fn write_i32(&mut self, v: i32) {
+        self.put(v.to_le_bytes());
+    }
+    #[inline]
+    fn write_i64(&mut self, v: i64) {
+        self.put(v.to_le_bytes());
+    }
+    #[inline]
+    fn write_i128(&mut self, v: i128) {
+        self.put(v.to_le_bytes());
+    }
+    #[inline]
+    fn write_isize(&mut self, v: isize) {
+        self.put((v as i64).to_le_bytes());
+    }
+}
+
+/// A CRC-32 of rendered trace lines, each followed by its newline: the serial protocol's check
+/// that a chip's block of lines arrived whole (see [`crate::serial`]). It is not the trace
+/// digest: that is over the records, which the host no longer has once they are text.
 pub struct Digest(Crc32);
 
 impl Digest {
@@ -601,6 +728,56 @@ pub type Trace = Vec<Record>;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use udplab_firmware::crc32::checksum;
+
+    /// `NoRoute { node, dst, bytes }` at `at_us`, and the bytes its digest is documented to
+    /// cover, written out by hand.
+    fn no_route(at_us: u64, node: usize, dst: [u8; 4], bytes: u32) -> (Record, Vec<u8>) {
+        let mut b = Vec::new();
+        b.extend(at_us.to_le_bytes());
+        b.extend(4i64.to_le_bytes()); // the variant's number: NoRoute is Event's fifth
+        b.extend((node as u64).to_le_bytes()); // a usize as 8 bytes, on every machine
+        b.extend(4u64.to_le_bytes()); // the address's length, then its bytes
+        b.extend(dst);
+        b.extend(bytes.to_le_bytes());
+        (Record { at_us, event: Event::NoRoute { node, dst, bytes } }, b)
+    }
+
+    #[test]
+    fn the_trace_digest_is_a_crc_of_every_field_as_fixed_width_little_endian_bytes() {
+        let (r, bytes) = no_route(5, 1, [10, 0, 0, 9], 92);
+        assert_eq!(digest(&[r]), checksum(&bytes));
+        // Many records, so the digest's buffer is flushed many times, and at odd places.
+        let (mut records, mut all) = (Vec::new(), Vec::new());
+        for i in 0..1000u32 {
+            let (r, b) = no_route(u64::from(i) * 977, i as usize % 7, [192, 0, 2, i as u8], i);
+            records.push(r);
+            all.extend(b);
+        }
+        assert!(all.len() > 20 * DIGEST_BUF);
+        assert_eq!(digest(&records), checksum(&all));
+    }
+
+    #[test]
+    fn any_change_to_a_record_or_their_order_changes_the_trace_digest() {
+        let s = crate::net::tests::echo(50_000_000, true);
+        let trace = crate::run(&s, 3).unwrap();
+        assert!(trace.len() > 20);
+        let d = digest(&trace);
+        for i in 0..trace.len() {
+            let mut t = trace.clone();
+            t[i].at_us += 1;
+            assert_ne!(digest(&t), d, "record {i}'s time");
+            if i + 1 < trace.len() && trace[i] != trace[i + 1] {
+                let mut t = trace.clone();
+                t.swap(i, i + 1);
+                assert_ne!(digest(&t), d, "records {i} and {} swapped", i + 1);
+            }
+        }
+        let mut t = trace.clone();
+        t.pop();
+        assert_ne!(digest(&t), d, "the last record gone");
+    }
 
     #[test]
     fn time_columns_read_as_the_formatter_pads_them() {

@@ -29,7 +29,7 @@ pub struct RunOutput {
     pub clock: Clock,
     /// The rendered timeline (one line per trace record).
     pub timeline: String,
-    /// CRC-32 of `timeline`.
+    /// The trace digest: CRC-32 of the records ([`udplab_sim::trace::digest`]).
     pub digest: u32,
     /// Records in the run (`trace.len()`, except for a streamed run, which keeps no trace).
     pub events: usize,
@@ -310,7 +310,7 @@ impl RunOutput {
         let trace_len = trace.len();
         let failures = if incomplete.is_some() { Vec::new() } else { summary.check_on(scenario, clock) };
         let timeline = Lines::new(scenario).render(&trace);
-        let digest = digest(&timeline);
+        let digest = digest(&trace);
         RunOutput {
             scenario: scenario.clone(),
             seed,

@@ -5,8 +5,8 @@
 //! on every lesson. What is held is the network's live state, the datagrams in flight (their
 //! story and, for the capture, their bytes) and output buffers.
 //!
-//! Whatever is printed, the timeline is rendered and digested as the run goes: the digest (the
-//! CRC-32 of the timeline's text) is what every runner's traces are compared by.
+//! Whatever is printed, the records are digested as the run goes (`trace::TraceDigest`, over
+//! the records, so the timeline is rendered only when it is printed).
 //!
 //! The terminal ladder is as wide as its longest arrow label, which only the end of a run
 //! knows: it runs the scenario twice (deterministic, so both runs are the same run), the first
@@ -23,7 +23,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use udplab_sim::report::{Clock, SummaryBuilder};
-use udplab_sim::trace::{Digest, Lines};
+use udplab_sim::trace::{Lines, TraceDigest};
 use udplab_sim::{Record, Sim, Trace};
 
 use crate::RunOutput;
@@ -111,7 +111,7 @@ pub fn stream_run(
         print: how.print,
         lines: Lines::new(scenario),
         summary: SummaryBuilder::new(scenario, seed),
-        digest: Digest::new(),
+        digest: TraceDigest::new(),
         events: 0,
         chunk: String::with_capacity(CHUNK + 1024),
         json: json::JsonTrace::default(),
@@ -168,9 +168,9 @@ struct Outputs<'s, 'o> {
     print: Print,
     lines: Lines<'s>,
     summary: SummaryBuilder<'s>,
-    digest: Digest,
+    digest: TraceDigest,
     events: usize,
-    /// Timeline text not digested yet.
+    /// Timeline text not printed yet.
     chunk: String,
     json: json::JsonTrace,
     /// The story, for the ladder and the capture.
@@ -198,12 +198,9 @@ impl<'s> Outputs<'s, '_> {
         }
     }
 
-    /// Digests (and prints, for the timeline) the timeline text collected so far.
+    /// Prints the timeline text collected so far.
     fn flush_timeline(&mut self) -> std::io::Result<()> {
-        self.digest.lines(&self.chunk);
-        if self.print == Print::Timeline {
-            self.out.write_all(self.chunk.as_bytes())?;
-        }
+        self.out.write_all(self.chunk.as_bytes())?;
         self.chunk.clear();
         Ok(())
     }
@@ -277,11 +274,15 @@ impl<'s> Outputs<'s, '_> {
 impl Feed for Outputs<'_, '_> {
     fn record(&mut self, r: &Record) -> std::io::Result<()> {
         self.summary.add(r);
-        let _ = self.lines.write(&mut self.chunk, r);
-        self.chunk.push('\n');
+        self.digest.record(r);
         self.events += 1;
-        if self.chunk.len() >= CHUNK {
-            self.flush_timeline()?;
+        // Lines are rendered only to be printed: the digest is over the records.
+        if self.print == Print::Timeline {
+            let _ = self.lines.write(&mut self.chunk, r);
+            self.chunk.push('\n');
+            if self.chunk.len() >= CHUNK {
+                self.flush_timeline()?;
+            }
         }
         if self.print == Print::Json {
             self.json.record(r, self.out)?;
