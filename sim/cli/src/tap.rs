@@ -108,39 +108,16 @@ pub fn main(sim: &Sim<'_>, output: &Output, pictures: &Pictures, how: How) -> Ex
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    if run.device_errors.rx + run.device_errors.tx > 0 {
-        crate::say!(
-            "note: the TAP reported {} receive and {} send errors (last: {}); those frames were dropped",
-            run.device_errors.rx,
-            run.device_errors.tx,
-            run.device_errors.last.as_deref().unwrap_or("-")
-        );
-    }
-    if run.kernel_dropped > 0 {
-        crate::say!(
-            "note: the kernel dropped {} frames towards the firmware in the TAP's queue (its transmit drop \
-             counter): sent by the kernel peers, they never reached a link",
-            run.kernel_dropped
-        );
-    }
-    if run.unread_at_end > 0 {
-        crate::say!(
-            "note: {} datagrams towards the firmware were still in the TAP's queue when the run ended: \
-             sent by the kernel peers, they never reached a link",
-            run.unread_at_end
-        );
-    }
-    if run.link_restored > 0 {
-        crate::say!(
-            "note: the TAP went down and up {} time(s); the route to the firmware was restored each time",
-            run.link_restored
-        );
-    }
-    if run.overflow > 0 {
-        crate::say!(
-            "note: {} received frames were dropped because the stack fell behind (queue full)",
-            run.overflow
-        );
+    let device = udplab_teach::DeviceCounts {
+        kernel_dropped: run.kernel_dropped,
+        unread_at_end: run.unread_at_end,
+        stack_overflow: run.overflow,
+        rx_errors: run.device_errors.rx,
+        tx_errors: run.device_errors.tx,
+        link_restored: run.link_restored,
+    };
+    for note in device_notes(&device, run.device_errors.last.as_deref()) {
+        crate::say!("note: {note}");
     }
     if matches!(run.stop, Stop::Interrupted | Stop::Terminated) {
         crate::say!("note: stopped by a signal; the namespace and TAP are gone");
@@ -152,14 +129,7 @@ pub fn main(sim: &Sim<'_>, output: &Output, pictures: &Pictures, how: How) -> Ex
     // program at either end sends or receives out of their sight.
     let played: Vec<&str> = run.programs.iter().map(|p| p.node.as_str()).collect();
     out.played_by_programs(&played);
-    out.device = Some(udplab_teach::DeviceCounts {
-        kernel_dropped: run.kernel_dropped,
-        unread_at_end: run.unread_at_end,
-        stack_overflow: run.overflow,
-        rx_errors: run.device_errors.rx,
-        tx_errors: run.device_errors.tx,
-        link_restored: run.link_restored,
-    });
+    out.device = Some(device);
     for p in &run.programs {
         out.check(p.describe(), p.failure());
     }
@@ -223,4 +193,81 @@ fn hold_instructions(r: &udplab_host::Ready) -> String {
 pub fn main(_: &Sim<'_>, _: &Output, _: &Pictures, _: How) -> ExitCode {
     crate::say!("error: this udplab was built without TAP support (Linux only)");
     ExitCode::from(EXIT_ENVIRONMENT)
+}
+
+/// The device's counts that are not zero, in words, for stderr (`--json` carries the numbers).
+fn device_notes(d: &udplab_teach::DeviceCounts, last_error: Option<&str>) -> Vec<String> {
+    let mut notes = Vec::new();
+    if d.rx_errors + d.tx_errors > 0 {
+        notes.push(format!(
+            "the TAP reported {} receive and {} send errors (last: {}); those frames were dropped",
+            d.rx_errors,
+            d.tx_errors,
+            last_error.unwrap_or("-")
+        ));
+    }
+    if d.kernel_dropped > 0 {
+        notes.push(format!(
+            "the kernel dropped {} frames towards the firmware in the TAP's queue (its transmit drop \
+             counter): sent by the kernel peers, they never reached a link",
+            d.kernel_dropped
+        ));
+    }
+    if d.unread_at_end > 0 {
+        notes.push(format!(
+            "{} datagrams towards the firmware were still in the TAP's queue when the run ended: \
+             sent by the kernel peers, they never reached a link",
+            d.unread_at_end
+        ));
+    }
+    if d.link_restored > 0 {
+        notes.push(format!(
+            "the TAP went down and up {} time(s); the route to the firmware was restored each time",
+            d.link_restored
+        ));
+    }
+    if d.stack_overflow > 0 {
+        notes.push(format!(
+            "{} received frames were dropped because the stack fell behind (queue full)",
+            d.stack_overflow
+        ));
+    }
+    notes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_note_is_printed_for_each_count_that_is_not_zero_and_none_for_a_clean_run() {
+        let clean = udplab_teach::DeviceCounts {
+            kernel_dropped: 0,
+            unread_at_end: 0,
+            stack_overflow: 0,
+            rx_errors: 0,
+            tx_errors: 0,
+            link_restored: 0,
+        };
+        assert!(device_notes(&clean, None).is_empty());
+        let busy = udplab_teach::DeviceCounts {
+            kernel_dropped: 11,
+            unread_at_end: 12,
+            stack_overflow: 13,
+            rx_errors: 14,
+            tx_errors: 15,
+            link_restored: 16,
+        };
+        let notes = device_notes(&busy, Some("EIO"));
+        assert_eq!(notes.len(), 5, "{notes:?}");
+        for n in [
+            "dropped 11 frames",
+            "12 datagrams",
+            "13 received",
+            "14 receive and 15 send errors (last: EIO)",
+            "16 time(s)",
+        ] {
+            assert!(notes.iter().any(|l| l.contains(n)), "{n} in {notes:?}");
+        }
+    }
 }
