@@ -90,7 +90,7 @@ impl Outcome {
         Lines::new(&self.scenario).render(&self.trace)
     }
 
-    /// The trace digest `udplab run` prints (CRC-32 of the records, see [`crate::trace::digest`]).
+    /// The trace digest `udplab run` prints (a hash of the records, see [`crate::trace::digest`]).
     pub fn digest(&self) -> u32 {
         digest(&self.trace)
     }

@@ -547,9 +547,9 @@ impl<'a> Lines<'a> {
     }
 }
 
-/// The trace digest `udplab run` prints: a CRC-32 of the records themselves, so that a run
-/// that prints no timeline need not render one (rendering cost about a third of a
-/// `--summary` run). Two runs with the same records have the same digest on every machine.
+/// The trace digest `udplab run` prints: a 32-bit hash of the records themselves, so that a run
+/// that prints no timeline need not render one (rendering cost about a third of a `--summary`
+/// run). Two runs with the same records have the same digest on every machine.
 pub fn digest(records: &[Record]) -> u32 {
     let mut d = TraceDigest::new();
     for r in records {
@@ -560,23 +560,26 @@ pub fn digest(records: &[Record]) -> u32 {
 
 /// [`digest`] computed record by record, for a runner that streams.
 ///
-/// Each record is fed through its derived `Hash` (every field, the enums' variant numbers),
-/// with every integer written as fixed-width little-endian bytes, `usize` as 8, so the digest
-/// does not depend on the machine. The derive's order of fields is the one the source declares;
-/// a new field changes the digest, as it changes the trace.
+/// Each record is fed through its derived `Hash` (every field, the enums' variant numbers) as a
+/// sequence of 64-bit words: every integer widened to `u64` (signed ones sign-extended; `usize`
+/// and `isize` too, so the digest does not depend on the machine), a byte slice in 8-byte
+/// little-endian pieces, the last one zero-padded. Each word is folded in with a rotate, xor and
+/// odd multiply, each step a bijection of the state, so a change to any one word always changes
+/// the 64-bit state; the last step mixes it and keeps 32 bits. The derive's order of fields is
+/// the source's; a new field changes the digest, as it changes the trace.
+///
+/// (It was a CRC-32 of the rendered lines, then of the records' bytes; the fold costs about half
+/// of the second, measured in sim/bench/README.md.)
 pub struct TraceDigest {
-    crc: Crc32,
-    buf: [u8; DIGEST_BUF],
-    len: usize,
+    state: u64,
 }
 
-/// Bytes gathered before the CRC runs: a long buffer is several times cheaper per byte than
-/// one record's few dozen.
-const DIGEST_BUF: usize = 1024;
+/// The fold's multiplier: odd, so multiplying is a bijection (FxHash's 64-bit constant).
+const FOLD: u64 = 0x517c_c1b7_2722_0a95;
 
 impl TraceDigest {
     pub fn new() -> TraceDigest {
-        TraceDigest { crc: Crc32::new(), buf: [0; DIGEST_BUF], len: 0 }
+        TraceDigest { state: 0 }
     }
 
     #[inline]
@@ -584,23 +587,13 @@ impl TraceDigest {
         core::hash::Hash::hash(r, self);
     }
 
-    pub fn finish(mut self) -> u32 {
-        self.flush();
-        self.crc.finish()
-    }
-
-    fn flush(&mut self) {
-        self.crc.update(&self.buf[..self.len]);
-        self.len = 0;
+    pub fn finish(self) -> u32 {
+        (crate::rng::mix(self.state) >> 32) as u32
     }
 
     #[inline]
-    fn put<const N: usize>(&mut self, bytes: [u8; N]) {
-        if self.len + N > DIGEST_BUF {
-            self.flush();
-        }
-        self.buf[self.len..self.len + N].copy_from_slice(&bytes);
-        self.len += N;
+    fn word(&mut self, w: u64) {
+        self.state = (self.state.rotate_left(5) ^ w).wrapping_mul(FOLD);
     }
 }
 
@@ -611,70 +604,70 @@ impl Default for TraceDigest {
 }
 
 impl core::hash::Hasher for TraceDigest {
-    /// The CRC so far (the trait requires it; [`TraceDigest::finish`] is the digest).
+    /// The state so far, mixed (the trait requires it; [`TraceDigest::finish`] is the digest).
     fn finish(&self) -> u64 {
-        let mut crc = self.crc.clone();
-        crc.update(&self.buf[..self.len]);
-        u64::from(crc.finish())
+        crate::rng::mix(self.state)
     }
     fn write(&mut self, bytes: &[u8]) {
-        if self.len + bytes.len() > DIGEST_BUF {
-            self.flush();
-            if bytes.len() > DIGEST_BUF {
-                self.crc.update(bytes);
-                return;
-            }
+        let mut pieces = bytes.chunks_exact(8);
+        for p in &mut pieces {
+            self.word(u64::from_le_bytes([p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7]]));
         }
-        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-        self.len += bytes.len();
+        let rest = pieces.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.word(u64::from_le_bytes(last));
+        }
     }
     #[inline]
     fn write_u8(&mut self, v: u8) {
-        self.put([v]);
+        self.word(u64::from(v));
     }
     #[inline]
     fn write_u16(&mut self, v: u16) {
-        self.put(v.to_le_bytes());
+        self.word(u64::from(v));
     }
     #[inline]
     fn write_u32(&mut self, v: u32) {
-        self.put(v.to_le_bytes());
+        self.word(u64::from(v));
     }
     #[inline]
     fn write_u64(&mut self, v: u64) {
-        self.put(v.to_le_bytes());
+        self.word(v);
     }
     #[inline]
     fn write_u128(&mut self, v: u128) {
-        self.put(v.to_le_bytes());
+        self.word(v as u64);
+        self.word((v >> 64) as u64);
     }
     #[inline]
     fn write_usize(&mut self, v: usize) {
-        self.put((v as u64).to_le_bytes());
+        self.word(v as u64);
     }
     #[inline]
     fn write_i8(&mut self, v: i8) {
-        self.put(v.to_le_bytes());
+        self.word(i64::from(v) as u64);
     }
     #[inline]
     fn write_i16(&mut self, v: i16) {
-        self.put(v.to_le_bytes());
+        self.word(i64::from(v) as u64);
     }
     #[inline]
     fn write_i32(&mut self, v: i32) {
-        self.put(v.to_le_bytes());
+        self.word(i64::from(v) as u64);
     }
     #[inline]
     fn write_i64(&mut self, v: i64) {
-        self.put(v.to_le_bytes());
+        self.word(v as u64);
     }
     #[inline]
     fn write_i128(&mut self, v: i128) {
-        self.put(v.to_le_bytes());
+        self.write_u128(v as u128);
     }
     #[inline]
     fn write_isize(&mut self, v: isize) {
-        self.put((v as i64).to_le_bytes());
+        self.word(v as i64 as u64);
     }
 }
 
@@ -728,34 +721,41 @@ pub type Trace = Vec<Record>;
 #[cfg(test)]
 mod tests {
     use super::*;
-    use udplab_firmware::crc32::checksum;
 
-    /// `NoRoute { node, dst, bytes }` at `at_us`, and the bytes its digest is documented to
-    /// cover, written out by hand.
-    fn no_route(at_us: u64, node: usize, dst: [u8; 4], bytes: u32) -> (Record, Vec<u8>) {
-        let mut b = Vec::new();
-        b.extend(at_us.to_le_bytes());
-        b.extend(4i64.to_le_bytes()); // the variant's number: NoRoute is Event's fifth
-        b.extend((node as u64).to_le_bytes()); // a usize as 8 bytes, on every machine
-        b.extend(4u64.to_le_bytes()); // the address's length, then its bytes
-        b.extend(dst);
-        b.extend(bytes.to_le_bytes());
-        (Record { at_us, event: Event::NoRoute { node, dst, bytes } }, b)
+    /// The digest of `words`, fed to the hasher as the documented 64-bit words.
+    fn of_words(words: &[u64]) -> u32 {
+        let mut d = TraceDigest::new();
+        for &w in words {
+            core::hash::Hasher::write_u64(&mut d, w);
+        }
+        d.finish()
     }
 
     #[test]
-    fn the_trace_digest_is_a_crc_of_every_field_as_fixed_width_little_endian_bytes() {
-        let (r, bytes) = no_route(5, 1, [10, 0, 0, 9], 92);
-        assert_eq!(digest(&[r]), checksum(&bytes));
-        // Many records, so the digest's buffer is flushed many times, and at odd places.
-        let (mut records, mut all) = (Vec::new(), Vec::new());
-        for i in 0..1000u32 {
-            let (r, b) = no_route(u64::from(i) * 977, i as usize % 7, [192, 0, 2, i as u8], i);
-            records.push(r);
-            all.extend(b);
-        }
-        assert!(all.len() > 20 * DIGEST_BUF);
-        assert_eq!(digest(&records), checksum(&all));
+    fn the_trace_digest_takes_every_field_as_a_64_bit_word_whatever_the_machine() {
+        let r = Record { at_us: 5, event: Event::NoRoute { node: 1, dst: [10, 0, 0, 9], bytes: 92 } };
+        // The time; NoRoute, Event's fifth variant; the node (a usize); the address's length,
+        // then its bytes as one little-endian word; the size.
+        let words = [5, 4, 1, 4, u64::from_le_bytes([10, 0, 0, 9, 0, 0, 0, 0]), 92];
+        assert_eq!(digest(&[r]), of_words(&words));
+        // Every integer type widens to the same word, so a 32-bit machine's usize counts alike.
+        use core::hash::Hasher;
+        let each = |f: &dyn Fn(&mut TraceDigest)| {
+            let mut d = TraceDigest::new();
+            f(&mut d);
+            d.finish()
+        };
+        let want = of_words(&[7]);
+        assert_eq!(each(&|d| d.write_usize(7)), want);
+        assert_eq!(each(&|d| d.write_u32(7)), want);
+        assert_eq!(each(&|d| d.write_u8(7)), want);
+        assert_eq!(each(&|d| d.write_isize(-1)), of_words(&[u64::MAX]));
+        assert_eq!(each(&|d| d.write_i32(-1)), of_words(&[u64::MAX]));
+        // Bytes go eight at a time, the last piece zero-padded.
+        let bytes: Vec<u8> = (1..=11).collect();
+        let pieces =
+            [u64::from_le_bytes([1, 2, 3, 4, 5, 6, 7, 8]), u64::from_le_bytes([9, 10, 11, 0, 0, 0, 0, 0])];
+        assert_eq!(each(&|d| d.write(&bytes)), of_words(&pieces));
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub struct RunOutput {
     pub clock: Clock,
     /// The rendered timeline (one line per trace record).
     pub timeline: String,
-    /// The trace digest: CRC-32 of the records ([`udplab_sim::trace::digest`]).
+    /// The trace digest: a hash of the records ([`udplab_sim::trace::digest`]).
     pub digest: u32,
     /// Records in the run (`trace.len()`, except for a streamed run, which keeps no trace).
     pub events: usize,
