@@ -566,7 +566,8 @@ pub fn digest(records: &[Record]) -> u32 {
 /// little-endian pieces, the last one zero-padded. Each word is folded in with a rotate, xor and
 /// odd multiply, each step a bijection of the state, so a change to any one word always changes
 /// the 64-bit state; the last step mixes it and keeps 32 bits. The derive's order of fields is
-/// the source's; a new field changes the digest, as it changes the trace.
+/// the source's; a new field changes the digest, as it changes the trace. So would a toolchain
+/// whose derive fed the variant number another way: the lesson snapshots' digests would show it.
 ///
 /// (It was a CRC-32 of the rendered lines, then of the records' bytes; the fold costs about half
 /// of the second, measured in sim/bench/README.md.)
