@@ -593,7 +593,7 @@ impl TraceDigest {
     }
 
     pub fn finish(self) -> u32 {
-        (crate::rng::mix(self.state) >> 32) as u32
+        (core::hash::Hasher::finish(&self) >> 32) as u32
     }
 
     #[inline]
@@ -689,12 +689,6 @@ impl Digest {
     pub fn line(&mut self, line: &str) {
         self.0.update(line.as_bytes());
         self.0.update(b"\n");
-    }
-    /// Adds rendered lines, each already ended by its newline: a runner that collects lines in
-    /// a buffer digests them in one pass (a long buffer is several times cheaper per byte than
-    /// a line at a time).
-    pub fn lines(&mut self, text: &str) {
-        self.0.update(text.as_bytes());
     }
     pub fn finish(self) -> u32 {
         self.0.finish()

@@ -113,7 +113,8 @@ pub fn stream_run(
         summary: SummaryBuilder::new(scenario, seed),
         digest: TraceDigest::new(),
         events: 0,
-        chunk: String::with_capacity(CHUNK + 1024),
+        // Only the timeline is rendered (see `record`).
+        chunk: if how.print == Print::Timeline { String::with_capacity(CHUNK + 1024) } else { String::new() },
         json: json::JsonTrace::default(),
         unfolding: (rows.is_some() || pcap.is_some()).then(|| Unfolding::new(scenario)),
         rows,
