@@ -4,8 +4,9 @@
 usage: .ci/esp32-size-report.py ELF
 
 Owners: each Rust crate (by the first path segment of the demangled symbol, or the type an
-`impl` is for), "Wi-Fi/PHY blobs (C)" for the non-Rust symbols (Espressif's precompiled
-libraries, with the unnamed bytes of the `.wifi` sections), and "unnamed" for the rest no
+`impl` is for), "C and unmangled symbols" for the non-Rust symbols (in a radio image almost
+all Espressif's precompiled Wi-Fi/PHY libraries, with the unnamed bytes of the `.wifi` sections;
+without the radio, the runtime's entry points and memcpy and the like), and "unnamed" for the rest no
 symbol names (string literals, the embedded scenarios' JSON, alignment padding). Only sections the image loads count (the ones .ci/esp32-size.sh sums), so
 the total equals that script's. Needs binutils (nm, readelf) with Rust demangling (nm -C).
 """
@@ -33,7 +34,7 @@ def sections(elf):
 
 def owner(name):
     if "::" not in name and not name.startswith("<"):
-        return "Wi-Fi/PHY blobs (C)" if not name.startswith(".L") else "unnamed"
+        return "C and unmangled symbols" if not name.startswith(".L") else "unnamed"
     m = CRATE.match(name)
     crate = m.group(1) if m else "?"
     if len(crate) == 1 and crate.isupper():
@@ -75,7 +76,7 @@ def main():
                 covered[sec] += size
     for sec, _, length in secs:
         gap = length - covered[sec]
-        by_owner["Wi-Fi/PHY blobs (C)" if sec.endswith(".wifi") else "unnamed"] += gap
+        by_owner["C and unmangled symbols" if sec.endswith(".wifi") else "unnamed"] += gap
     print(f"{'bytes':>8}  {'share':>6}  owner")
     for name, size in by_owner.most_common():
         if size >= 1024:

@@ -14,8 +14,9 @@ use esp_radio::wifi::{AuthenticationMethodConfig, Config, ControllerConfig, Inte
 use smoltcp::wire::{Ipv4Address, Ipv4Cidr};
 use udplab_firmware::wait::Deadline;
 
+use crate::clock::{now_us, sleep_us};
 use crate::console::Console;
-use crate::netapp::{self, BoardApp, Impairments, Net, RadioLink, now_us, sleep_us};
+use crate::netapp::{self, BoardApp, Impairments, Net, RadioLink};
 use crate::radio::{Mode, Radio};
 use crate::wifi::{RX_QUEUE, TX_QUEUE};
 use crate::{Image, say, timeout_s};

@@ -1,11 +1,13 @@
 //! The board-specific setup, in one place: CPU clock, heap, esp-rtos, and the console UART.
 
 use esp_hal::clock::CpuClock;
+#[cfg(feature = "radio")]
 use esp_hal::timer::timg::TimerGroup;
 use esp_hal::uart::{self, Uart};
 
 use crate::Image;
 use crate::console::Console;
+#[cfg(feature = "radio")]
 use crate::radio::Radio;
 
 /// Heap in main RAM, on top of the 64 KiB reclaimed from the second-stage bootloader. Scenario
@@ -24,8 +26,11 @@ pub fn start(image: Image) -> ! {
     esp_alloc::heap_allocator!(#[esp_hal::ram(reclaimed)] size: 64 * 1024);
     esp_alloc::heap_allocator!(size: HEAP_SIZE);
 
-    let timg0 = TimerGroup::new(peripherals.TIMG0);
-    esp_rtos::start(timg0.timer0, peripherals.FROM_CPU_INTR0);
+    #[cfg(feature = "radio")]
+    {
+        let timg0 = TimerGroup::new(peripherals.TIMG0);
+        esp_rtos::start(timg0.timer0, peripherals.FROM_CPU_INTR0);
+    }
 
     // UART0 explicitly (esp-println could pick USB-Serial-JTAG): the devkit's TX/RX pins.
     #[cfg(feature = "esp32c3")]
@@ -36,6 +41,11 @@ pub fn start(image: Image) -> ! {
         .expect("115200 8N1 is a valid UART configuration")
         .with_tx(tx)
         .with_rx(rx);
-    let watchdog = TimerGroup::new(peripherals.TIMG1).wdt;
-    crate::shell::run(&image, Console::new(uart), Radio::new(peripherals.WIFI, watchdog))
+    #[cfg(feature = "radio")]
+    {
+        let watchdog = TimerGroup::new(peripherals.TIMG1).wdt;
+        crate::shell::run(&image, Console::new(uart), Radio::new(peripherals.WIFI, watchdog))
+    }
+    #[cfg(not(feature = "radio"))]
+    crate::shell::run(&image, Console::new(uart))
 }

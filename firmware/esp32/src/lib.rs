@@ -37,14 +37,20 @@
 
 extern crate alloc;
 
+#[cfg(feature = "radio")]
 mod ap;
 mod board;
+mod clock;
 mod console;
+#[cfg(feature = "radio")]
 mod netapp;
+#[cfg(feature = "radio")]
 mod radio;
+#[cfg(feature = "radio")]
 mod radio_device;
 mod scenario_mode;
 mod shell;
+#[cfg(feature = "radio")]
 mod wifi;
 
 #[cfg(not(any(feature = "esp32c3", feature = "esp32c6")))]
@@ -83,6 +89,8 @@ pub struct Image {
     pub(crate) scenarios: Scenarios,
     pub(crate) apps: Apps,
     pub(crate) labeller: Option<Labeller>,
+    /// Read by the network modes only.
+    #[cfg_attr(not(feature = "radio"), allow(dead_code))]
     pub(crate) settings: Settings,
 }
 
@@ -112,6 +120,7 @@ impl Image {
     }
 
     /// The app this image has for node `node`, if any.
+    #[cfg(feature = "radio")]
     pub(crate) fn app_for(&self, node: &str) -> Option<AppFactory> {
         self.apps.iter().find(|(n, _)| *n == node).map(|(_, make)| *make)
     }
@@ -166,6 +175,7 @@ mod settings {
 /// A timeout setting as the board uses it: 1 to 3600 s. build.rs checks the `UDPLAB_*_TIMEOUT_S`
 /// variables; a value set in code is clamped here (0 would give up before trying, and would
 /// make the radio watchdog reset the chip at once).
+#[cfg(feature = "radio")]
 pub(crate) fn timeout_s(s: u32) -> u32 {
     s.clamp(1, 3600)
 }

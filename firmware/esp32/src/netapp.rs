@@ -20,20 +20,11 @@ use udplab_sim::Scenario;
 use udplab_sim::impaired::{Direction, Impaired, PathLink};
 use udplab_sim::trace::{Lines, Time};
 
+use crate::clock::{now_us, sleep_us};
 use crate::console::Console;
 use crate::radio_device::{Drops, RadioDevice};
 use crate::shell::Target;
 use crate::{AppFactory, Image, Settings, say, scenario_mode};
-
-/// Microseconds since boot: the clock smoltcp and the app run on.
-pub fn now_us() -> u64 {
-    esp_hal::time::Instant::now().duration_since_epoch().as_micros()
-}
-
-/// Lets the radio tasks run for `us` microseconds (an esp-rtos sleep, not a busy wait).
-pub fn sleep_us(us: u64) {
-    esp_rtos::CurrentThreadHandle::get().delay(esp_hal::time::Duration::from_micros(us));
-}
 
 fn instant(us: u64) -> Instant {
     Instant::from_micros(us as i64)

@@ -2,26 +2,46 @@
 
 use alloc::string::String;
 
+use crate::clock::{now_us, sleep_us};
 use crate::console::Console;
-use crate::netapp::{self, Impairments};
+#[cfg(feature = "radio")]
+use crate::netapp::Impairments;
+#[cfg(feature = "radio")]
 use crate::radio::{self, Radio};
-use crate::{Image, ap, say, scenario_mode, wifi};
+use crate::{Image, say, scenario_mode};
+#[cfg(feature = "radio")]
+use crate::{ap, wifi};
 
 /// How long the board waits for a command after the banner before it runs `all`.
 const DEFAULT_AFTER_US: u64 = 2_000_000;
+#[cfg(feature = "radio")]
 const USAGE: &str = "list | run NAME [SEED] | all | wifi [NAME [SEED]] | ap [NAME [SEED]]";
 /// An image with apps of its own also says which scenario node the board plays on the radio.
+#[cfg(feature = "radio")]
 const USAGE_NODES: &str =
     "list | run NAME [SEED] | all | wifi [NAME [SEED] [NODE]] | ap [NAME [SEED] [NODE]]";
+/// Without the radio feature the image has scenario mode only; `wifi` and `ap` still parse, so
+/// that they can say which build has them.
+#[cfg(not(feature = "radio"))]
+const USAGE: &str = "list | run NAME [SEED] | all";
+#[cfg(not(feature = "radio"))]
+const USAGE_NODES: &str = USAGE;
+/// What `wifi` and `ap` answer in an image built without the radio feature.
+#[cfg(not(feature = "radio"))]
+const NO_RADIO: &str =
+    "this image has no radio (scenario mode only): build it with `--features radio` for `wifi` and `ap`";
 
 /// `NAME [SEED] [NODE]` after `wifi` or `ap`: the scenario whose links sit in the radio's path,
-/// and which of its nodes the board plays.
+/// and which of its nodes the board plays (parsed in an image without the radio too, which
+/// then says that it has none).
+#[cfg_attr(not(feature = "radio"), allow(dead_code))]
 pub struct Target<'a> {
     pub name: &'a str,
     pub seed: Option<u64>,
     pub node: Option<&'a str>,
 }
 
+#[cfg_attr(not(feature = "radio"), allow(dead_code))]
 enum Command<'a> {
     List,
     Run {
@@ -93,7 +113,7 @@ fn parse_seed(s: &str) -> Option<u64> {
 
 /// The banner, then commands for ever. A network mode returns here only when one of its bounded
 /// waits ran out (it has printed which); the radio is off again and can be started anew.
-pub fn run(image: &Image, mut console: Console, mut radio: Radio) -> ! {
+pub fn run(image: &Image, mut console: Console, #[cfg(feature = "radio")] mut radio: Radio) -> ! {
     let usage = if image.apps.is_empty() { USAGE } else { USAGE_NODES };
     if image.apps.is_empty() {
         say!(console, "udplab-esp32 ready: {} scenarios ({usage})", image.scenarios.len());
@@ -106,15 +126,18 @@ pub fn run(image: &Image, mut console: Console, mut radio: Radio) -> ! {
         say!(console, "udplab-esp32 ready: {} scenarios, apps for{nodes} ({usage})", image.scenarios.len());
     }
     // After a radio start that the watchdog ended, a person was typing: wait for them.
+    #[cfg(feature = "radio")]
     let mut waiting_for_first = !radio::report_watchdog_reset(&mut console);
-    let deadline = netapp::now_us() + DEFAULT_AFTER_US;
+    #[cfg(not(feature = "radio"))]
+    let mut waiting_for_first = true;
+    let deadline = now_us() + DEFAULT_AFTER_US;
     loop {
         let Some(line) = console.poll_line() else {
-            if waiting_for_first && netapp::now_us() >= deadline {
+            if waiting_for_first && now_us() >= deadline {
                 waiting_for_first = false;
                 scenario_mode::run_all(image, &mut console);
             }
-            netapp::sleep_us(10_000);
+            sleep_us(10_000);
             continue;
         };
         waiting_for_first = false;
@@ -131,6 +154,7 @@ pub fn run(image: &Image, mut console: Console, mut radio: Radio) -> ! {
             Ok(Command::List) => scenario_mode::list(image, &mut console),
             Ok(Command::All) => scenario_mode::run_all(image, &mut console),
             Ok(Command::Run { name, seed }) => scenario_mode::run(image, &mut console, name, seed),
+            #[cfg(feature = "radio")]
             Ok(Command::Wifi(target)) => match Impairments::load(image, target, true) {
                 Err(e) => say!(console, "error: {e}"),
                 Ok(impair) => {
@@ -138,6 +162,7 @@ pub fn run(image: &Image, mut console: Console, mut radio: Radio) -> ! {
                     say!(console, "wifi: stopped, radio off; commands: {usage}");
                 }
             },
+            #[cfg(feature = "radio")]
             Ok(Command::Ap(target)) => match Impairments::load(image, target, false) {
                 Err(e) => say!(console, "error: {e}"),
                 Ok(impair) => {
@@ -145,6 +170,8 @@ pub fn run(image: &Image, mut console: Console, mut radio: Radio) -> ! {
                     say!(console, "ap: stopped, radio off; commands: {usage}");
                 }
             },
+            #[cfg(not(feature = "radio"))]
+            Ok(Command::Wifi(_) | Command::Ap(_)) => say!(console, "error: {NO_RADIO}"),
         }
     }
 }

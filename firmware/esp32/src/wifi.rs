@@ -18,8 +18,9 @@ use esp_radio::wifi::{
 use smoltcp::socket::dhcpv4;
 use udplab_firmware::wait::{Deadline, Retry};
 
+use crate::clock::{now_us, sleep_us};
 use crate::console::Console;
-use crate::netapp::{self, AppNode, BoardApp, Impairments, Net, RadioLink, block_on_until, now_us, sleep_us};
+use crate::netapp::{self, AppNode, BoardApp, Impairments, Net, RadioLink, block_on_until};
 use crate::radio::{Mode, Radio};
 use crate::{Image, say, timeout_s};
 

@@ -1,7 +1,8 @@
 //! The telemetry example on the ESP32-C3: `run telemetry [SEED]` runs the example's scenario with
 //! the sensor and gateway apps on the chip (the trace the host's lab binary gets for the same
-//! seed); `wifi telemetry [SEED] sensor` or `ap telemetry [SEED] gateway` runs one of them over
-//! the radio with the scenario's links in the radio's path.
+//! seed); built with `--features radio`, `wifi telemetry [SEED] sensor` or
+//! `ap telemetry [SEED] gateway` runs one of them over the radio with the scenario's links in the
+//! radio's path.
 #![no_std]
 #![no_main]
 
