@@ -1,7 +1,9 @@
 //! udplab on the ESP32-C3 (and C6): a serial console that runs embedded scenarios through the
-//! deterministic core on the chip (`list`, `run NAME [SEED]`, `all`), or puts an app on real
-//! Wi-Fi as a station (`wifi`) or an access point (`ap`), with a scenario's links in the radio's
-//! path. The lesson image (`src/main.rs`) is this library with the lessons and the built-in apps;
+//! deterministic core on the chip (`list`, `run NAME [SEED]`, `all`), and with the `radio`
+//! feature puts an app on real Wi-Fi as a station (`wifi`) or an access point (`ap`), with a
+//! scenario's links in the radio's path. The radio is a feature because Espressif's Wi-Fi
+//! libraries are half of any image that links them (about 700 KB with, 260 KB without;
+//! README.md, "Two images"). The lesson image (`src/main.rs`) is this library with the lessons and the built-in apps;
 //! your own image is this library with your scenarios and your [`App`]s:
 //!
 //! ```ignore
@@ -30,8 +32,8 @@
 //! }
 //! ```
 //!
-//! Board-specific code is [`start`] (chip setup, heap, esp-rtos, the UART) and the Wi-Fi
-//! modules; everything the scenarios run is the same `no_std` code the host runs
+//! Board-specific code is [`start`] (chip setup, heap, the UART, and with the radio esp-rtos)
+//! and the Wi-Fi modules; everything the scenarios run is the same `no_std` code the host runs
 //! (`udplab_sim::Sim` and `udplab_sim::serial`).
 #![no_std]
 
