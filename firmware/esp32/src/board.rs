@@ -1,4 +1,5 @@
-//! The board-specific setup, in one place: CPU clock, heap, esp-rtos, and the console UART.
+//! The board-specific setup, in one place: CPU clock, heap, the console UART, and in a radio
+//! build esp-rtos and the radio.
 
 use esp_hal::clock::CpuClock;
 #[cfg(feature = "radio")]
@@ -17,10 +18,11 @@ const HEAP_SIZE: usize = 192 * 1024;
 /// Sets the chip up and runs the console for ever: call it from your `#[esp_hal::main]`.
 ///
 /// It takes the whole chip: the CPU at its top clock, a 256 KiB heap (64 KiB reclaimed from the
-/// bootloader + 192 KiB of main RAM), esp-rtos on TIMG0 (the Wi-Fi driver needs it), UART0 at
-/// 115200 8N1 on the devkit's pins (C3: TX GPIO21, RX GPIO20; C6: TX GPIO16, RX GPIO17), the
-/// radio, and TIMG1's watchdog (it bounds the radio's start, `radio.rs`). Then it prints the
-/// banner and serves the commands (README.md, "Serial protocol").
+/// bootloader + 192 KiB of main RAM), UART0 at 115200 8N1 on the devkit's pins (C3: TX GPIO21,
+/// RX GPIO20; C6: TX GPIO16, RX GPIO17), and with the `radio` feature esp-rtos on TIMG0 (the
+/// Wi-Fi driver needs it), the radio, and TIMG1's watchdog (it bounds the radio's start,
+/// `radio.rs`). Then it prints the banner and serves the commands (README.md, "Serial
+/// protocol").
 pub fn start(image: Image) -> ! {
     let peripherals = esp_hal::init(esp_hal::Config::default().with_cpu_clock(CpuClock::max()));
     esp_alloc::heap_allocator!(#[esp_hal::ram(reclaimed)] size: 64 * 1024);

@@ -3,8 +3,9 @@
 //! feature puts an app on real Wi-Fi as a station (`wifi`) or an access point (`ap`), with a
 //! scenario's links in the radio's path. The radio is a feature because Espressif's Wi-Fi
 //! libraries are half of any image that links them (about 700 KB with, 260 KB without;
-//! README.md, "Two images"). The lesson image (`src/main.rs`) is this library with the lessons and the built-in apps;
-//! your own image is this library with your scenarios and your [`App`]s:
+//! README.md, "Two images"). The lesson image (`src/main.rs`) is this library with the lessons
+//! and the built-in apps; your own image is this library with your scenarios and your
+//! [`App`]s:
 //!
 //! ```ignore
 //! #![no_std]
