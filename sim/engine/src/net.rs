@@ -334,7 +334,7 @@ impl<'s> Network<'s> {
         let trace = &mut self.trace;
         // Ingress only before the app and egress only after it: the socket has nothing to send
         // before the app has run (every earlier step sent all it had), and nothing arrives
-        // during a step. A full `poll` each time would walk both halves twice (about 100
+        // during a step. A full `poll` each time would walk both halves twice (about 120
         // instructions per datagram, `udplab-bench`).
         while node.iface.poll_ingress_single(now, &mut node.device, &mut node.sockets)
             != PollIngressSingleResult::None
