@@ -20,8 +20,8 @@ const USAGE: &str = "list | run NAME [SEED] | all | wifi [NAME [SEED]] | ap [NAM
 #[cfg(feature = "radio")]
 const USAGE_NODES: &str =
     "list | run NAME [SEED] | all | wifi [NAME [SEED] [NODE]] | ap [NAME [SEED] [NODE]]";
-/// Without the radio feature the image has scenario mode only; `wifi` and `ap` still parse, so
-/// that they can say which build has them.
+/// Without the radio feature the image has scenario mode only; `wifi` and `ap` are still
+/// known, so that they can say which build has them.
 #[cfg(not(feature = "radio"))]
 const USAGE: &str = "list | run NAME [SEED] | all";
 #[cfg(not(feature = "radio"))]
@@ -32,16 +32,14 @@ const NO_RADIO: &str =
     "this image has no radio (scenario mode only): build it with `--features radio` for `wifi` and `ap`";
 
 /// `NAME [SEED] [NODE]` after `wifi` or `ap`: the scenario whose links sit in the radio's path,
-/// and which of its nodes the board plays (parsed in an image without the radio too, which
-/// then says that it has none).
-#[cfg_attr(not(feature = "radio"), allow(dead_code))]
+/// and which of its nodes the board plays.
+#[cfg(feature = "radio")]
 pub struct Target<'a> {
     pub name: &'a str,
     pub seed: Option<u64>,
     pub node: Option<&'a str>,
 }
 
-#[cfg_attr(not(feature = "radio"), allow(dead_code))]
 enum Command<'a> {
     List,
     Run {
@@ -50,19 +48,34 @@ enum Command<'a> {
     },
     All,
     /// Station mode, optionally with a scenario's links in the radio's path.
+    #[cfg(feature = "radio")]
     Wifi(Option<Target<'a>>),
+    #[cfg(feature = "radio")]
     Ap(Option<Target<'a>>),
+    /// `wifi` or `ap`, whatever follows, in an image without the radio.
+    #[cfg(not(feature = "radio"))]
+    NoRadio,
     Help,
 }
 
-fn parse<'a>(line: &'a str, usage: &str, nodes: bool) -> Result<Command<'a>, String> {
+/// `nodes`: the image has apps, so `wifi` and `ap` take a node (read only with the radio).
+fn parse<'a>(
+    line: &'a str,
+    usage: &str,
+    #[cfg_attr(not(feature = "radio"), allow(unused_variables))] nodes: bool,
+) -> Result<Command<'a>, String> {
     let mut words = line.split_ascii_whitespace();
     let cmd = words.next().unwrap_or("");
     let command = match cmd {
         "list" => Command::List,
         "all" => Command::All,
+        #[cfg(feature = "radio")]
         "wifi" => Command::Wifi(target(&mut words, nodes)?),
+        #[cfg(feature = "radio")]
         "ap" => Command::Ap(target(&mut words, nodes)?),
+        // Its arguments are not read: the answer is the same whatever they are.
+        #[cfg(not(feature = "radio"))]
+        "wifi" | "ap" => return Ok(Command::NoRadio),
         "help" => Command::Help,
         "run" => {
             let Some(name) = words.next() else {
@@ -87,6 +100,7 @@ fn parse<'a>(line: &'a str, usage: &str, nodes: bool) -> Result<Command<'a>, Str
 /// `[NAME [SEED]]` after `wifi` or `ap`, and in an image with apps `[NAME [SEED] [NODE]]`: after
 /// NAME, a word that reads as a seed (decimal or `0x` hex) is the seed, any other word names the
 /// node (to name a node called `42`, give the seed first: `wifi NAME SEED 42`).
+#[cfg(feature = "radio")]
 fn target<'a>(words: &mut impl Iterator<Item = &'a str>, nodes: bool) -> Result<Option<Target<'a>>, String> {
     let Some(name) = words.next() else { return Ok(None) };
     let mut target = Target { name, seed: None, node: None };
@@ -171,7 +185,7 @@ pub fn run(image: &Image, mut console: Console, #[cfg(feature = "radio")] mut ra
                 }
             },
             #[cfg(not(feature = "radio"))]
-            Ok(Command::Wifi(_) | Command::Ap(_)) => say!(console, "error: {NO_RADIO}"),
+            Ok(Command::NoRadio) => say!(console, "error: {NO_RADIO}"),
         }
     }
 }
