@@ -292,7 +292,8 @@ impl<D: Device> Impaired<D> {
         }
         let offered = self.captured.is_some().then(|| frame[ip_start..].to_vec());
         let a = &mut self.links[li];
-        let (index, fate) = a.state.offer(&a.path.spec, now_us, &mut frame[ip_start..], label.identity());
+        let (index, fate) =
+            a.state.offer_with(&a.path.spec, now_us, &mut frame[ip_start..], || label.identity());
         let link = a.path.index;
         let event = Event::Offer { link, index, label, bytes, fate };
         self.records.push(Record { at_us: now_us, event });

@@ -137,13 +137,30 @@ impl LinkState {
     /// is `identity` (see [`crate::Label::identity`]), and applies any corruption to `packet`
     /// in place. Returns the datagram's number on the link and its fate.
     pub fn offer(&mut self, link: &Link, now_us: u64, packet: &mut [u8], identity: u64) -> (u64, Fate) {
+        self.offer_with(link, now_us, packet, || identity)
+    }
+
+    /// [`LinkState::offer`] with the identity computed only if the link reads it: a link that
+    /// rolls no dice and replays nothing never does, and a label's identity costs a few hash
+    /// rounds per datagram.
+    pub fn offer_with(
+        &mut self,
+        link: &Link,
+        now_us: u64,
+        packet: &mut [u8],
+        identity: impl FnOnce() -> u64,
+    ) -> (u64, Fate) {
         let index = self.next_index;
         self.next_index += 1;
         // A link that never rolls a die and replays nothing has no use for the content key; its
         // repeat count is never read, so counting it would change no fate (only cost a map
         // lookup per datagram).
-        let content =
-            if link.uses_content_key() { content_key(identity, self.repeats.count(identity)) } else { 0 };
+        let content = if link.uses_content_key() {
+            let identity = identity();
+            content_key(identity, self.repeats.count(identity))
+        } else {
+            0
+        };
         let fate = match link.trace.as_ref().and_then(|t| t.get(content)) {
             Some(recorded) => self.replay(recorded, content, now_us, packet),
             None => self.decide(link, index, content, now_us, packet),

@@ -383,9 +383,8 @@ impl<'s> Network<'s> {
         let link = self.links[slot].link;
         let offered = self.capture.is_some().then(|| packet.clone());
         let settings = self.scenario.link_settings(link);
-        // A link that rolls no dice and replays nothing never reads the identity (see `offer`).
-        let identity = if settings.uses_content_key() { label.identity() } else { 0 };
-        let (index, fate) = self.links[slot].state.offer(settings, now_us, &mut packet, identity);
+        let (index, fate) =
+            self.links[slot].state.offer_with(settings, now_us, &mut packet, || label.identity());
         self.trace.push(Record { at_us: now_us, event: Event::Offer { link, index, label, bytes, fate } });
         if let (Some(c), Some(packet)) = (&mut self.capture, offered) {
             c.push(Captured { at_us: now_us, link, index, copy: None, packet });
