@@ -30,6 +30,12 @@
 //!   [`Row::Arq32`], is reliable mode with window 32: it sends acks, not echoes, and its datagrams
 //!   are counted from the trace's `Offer` records; the floor and turmoil have no ARQ, so that row
 //!   compares it with their 32-in-flight echo.
+//! - [`your_app`]: the engine again, but its two nodes run the floor's client and echo, written
+//!   against the public `App` trait (what a user's crate does): the same work per datagram
+//!   above the socket as the floor, so this column is what udplab's engine itself costs (links,
+//!   labels, fate dice, event queue, the kept trace). The lesson client and server in the other
+//!   udplab columns also parse and check a wire-format header with a CRC-32, track sequence
+//!   numbers and emit app events: about 1 000 instructions a datagram of app, not engine.
 //!
 //! **Why the measurements are made as they are** (the binary, `src/main.rs`):
 //! - wall time: this VM is shared and noisy, so every round runs every case once, in an order
@@ -55,7 +61,7 @@ use smoltcp::phy::{self, DeviceCapabilities, Medium};
 use smoltcp::socket::udp;
 use smoltcp::time::Instant;
 use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, IpEndpoint};
-use udplab_firmware::{AppEvent, ArqConfig};
+use udplab_firmware::{App, AppEvent, ArqConfig, Context, Endpoint};
 use udplab_sim::pair::Pair;
 use udplab_sim::scenario::Impairment;
 use udplab_sim::{Event, Scenario};
@@ -121,10 +127,14 @@ pub enum System {
     Kept,
     /// udplab, each record handed to a closure and dropped.
     Streamed,
+    /// udplab's engine running the floor's own client and echo, written against the public
+    /// [`App`] trait as a stranger's crate would, the whole trace returned.
+    YourApp,
 }
 
 impl System {
-    pub const ALL: [System; 4] = [System::Floor, System::Turmoil, System::Kept, System::Streamed];
+    pub const ALL: [System; 5] =
+        [System::Floor, System::Turmoil, System::Kept, System::Streamed, System::YourApp];
 
     pub fn key(self) -> &'static str {
         match self {
@@ -132,6 +142,7 @@ impl System {
             System::Turmoil => "turmoil",
             System::Kept => "udplab-kept",
             System::Streamed => "udplab-streamed",
+            System::YourApp => "udplab-your-app",
         }
     }
 
@@ -141,6 +152,7 @@ impl System {
             System::Turmoil => "turmoil 0.7.2",
             System::Kept => "udplab (trace kept)",
             System::Streamed => "udplab (streamed)",
+            System::YourApp => "udplab, the floor's app (trace kept)",
         }
     }
 
@@ -152,7 +164,7 @@ impl System {
     /// stand in with their echo at the same window.
     pub fn workload_for(self, row: Row) -> Row {
         match (self, row) {
-            (System::Floor | System::Turmoil, Row::Arq32) => Row::InFlight32,
+            (System::Floor | System::Turmoil | System::YourApp, Row::Arq32) => Row::InFlight32,
             _ => row,
         }
     }
@@ -195,6 +207,7 @@ pub fn run(system: System, row: Row, n: u32) -> Result<Run, String> {
         System::Turmoil => turmoil(n, row.window()),
         System::Kept => udplab(n, row, false),
         System::Streamed => udplab(n, row, true),
+        System::YourApp => your_app(n, row.window()),
     }
 }
 
@@ -247,7 +260,8 @@ pub fn table(results: &[((Row, System), f64)], show: impl Fn(f64) -> String) -> 
     let mut head = vec!["workload".to_string()];
     head.extend(System::ALL.iter().map(|s| s.title().to_string()));
     head.extend(
-        ["kept / floor", "streamed / floor", "turmoil / kept", "turmoil / streamed"].map(String::from),
+        ["kept / floor", "streamed / floor", "floor's app / floor", "turmoil / kept", "turmoil / streamed"]
+            .map(String::from),
     );
     let _ = writeln!(out, "| {} |", head.join(" | "));
     let _ = writeln!(out, "|{}", " --- |".repeat(head.len()));
@@ -258,9 +272,9 @@ pub fn table(results: &[((Row, System), f64)], show: impl Fn(f64) -> String) -> 
             let mark = if s.workload_for(row) != row { " *" } else { "" };
             line.push(format!("{}{mark}", show(v(s))));
         }
-        let (floor, turmoil, kept, streamed) =
-            (v(System::Floor), v(System::Turmoil), v(System::Kept), v(System::Streamed));
-        for r in [kept / floor, streamed / floor, turmoil / kept, turmoil / streamed] {
+        let (floor, turmoil, kept, streamed, app) =
+            (v(System::Floor), v(System::Turmoil), v(System::Kept), v(System::Streamed), v(System::YourApp));
+        for r in [kept / floor, streamed / floor, app / floor, turmoil / kept, turmoil / streamed] {
             line.push(format!("{r:.2}x"));
         }
         let _ = writeln!(out, "| {} |", line.join(" | "));
@@ -269,7 +283,9 @@ pub fn table(results: &[((Row, System), f64)], show: impl Fn(f64) -> String) -> 
         out,
         "\n\\* no reliable mode: its 32-in-flight echo. A datagram is a request or an echo (an ARQ's: data \
          or ack, counted from the trace); 32 B UDP payload, 1 ms each way, no loss, every run checked \
-         to get exactly N replies."
+         to get exactly N replies. \"udplab, the floor's app\": udplab's engine (links, labels, fates, \
+         trace) running the floor's client and echo as `App`s; the other udplab columns run udplab's \
+         lesson client and server (wire-format header with a CRC-32, sequence tracking, app events)."
     );
     out
 }
@@ -562,6 +578,88 @@ pub fn udplab(n: u32, row: Row, streamed: bool) -> Result<Run, String> {
     Ok(tally.run)
 }
 
+// ---- the floor's app on udplab's engine ------------------------------------------------------
+
+/// The floor's closed-loop client as an [`App`]: the same checks and the same sends, replies
+/// counted in a cell the caller reads (no app events, as the floor has none).
+struct LoopClient {
+    n: u32,
+    window: u32,
+    next_seq: u32,
+    replies: Rc<Cell<u64>>,
+    buf: [u8; 1500],
+}
+
+impl App for LoopClient {
+    fn port(&self) -> u16 {
+        CLIENT_PORT
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Option<u64> {
+        let server = Endpoint { addr: [192, 0, 2, 2], port: SERVER_PORT };
+        let mut may_send = if cx.now_us() == 0 { first_burst(self.n, self.window) } else { 0 };
+        while let Some((len, _)) = cx.recv_from(&mut self.buf) {
+            let seq = u32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
+            if len == PAYLOAD && seq >= 1 && seq < self.next_seq {
+                self.replies.set(self.replies.get() + 1);
+                may_send += 1;
+            }
+        }
+        while may_send > 0 && self.next_seq <= self.n {
+            if cx.send_to(&payload(self.next_seq), server).is_err() {
+                // Never with a window within the socket's buffer; the run's check would say so.
+                break;
+            }
+            self.next_seq += 1;
+            may_send -= 1;
+        }
+        None
+    }
+
+    fn is_done(&self) -> bool {
+        self.replies.get() == u64::from(self.n)
+    }
+}
+
+/// The floor's echo as an [`App`].
+struct Echo {
+    buf: [u8; 1500],
+}
+
+impl App for Echo {
+    fn port(&self) -> u16 {
+        SERVER_PORT
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Option<u64> {
+        while let Some((len, from)) = cx.recv_from(&mut self.buf) {
+            let _ = cx.send_to(&self.buf[..len], from);
+        }
+        None
+    }
+
+    fn is_done(&self) -> bool {
+        true
+    }
+}
+
+/// udplab's engine on the pair scenario's network (same addresses, links and duration), its
+/// nodes running the floor's client and echo; the whole trace kept and then counted.
+pub fn your_app(n: u32, window: u32) -> Result<Run, String> {
+    let s = scenario(n, Row::PingPong);
+    let replies = Rc::new(Cell::new(0));
+    let apps: udplab_sim::net::Apps<'_> = vec![
+        Box::new(LoopClient { n, window, next_seq: 1, replies: Rc::clone(&replies), buf: [0; 1500] }),
+        Box::new(Echo { buf: [0; 1500] }),
+    ];
+    let mut net = udplab_sim::net::Network::new(&s, 1, apps).map_err(|e| format!("{e:?}"))?;
+    net.run_until(s.duration_us);
+    let trace = net.finish();
+    let mut tally = Tally::default();
+    trace.iter().for_each(|r| tally.see(r));
+    Ok(Run { replies: replies.get(), ..tally.run })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -608,23 +706,24 @@ mod tests {
                     System::Turmoil => 400.0,
                     System::Kept => 200.0,
                     System::Streamed => 160.0,
+                    System::YourApp => 120.0,
                 };
                 (c, v)
             })
             .collect();
-        assert_eq!(results.len(), 10);
+        assert_eq!(results.len(), 12);
         let t = table(&results, |v| format!("{v:.0}"));
         let lines: Vec<_> = t.lines().take_while(|l| l.starts_with('|')).collect();
         assert_eq!(lines.len(), 2 + Row::ALL.len());
         for l in &lines {
-            assert_eq!(l.matches('|').count(), 10, "{l}");
+            assert_eq!(l.matches('|').count(), 12, "{l}");
         }
         assert!(
-            lines[2].contains("| 100 | 400 | 200 | 160 | 2.00x | 1.60x | 2.00x | 2.50x |"),
+            lines[2].contains("| 100 | 400 | 200 | 160 | 120 | 2.00x | 1.60x | 1.20x | 2.00x | 2.50x |"),
             "{}",
             lines[2]
         );
-        assert!(lines[4].contains("| 100 * | 400 * |"), "{}", lines[4]);
+        assert!(lines[4].contains("| 100 * | 400 * | 200 | 160 | 120 * |"), "{}", lines[4]);
     }
 
     #[test]
