@@ -35,7 +35,7 @@
 //!   above the socket as the floor, so this column is what udplab's engine itself costs (links,
 //!   labels, fate dice, event queue, the kept trace). The lesson client and server in the other
 //!   udplab columns also parse and check a wire-format header with a CRC-32, track sequence
-//!   numbers and emit app events: about 1 000 instructions a datagram of app, not engine.
+//!   numbers and emit app events: about 670 instructions a datagram of app, not engine.
 //!
 //! **Why the measurements are made as they are** (the binary, `src/main.rs`):
 //! - wall time: this VM is shared and noisy, so every round runs every case once, in an order
