@@ -71,6 +71,7 @@ pub const PAYLOAD: usize = 32;
 /// One-way delay of each direction.
 pub const DELAY_US: u64 = 1_000;
 const SERVER_PORT: u16 = 7;
+const SERVER_ADDR: [u8; 4] = [192, 0, 2, 2];
 const CLIENT_PORT: u16 = 49152;
 
 /// One of the workloads the tables have a row for.
@@ -221,6 +222,15 @@ fn payload(seq: u32) -> [u8; PAYLOAD] {
     let mut p = [0u8; PAYLOAD];
     p[..4].copy_from_slice(&seq.to_le_bytes());
     p
+}
+
+/// Whether `datagram` echoes one of the messages sent so far (numbered below `next_seq`).
+#[inline]
+fn is_reply(datagram: &[u8], next_seq: u32) -> bool {
+    datagram.len() == PAYLOAD && {
+        let seq = u32::from_le_bytes([datagram[0], datagram[1], datagram[2], datagram[3]]);
+        seq >= 1 && seq < next_seq
+    }
 }
 
 // ---- the tables ------------------------------------------------------------------------------
@@ -399,9 +409,9 @@ impl FloorNode {
 /// Bare smoltcp: two interfaces, a heap of arrivals, a closed-loop client and an echo server.
 pub fn floor(n: u32, window: u32) -> Run {
     const CLIENT: usize = 0;
-    let mut nodes =
-        [FloorNode::new([192, 0, 2, 1], CLIENT_PORT), FloorNode::new([192, 0, 2, 2], SERVER_PORT)];
-    let server = IpEndpoint::new(IpAddress::v4(192, 0, 2, 2), SERVER_PORT);
+    let mut nodes = [FloorNode::new([192, 0, 2, 1], CLIENT_PORT), FloorNode::new(SERVER_ADDR, SERVER_PORT)];
+    let [a, b, c, d] = SERVER_ADDR;
+    let server = IpEndpoint::new(IpAddress::v4(a, b, c, d), SERVER_PORT);
     let mut heap = BinaryHeap::new();
     let (mut order, mut datagrams, mut replies, mut next_seq) = (0u64, 0u64, 0u64, 1u32);
     let mut buf = [0u8; 1500];
@@ -419,8 +429,7 @@ pub fn floor(n: u32, window: u32) -> Run {
             if i == CLIENT {
                 let mut may_send = if now_us == 0 { first_burst(n, window) } else { 0 };
                 while let Ok((len, _)) = socket.recv_slice(&mut buf) {
-                    let seq = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
-                    if len == PAYLOAD && seq >= 1 && seq < next_seq {
+                    if is_reply(&buf[..len], next_seq) {
                         replies += 1;
                         may_send += 1;
                     }
@@ -486,8 +495,7 @@ async fn turmoil_client(n: u32, window: u32, sent: Rc<Cell<u64>>, replies: Rc<Ce
     }
     while replies.get() < u64::from(n) {
         let (len, _) = socket.recv_from(&mut buf).await?;
-        let seq = u32::from_le_bytes([buf[0], buf[1], buf[2], buf[3]]);
-        if len != PAYLOAD || seq == 0 || seq >= next_seq {
+        if !is_reply(&buf[..len], next_seq) {
             continue;
         }
         replies.set(replies.get() + 1);
@@ -596,17 +604,16 @@ impl App for LoopClient {
     }
 
     fn poll(&mut self, cx: &mut Context<'_>) -> Option<u64> {
-        let server = Endpoint { addr: [192, 0, 2, 2], port: SERVER_PORT };
+        const SERVER: Endpoint = Endpoint { addr: SERVER_ADDR, port: SERVER_PORT };
         let mut may_send = if cx.now_us() == 0 { first_burst(self.n, self.window) } else { 0 };
         while let Some((len, _)) = cx.recv_from(&mut self.buf) {
-            let seq = u32::from_le_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
-            if len == PAYLOAD && seq >= 1 && seq < self.next_seq {
+            if is_reply(&self.buf[..len], self.next_seq) {
                 self.replies.set(self.replies.get() + 1);
                 may_send += 1;
             }
         }
         while may_send > 0 && self.next_seq <= self.n {
-            if cx.send_to(&payload(self.next_seq), server).is_err() {
+            if cx.send_to(&payload(self.next_seq), SERVER).is_err() {
                 // Never with a window within the socket's buffer; the run's check would say so.
                 break;
             }
